@@ -1,0 +1,181 @@
+"""Rules that relate several parts of the catalog, each reported at the field it concerns."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from .graph import condition, find_cycle
+from .model import Catalog, Service, secret_references
+
+Loc = tuple[str | int, ...]
+
+SECRET_NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
+
+
+def _suggest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    shown = ", ".join(known[:12]) + (", …" if len(known) > 12 else "")
+    return f"; known: {shown}" if known else ""
+
+
+def check_catalog(catalog: Catalog) -> list[tuple[Loc, str]]:
+    """Every cross-reference problem in the catalog, in catalog order."""
+    problems: list[tuple[Loc, str]] = []
+    problems += _check_dependencies(catalog)
+    for name, service in catalog.services.items():
+        problems += _check_service(catalog, name, service)
+    problems += _check_host_ports(catalog)
+    problems += _check_routes(catalog)
+    problems += _check_secrets(catalog)
+    return problems
+
+
+def _check_dependencies(catalog: Catalog) -> list[tuple[Loc, str]]:
+    problems: list[tuple[Loc, str]] = []
+    services = catalog.services
+    known = list(services)
+    for name, service in services.items():
+        for dep in service.depends_on:
+            loc: Loc = ("services", name, "depends_on", dep)
+            if dep == name:
+                problems.append((loc, "a service cannot depend on itself"))
+                continue
+            if dep not in services:
+                problems.append((loc, f"unknown service {dep!r}{_suggest(dep, known)}"))
+                continue
+            target = services[dep]
+            missing = [p for p in service.phases if p not in target.phases]
+            if missing:
+                problems.append((loc, f"{dep!r} is not part of phase {', '.join(missing)}, but {name!r} is; "
+                                      f"add the phase to {dep!r} or remove the dependency"))
+            wanted = condition(services, name, dep)
+            if wanted == "completed" and target.kind != "job":
+                problems.append((loc, f"`completed` waits for a job to exit, but {dep!r} is {target.kind}; use healthy or started"))
+            if wanted == "healthy" and target.kind == "job":
+                problems.append((loc, f"{dep!r} is a job and has no health; wait for `completed` instead"))
+    edges = {n: [d for d in s.depends_on if d in services and d != n] for n, s in services.items()}
+    cycle = find_cycle(edges)
+    if cycle:
+        problems.append((("services", cycle[0], "depends_on", cycle[1]),
+                         "dependency cycle: " + " → ".join(cycle) + "; remove one of these dependencies"))
+    return problems
+
+
+def _check_service(catalog: Catalog, name: str, service: Service) -> list[tuple[Loc, str]]:
+    problems: list[tuple[Loc, str]] = []
+    base: Loc = ("services", name)
+    if service.kind != "job" and service.health is None:
+        problems.append((base + ("health",),
+                         f"missing: a {service.kind} service needs a health check (http, tcp or command) "
+                         "so that deploys can wait for it"))
+    if service.kind == "job" and service.health is not None:
+        problems.append((base + ("health",), "a job runs to completion; remove its health check"))
+    for field, seen_values in (("name", {}), ("port", {})):
+        for index, port in enumerate(service.ports):
+            value = getattr(port, field)
+            if value in seen_values:
+                problems.append((base + ("ports", index, field),
+                                 f"port {field} {value!r} is already used by ports[{seen_values[value]}]"))
+            seen_values.setdefault(value, index)
+    numbers = {p.port for p in service.ports}
+    health = service.health
+    if health is not None and health.type in ("http", "tcp") and health.port not in numbers:
+        problems.append((base + ("health", "port"),
+                         f"port {health.port} is not among this service's ports ({sorted(numbers) or 'none'}); declare it under ports"))
+    for collection, key in (("volumes", "name"), ("volumes", "path"), ("files", "path")):
+        seen: dict[str, int] = {}
+        for index, item in enumerate(getattr(service, collection)):
+            value = getattr(item, key)
+            if value in seen:
+                problems.append((base + (collection, index, key), f"{value!r} is already used by {collection}[{seen[value]}]"))
+            seen.setdefault(value, index)
+    env_targets = {use.env: index for index, use in enumerate(service.secrets) if use.env}
+    for var in service.env:
+        if var in env_targets:
+            problems.append((base + ("env", var),
+                             f"{var} is also set from a secret (secrets[{env_targets[var]}]); keep only one"))
+    if service.scale.managed is not None and service.kind != "stateful":
+        problems.append((base + ("scale", "managed"), "only a stateful service (a database) can be replaced by a managed endpoint"))
+    return problems
+
+
+def _check_host_ports(catalog: Catalog) -> list[tuple[Loc, str]]:
+    problems: list[tuple[Loc, str]] = []
+    owners: dict[tuple[int, str], str] = {}
+    for name, service in catalog.in_phase("mvp").items():
+        for index, port in enumerate(service.ports):
+            if port.publish is None:
+                continue
+            key = (port.publish, port.protocol)
+            if key in owners:
+                problems.append((("services", name, "ports", index, "publish"),
+                                 f"host port {port.publish}/{port.protocol} is already published by {owners[key]}; pick another"))
+            else:
+                owners[key] = f"{name} (ports[{index}])"
+    return problems
+
+
+def _check_routes(catalog: Catalog) -> list[tuple[Loc, str]]:
+    problems: list[tuple[Loc, str]] = []
+    proxy = catalog.project.reverse_proxy
+    routes: dict[tuple[str, str], str] = {}
+    first_public: Loc | None = None
+    for name, service in catalog.services.items():
+        for index, port in enumerate(service.ports):
+            if port.public is None:
+                continue
+            loc: Loc = ("services", name, "ports", index, "public")
+            first_public = first_public or loc
+            key = (port.public.hostname, port.public.path)
+            if key in routes:
+                problems.append((loc + ("hostname",),
+                                 f"{port.public.hostname}{port.public.path} is already routed to {routes[key]}"))
+            routes.setdefault(key, name)
+    if proxy is None:
+        if first_public is not None:
+            problems.append((("project", "reverse_proxy"),
+                             "missing: services declare public routes, so name the reverse-proxy service here"))
+        return problems
+    if proxy not in catalog.services:
+        problems.append((("project", "reverse_proxy"), f"unknown service {proxy!r}{_suggest(proxy, list(catalog.services))}"))
+        return problems
+    svc = catalog.services[proxy]
+    repo = svc.image_repository.rsplit("/", 1)[-1]
+    if repo != "traefik":
+        problems.append((("services", proxy, "image"),
+                         f"the reverse proxy must be a Traefik image (routes are rendered as Traefik labels), not {svc.image!r}"))
+    if "mvp" not in svc.phases:
+        problems.append((("services", proxy, "phases"), "the reverse proxy serves phase 1; include mvp"))
+    return problems
+
+
+def _check_secrets(catalog: Catalog) -> list[tuple[Loc, str]]:
+    problems: list[tuple[Loc, str]] = []
+    known = list(catalog.secrets)
+    for secret_name, secret in catalog.secrets.items():
+        if secret.jwt is not None:
+            signer = secret.jwt.signed_with
+            loc: Loc = ("secrets", secret_name, "jwt", "signed_with")
+            if signer not in catalog.secrets:
+                problems.append((loc, f"unknown secret {signer!r}{_suggest(signer, known)}"))
+            elif catalog.secrets[signer].jwt is not None or signer == secret_name:
+                problems.append((loc, "a JWT must be signed with a generated or supplied secret, not another JWT"))
+    for name, service in catalog.services.items():
+        for index, use in enumerate(service.secrets):
+            if use.secret not in catalog.secrets:
+                problems.append((("services", name, "secrets", index, "secret"),
+                                 f"unknown secret {use.secret!r}{_suggest(use.secret, known)}; declare it under secrets:"))
+        for var, value in service.env.items():
+            if not isinstance(value, str):
+                continue
+            for ref in secret_references(value):
+                loc = ("services", name, "env", var)
+                if ref is None:
+                    problems.append((loc, "a lone `$`: write `$$` for a literal dollar sign or `${SECRET}` for a secret"))
+                elif not SECRET_NAME_RE.match(ref):
+                    problems.append((loc, f"`${{{ref}}}` is not a secret name (UPPER_CASE); write `$$` for a literal dollar sign"))
+                elif ref not in catalog.secrets:
+                    problems.append((loc, f"`${{{ref}}}` refers to an unknown secret{_suggest(ref, known)}; declare it under secrets:"))
+    return problems

@@ -1,0 +1,102 @@
+"""Read a catalog file, validate it once, and return the typed model (or every problem, located)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import CatalogError, Problem
+from .checks import check_catalog
+from .model import Catalog
+from .yamlpos import Positions, YamlProblem, format_path, load_positioned
+
+MAX_CATALOG_BYTES = 8 * 1024 * 1024
+
+
+def load_catalog(path: Path | str) -> Catalog:
+    """Load and validate ``path``. Raises CatalogError naming file, line and field of each problem."""
+    path = Path(path)
+    shown = str(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise CatalogError([Problem(shown, None, "", "file not found; pass --catalog PATH or set AIPAIR_CATALOG")]) from None
+    except OSError as exc:
+        raise CatalogError([Problem(shown, None, "", f"cannot read: {exc.strerror}")]) from None
+    if size > MAX_CATALOG_BYTES:
+        raise CatalogError([Problem(shown, None, "", f"the file is {size / 2**20:.1f} MiB; a catalog may be at most "
+                                                     f"{MAX_CATALOG_BYTES // 2**20} MiB — split it or remove generated content")])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CatalogError([Problem(shown, None, "", f"not UTF-8 text (byte {exc.start}); save the file as UTF-8")]) from None
+    except OSError as exc:
+        raise CatalogError([Problem(shown, None, "", f"cannot read: {exc.strerror}")]) from None
+    return parse_catalog(text, source=shown)
+
+
+def parse_catalog(text: str, *, source: str = "catalog.yaml") -> Catalog:
+    """Validate catalog text; ``source`` is the name used in messages."""
+    try:
+        data, positions = load_positioned(text)
+    except YamlProblem as exc:
+        raise CatalogError([Problem(source, exc.line, "", exc.message)]) from None
+    if data is None:
+        raise CatalogError([Problem(source, 1, "", "the catalog is empty; start with `version: 1`, `project:` and `services:`")])
+    if not isinstance(data, dict):
+        raise CatalogError([Problem(source, 1, "", f"the catalog must be a mapping of settings, not a {type(data).__name__}")])
+    try:
+        catalog = Catalog.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError(_problems_from_validation(exc, data, positions, source)) from None
+    problems = []
+    for loc, message in check_catalog(catalog):
+        line, walked = positions.locate(data, loc)
+        problems.append(Problem(source, line, format_path(walked), message))
+    if problems:
+        raise CatalogError(problems)
+    return catalog
+
+
+def _problems_from_validation(exc: ValidationError, data: Any, positions: Positions, source: str) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[tuple[int | None, str, str]] = set()
+    for error in exc.errors(include_url=False):
+        line, walked = positions.locate(data, tuple(error["loc"]))
+        field = format_path(walked)
+        message = _explain(error)
+        key = (line, field, message)
+        if key not in seen:  # union members can repeat the same complaint
+            seen.add(key)
+            problems.append(Problem(source, line, field, message))
+    return problems
+
+
+def _explain(error: Any) -> str:
+    """Turn pydantic's wording into an instruction."""
+    kind = error["type"]
+    given = error.get("input")
+    shown = repr(given) if not isinstance(given, (dict, list)) else type(given).__name__
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    if kind == "extra_forbidden":
+        return "unknown field; remove it or fix its spelling (`aipair catalog schema` lists every field)"
+    if kind == "missing":
+        return "missing required field"
+    if kind == "string_pattern_mismatch":
+        pattern = error.get("ctx", {}).get("pattern", "")
+        return f"{shown} is not in the allowed form (pattern {pattern})"
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"{shown} is not allowed; use one of {expected}"
+    if kind == "union_tag_invalid":
+        expected = error.get("ctx", {}).get("expected_tags", "")
+        return f"unknown type {error.get('ctx', {}).get('tag')!r}; use one of {expected}"
+    if kind == "union_tag_not_found":
+        return "missing `type:`; use http, tcp or command"
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        return message[len("Value error, "):]
+    return f"{message} (got {shown})"

@@ -1,0 +1,414 @@
+"""The service catalog as typed data: the one intermediate form every renderer reads.
+
+Field-level rules live here (pydantic); rules that relate several services (dependencies,
+cycles, shared host ports, secret references) live in ``checks.py`` so that each problem is
+reported with its own field path and line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+# --- names and small value types -------------------------------------------------------------
+
+# A DNS-1123 label: valid as a Compose service name, a Kubernetes object name and a hostname part.
+ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")]
+# Secrets are environment-style names: they are the keys of compose/.env.
+SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,127}$")]
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$")]
+PortNumber = Annotated[int, Field(ge=1, le=65535)]
+# Go-style durations as Compose writes them: 10s, 1m30s, 500ms.
+Duration = Annotated[str, StringConstraints(pattern=r"^([0-9]+(ms|s|m|h))+$")]
+# Kubernetes binary quantities; Compose receives the same byte count.
+MemoryQuantity = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(Ki|Mi|Gi|Ti)$")]
+Hostname = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(\{domain\}|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.(\{domain\}|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?))*$"
+    ),
+]
+
+Layer = Literal["application", "orchestration", "data", "management"]
+Phase = Literal["mvp", "scale"]
+LAYERS: tuple[str, ...] = ("application", "orchestration", "data", "management")
+PHASES: tuple[str, ...] = ("mvp", "scale")
+
+# docker/distribution's reference grammar, split so a failure can say which part is wrong.
+_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?"
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
+IMAGE_RE = re.compile(
+    rf"^(?P<repository>(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+
+
+# In env values, `${NAME}` references a catalog secret and `$$` is a literal dollar sign.
+REFERENCE_RE = re.compile(r"\$\$|\$\{([^}]*)\}|\$")
+
+
+def secret_references(value: str) -> list[str | None]:
+    """Each secret name referenced in ``value``; None stands for a lone `$` that is not `$$`."""
+    found: list[str | None] = []
+    for match in REFERENCE_RE.finditer(value):
+        text = match.group(0)
+        if text != "$$":
+            found.append(match.group(1) if text != "$" else None)
+    return found
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors (a typo must not pass silently); models are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- pieces of a service ---------------------------------------------------------------------
+
+
+class Route(Strict):
+    """A public HTTP route: served by the reverse proxy with TLS at ``hostname``."""
+
+    hostname: Hostname = Field(description="Public hostname; `{domain}` is replaced by project.domain.")
+    path: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._~/-]*$")] = "/"
+
+
+class Port(Strict):
+    """A port the container listens on."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z]([a-z0-9-]{0,13}[a-z0-9])?$")] = Field(
+        default="http", description="Port name (Kubernetes port names: at most 15 characters)."
+    )
+    port: PortNumber = Field(description="Port inside the container.")
+    protocol: Literal["tcp", "udp"] = "tcp"
+    publish: PortNumber | None = Field(
+        default=None, description="Publish on this host port in phase 1 (only for ports that must bypass the proxy)."
+    )
+    public: Route | None = Field(default=None, description="Route public HTTPS traffic to this port.")
+
+
+class HealthTiming(Strict):
+    interval: Duration = "10s"
+    timeout: Duration = "5s"
+    retries: Annotated[int, Field(ge=1, le=100)] = 5
+    start_period: Duration = "30s"
+
+
+class HttpHealth(HealthTiming):
+    """Healthy when ``GET http://127.0.0.1:<port><path>`` answers below 400."""
+
+    type: Literal["http"]
+    port: PortNumber
+    path: Annotated[str, StringConstraints(pattern=r"^/\S*$")] = "/"
+    probe: Literal["curl", "wget", "node", "python", "bash", "none"] = Field(
+        description=(
+            "The program inside the image that runs the check in Compose: curl, wget, node, python, "
+            "bash (/dev/tcp, no client needed), or none (the image has nothing; Compose cannot check "
+            "it, Kubernetes still probes it from the kubelet)."
+        )
+    )
+
+
+class TcpHealth(HealthTiming):
+    """Healthy when the port accepts a TCP connection."""
+
+    type: Literal["tcp"]
+    port: PortNumber
+    probe: Literal["bash", "nc", "none"] = "bash"
+
+
+class CommandHealth(HealthTiming):
+    """Healthy when the command exits 0 inside the container (a native check such as pg_isready)."""
+
+    type: Literal["command"]
+    command: list[Annotated[str, StringConstraints(min_length=1)]] | Annotated[str, StringConstraints(min_length=1)] = (
+        Field(description="Exec form (a list) runs directly; a string runs through /bin/sh -c.")
+    )
+
+    @field_validator("command")
+    @classmethod
+    def _non_empty(cls, value: list[str] | str) -> list[str] | str:
+        if isinstance(value, list) and not value:
+            raise ValueError("the command list is empty; give the program and its arguments")
+        return value
+
+
+Health = Annotated[Union[HttpHealth, TcpHealth, CommandHealth], Field(discriminator="type")]
+
+Condition = Literal["healthy", "started", "completed"]
+
+
+class SecretUse(Strict):
+    """How the image consumes a secret: as an environment variable or as a file."""
+
+    secret: SecretName
+    env: EnvName | None = None
+    file: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]+$")] | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "SecretUse":
+        if (self.env is None) == (self.file is None):
+            raise ValueError("say how the image reads the secret: exactly one of `env: VAR` or `file: /path`")
+        return self
+
+
+class Volume(Strict):
+    """A named, persistent volume. Host paths are not allowed: data must move with the stack."""
+
+    name: Slug
+    path: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._@+-]+(/[A-Za-z0-9._@+-]+)*$")] = Field(
+        description="Absolute path inside the container."
+    )
+    size: MemoryQuantity = Field(default="1Gi", description="Requested size of the volume in phase 2.")
+    read_only: bool = False
+
+    @field_validator("path")
+    @classmethod
+    def _no_parent_refs(cls, value: str) -> str:
+        if any(part in (".", "..") for part in value.split("/")):
+            raise ValueError("the path must not contain '.' or '..' segments; write the absolute path")
+        return value
+
+
+class ConfigFile(Strict):
+    """A small configuration file written into the container (Compose config, Kubernetes ConfigMap)."""
+
+    path: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]+$")]
+    content: str
+    mode: Annotated[int, Field(ge=0, le=0o777)] = 0o444
+
+
+class Resources(Strict):
+    cpus: Annotated[float, Field(gt=0, le=64)] = Field(default=0.5, description="CPU limit in cores.")
+    memory: MemoryQuantity = Field(default="512Mi", description="Memory limit.")
+    reserve_memory: MemoryQuantity | None = Field(default=None, description="Memory reservation (request).")
+
+
+class Autoscale(Strict):
+    min: Annotated[int, Field(ge=1, le=1000)] = 2
+    max: Annotated[int, Field(ge=1, le=1000)] = 10
+    cpu: Annotated[int, Field(ge=1, le=100)] = Field(default=70, description="Target average CPU utilisation, %.")
+    memory: Annotated[int, Field(ge=1, le=100)] = Field(default=80, description="Target average memory utilisation, %.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "Autoscale":
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
+        return self
+
+
+class Managed(Strict):
+    """A service that phase 2 uses as a managed, external endpoint instead of running it."""
+
+    host: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")]
+    port: PortNumber | None = None
+
+
+class Scale(Strict):
+    """Phase-2 (Kubernetes) settings."""
+
+    replicas: Annotated[int, Field(ge=0, le=1000)] = 1
+    autoscale: Autoscale | None = None
+    managed: Managed | None = None
+
+
+class UpgradePolicy(Strict):
+    """Which newer tags count as upgrade candidates."""
+
+    track: Literal["patch", "minor", "major", "calver", "none"] = "minor"
+    suffix: str | None = Field(default=None, description="Keep this tag suffix, e.g. '-alpine'.")
+    prerelease: bool = False
+    ignore: list[str] = Field(default_factory=list, description="Tags (or glob patterns) never to propose.")
+    group: Slug | None = Field(default=None, description="Services in one group move in lockstep.")
+
+
+class SmokeTest(Strict):
+    """A check run against a candidate after it is healthy."""
+
+    name: Slug
+    http: str | None = Field(default=None, description="Path to GET on the service's first port.")
+    port: PortNumber | None = None
+    status: Annotated[int, Field(ge=100, le=599)] = 200
+    contains: str | None = None
+    command: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "SmokeTest":
+        if (self.http is None) == (self.command is None):
+            raise ValueError("a smoke test is either `http: /path` or `command: [...]`")
+        return self
+
+
+class Mock(Strict):
+    """A lightweight stand-in for local development (the `mock` profile)."""
+
+    kind: Literal["http", "tcp"] = "http"
+    body: str = "ok"
+
+
+class Service(Strict):
+    description: str = ""
+    layer: Layer
+    kind: Literal["stateless", "stateful", "job"] = "stateless"
+    phases: list[Phase] = Field(default_factory=lambda: ["mvp", "scale"], min_length=1)
+    image: str = Field(description="Image reference with a pinned tag (and optionally @sha256 digest).")
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    user: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+(:[A-Za-z0-9_-]+)?$")] | None = None
+    init: bool = Field(default=False, description="Run an init process as PID 1 (reaps zombies, forwards signals).")
+    env: dict[EnvName, str | int | float | bool] = Field(
+        default_factory=dict, description="Environment; `${SECRET}` inserts a catalog secret, `$$` is a literal $."
+    )
+    secrets: list[SecretUse] = Field(default_factory=list)
+    ports: list[Port] = Field(default_factory=list)
+    health: Health | None = None
+    depends_on: dict[ServiceName, Condition | None] = Field(
+        default_factory=dict,
+        description=(
+            "Services that must be ready first: healthy, started, or completed (for jobs). "
+            "A list of names, or an empty condition, waits for `completed` on jobs and `healthy` otherwise."
+        ),
+    )
+    volumes: list[Volume] = Field(default_factory=list)
+    files: list[ConfigFile] = Field(default_factory=list)
+    docker_socket: bool = Field(default=False, description="Mount the Docker socket read-only (management tools).")
+    resources: Resources | None = None
+    scale: Scale = Field(default_factory=Scale)
+    runs_as_root: bool = Field(default=False, description="The image cannot run as a non-root user.")
+    upgrade: UpgradePolicy = Field(default_factory=UpgradePolicy)
+    smoke: list[SmokeTest] = Field(default_factory=list)
+    mock: Mock | None = Field(default=None, description="Mockable: replaced by this stand-in in the mock profile.")
+
+    @field_validator("depends_on", mode="before")
+    @classmethod
+    def _list_form(cls, value: object) -> object:
+        """`depends_on: [a, b]` is shorthand; graph.condition() picks each condition from the target's kind."""
+        if isinstance(value, list):
+            return {name: None for name in value}
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _pinned_image(cls, value: str) -> str:
+        match = IMAGE_RE.match(value)
+        if not match:
+            raise ValueError(
+                f"{value!r} is not a valid image reference; write registry/name:tag, e.g. qdrant/qdrant:v1.13.4"
+            )
+        tag = match.group("tag")
+        if tag is None and match.group("digest") is None:
+            raise ValueError(f"{value!r} has no tag; pin a version, e.g. {value}:1.2.3")
+        if tag == "latest":
+            raise ValueError(f"{value!r} uses the moving tag 'latest'; pin a version so deploys are repeatable")
+        return value
+
+    @property
+    def image_repository(self) -> str:
+        match = IMAGE_RE.match(self.image)
+        assert match
+        return match.group("repository")
+
+    @property
+    def image_tag(self) -> str | None:
+        match = IMAGE_RE.match(self.image)
+        assert match
+        return match.group("tag")
+
+    def in_phase(self, phase: str) -> bool:
+        return phase in self.phases
+
+    def secret_names(self) -> list[str]:
+        """Every catalog secret this service reads, from `secrets:` and `${NAME}` in env, in order."""
+        names = [use.secret for use in self.secrets]
+        for value in self.env.values():
+            if isinstance(value, str):
+                names += [ref for ref in secret_references(value) if ref]
+        return list(dict.fromkeys(names))
+
+
+# --- catalog-wide settings -------------------------------------------------------------------
+
+
+class GenerateSecret(Strict):
+    length: Annotated[int, Field(ge=16, le=256)] = 32
+    alphabet: Literal["alnum", "hex", "base64url"] = "alnum"
+
+
+class JwtSecret(Strict):
+    """A JWT signed (HS256) with another catalog secret, e.g. Supabase's anon and service keys."""
+
+    signed_with: SecretName
+    claims: dict[str, str | int | bool]
+    expires_in_days: Annotated[int, Field(ge=1, le=36500)] = 3650
+
+
+class Secret(Strict):
+    description: str = ""
+    generate: GenerateSecret | None = None
+    jwt: JwtSecret | None = None
+    supplied: bool = Field(default=False, description="The operator provides the value in compose/.env.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Secret":
+        sources = [name for name in ("generate", "jwt") if getattr(self, name) is not None]
+        if self.supplied:
+            sources.append("supplied")
+        if len(sources) != 1:
+            found = ", ".join(sources) if sources else "none"
+            raise ValueError(
+                f"a secret needs exactly one source — `generate: {{}}`, `jwt: {{...}}` or `supplied: true` (found: {found})"
+            )
+        return self
+
+
+class Logging(Strict):
+    max_size: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*[kmg]$")] = "10m"
+    max_file: Annotated[int, Field(ge=1, le=100)] = 3
+
+
+class Defaults(Strict):
+    restart: Literal["no", "always", "on-failure", "unless-stopped"] = "unless-stopped"
+    logging: Logging = Field(default_factory=Logging)
+    resources: Resources = Field(default_factory=Resources)
+    autoscale: Autoscale = Field(default_factory=Autoscale)
+
+
+class Tls(Strict):
+    acme_email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    issuer: Slug = Field(default="letsencrypt", description="ACME resolver (phase 1) / cert-manager issuer (phase 2).")
+
+
+class Project(Strict):
+    name: Slug
+    description: str = ""
+    domain: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")]
+    namespace: Slug = Field(default="aipair", description="Kubernetes namespace and Kestra namespace prefix.")
+    reverse_proxy: ServiceName | None = Field(
+        default=None, description="The service (Traefik) that terminates TLS for public routes in phase 1."
+    )
+    tls: Tls
+
+
+class Catalog(Strict):
+    version: Literal[1] = Field(description="Catalog format version.")
+    project: Project
+    defaults: Defaults = Field(default_factory=Defaults)
+    secrets: dict[SecretName, Secret] = Field(default_factory=dict)
+    services: dict[ServiceName, Service] = Field(min_length=1)
+
+    def in_phase(self, phase: str) -> dict[str, Service]:
+        return {name: svc for name, svc in self.services.items() if svc.in_phase(phase)}
+
+    def expand(self, text: str) -> str:
+        """Replace `{domain}` with the project's domain (hostnames and env values)."""
+        return text.replace("{domain}", self.project.domain)
+
+    def secrets_for(self, phase: str) -> list[str]:
+        """The secrets the services of ``phase`` read, plus the secrets signing them, in catalog order."""
+        used = {name for svc in self.in_phase(phase).values() for name in svc.secret_names()}
+        used |= {self.secrets[n].jwt.signed_with for n in used if n in self.secrets and self.secrets[n].jwt}
+        return [name for name in self.secrets if name in used]

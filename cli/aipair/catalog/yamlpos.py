@@ -1,0 +1,181 @@
+"""Safe YAML loading that remembers where every key and list item came from.
+
+PyYAML (with libyaml when present) parses; this module adds what no YAML library offers in
+one piece: line numbers for every mapping key and sequence item of the *constructed* data, so
+that a validation error on ``services.qdrant.ports[0].port`` can name its line; refusal of
+duplicate keys (PyYAML silently keeps the last one); and a bound on the size that anchors and
+aliases expand to, which defuses "billion laughs" documents before anything walks them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import yaml
+
+try:  # libyaml's C parser is ~10x faster; the constructor stays in Python either way
+    _BaseLoader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _BaseLoader = yaml.SafeLoader
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class YamlProblem(Exception):
+    """A document that cannot be loaded; ``line`` is 1-based (None when unknown)."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+@dataclass
+class Positions:
+    """Line numbers of the constructed containers, keyed by ``id()`` of each dict and list."""
+
+    key_lines: dict[int, dict[Any, int]] = field(default_factory=dict)
+    item_lines: dict[int, list[int]] = field(default_factory=dict)
+    # Holding the containers keeps their ids from being reused while positions are looked up.
+    containers: list[Any] = field(default_factory=list)
+
+    def locate(self, data: Any, loc: tuple[Any, ...]) -> tuple[int | None, list[str | int]]:
+        """Follow ``loc`` into ``data``; return the deepest known line and the path walked.
+
+        Parts of ``loc`` that are not in the data (pydantic adds union tags and validator
+        names) are skipped, except a last part, which is kept: it names a missing field.
+        """
+        line: int | None = None
+        walked: list[str | int] = []
+        current = data
+        for index, part in enumerate(loc):
+            if isinstance(current, dict) and part in current:
+                line = self.key_lines.get(id(current), {}).get(part, line)
+                current = current[part]
+                walked.append(part)
+            elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+                lines = self.item_lines.get(id(current), [])
+                line = lines[part] if part < len(lines) else line
+                current = current[part]
+                walked.append(part)
+            elif index == len(loc) - 1 and isinstance(part, str):
+                walked.append(part)
+        return line, walked
+
+
+def format_path(parts: list[str | int]) -> str:
+    """``['services', 'db', 'ports', 0]`` → ``services.db.ports[0]``."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+class _PositionLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.positions = Positions()
+
+    def construct_positioned_map(self, node: yaml.MappingNode) -> Iterator[dict[Any, Any]]:
+        data: dict[Any, Any] = {}
+        yield data
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == MERGE_TAG:
+                continue
+            key = self.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:
+                raise YamlProblem("a mapping key must be a plain value, not a list or mapping", line)
+            if first is not None:
+                raise YamlProblem(f"duplicate key {key!r} (first defined on line {first}); remove one", line)
+            seen[key] = line
+        data.update(self.construct_mapping(node))  # flattens merge keys (<<) in place
+        lines: dict[Any, int] = {}
+        for key_node, _ in node.value:  # after the merge: explicit keys come last and win
+            lines[self.construct_object(key_node)] = key_node.start_mark.line + 1
+        self.positions.key_lines[id(data)] = lines
+        self.positions.containers.append(data)
+
+    def construct_positioned_seq(self, node: yaml.SequenceNode) -> Iterator[list[Any]]:
+        data: list[Any] = []
+        yield data
+        data.extend(self.construct_sequence(node))
+        self.positions.item_lines[id(data)] = [item.start_mark.line + 1 for item in node.value]
+        self.positions.containers.append(data)
+
+
+_PositionLoader.add_constructor("tag:yaml.org,2002:map", _PositionLoader.construct_positioned_map)
+_PositionLoader.add_constructor("tag:yaml.org,2002:seq", _PositionLoader.construct_positioned_seq)
+
+
+def _expanded_size(root: yaml.Node, max_nodes: int, max_depth: int) -> int:
+    """Count nodes as if every alias were expanded, without expanding anything.
+
+    Memoised on node identity, so the count is linear in the document even when the
+    expansion is exponential. Iterative, so deep nesting cannot exhaust Python's stack.
+    """
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        if depth > max_depth:
+            raise YamlProblem(f"nesting is deeper than {max_depth} levels", node.start_mark.line + 1)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        if not children_done:
+            if key in in_progress:
+                raise YamlProblem("an alias refers to an anchor that contains it (a recursive document)",
+                                  node.start_mark.line + 1)
+            in_progress.add(key)
+            stack.append((node, depth, True))
+            stack.extend((child, depth + 1, False) for child in children if id(child) not in sizes)
+            continue
+        in_progress.discard(key)
+        total = 1 + sum(sizes[id(child)] for child in children)
+        if total > max_nodes:
+            raise YamlProblem(
+                f"anchors and aliases expand to more than {max_nodes:,} nodes; "
+                "this looks like a YAML bomb — write the values out or use fewer nested aliases",
+                node.start_mark.line + 1,
+            )
+        sizes[key] = total
+    return sizes[id(root)]
+
+
+def load_positioned(text: str, *, max_nodes: int = 2_000_000, max_depth: int = 64) -> tuple[Any, Positions]:
+    """Parse one YAML document into plain data plus the positions of its keys and items."""
+    loader = _PositionLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            problem = " ".join(part for part in (exc.context, exc.problem) if part)
+            raise YamlProblem(f"not valid YAML: {problem}", mark.line + 1 if mark else None) from None
+        except yaml.YAMLError as exc:
+            raise YamlProblem(f"not valid YAML: {exc}") from None
+        if node is None:
+            return None, loader.positions
+        _expanded_size(node, max_nodes, max_depth)
+        try:
+            data = loader.construct_document(node)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            raise YamlProblem(f"cannot load: {exc.problem}", mark.line + 1 if mark else None) from None
+        return data, loader.positions
+    finally:
+        loader.dispose()

@@ -1,0 +1,215 @@
+"""Terminal and JSON presentation of command results. No decisions are made here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .catalog.model import Catalog
+from .errors import AipairError, CatalogError
+from .render.files import Rendering
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class UsageError(AipairError):
+    exit_code = 2
+
+
+def emit_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+
+
+@contextmanager
+def reporting(json_output: bool) -> Iterator[None]:
+    """Turn an AipairError into a message (or JSON) and its exit code; never a traceback."""
+    try:
+        yield
+    except CatalogError as exc:
+        if json_output:
+            emit_json({"ok": False, "problems": [p.as_dict() for p in exc.problems]})
+        else:
+            count = len(exc.problems)
+            err.print(f"[bold red]✗ {count} problem{'s' if count != 1 else ''} in the catalog[/]")
+            for problem in exc.problems:
+                err.print(f"  {escape(str(problem))}")
+        raise typer.Exit(exc.exit_code) from None
+    except AipairError as exc:
+        if json_output:
+            emit_json({"ok": False, "error": str(exc)})
+        else:
+            err.print(f"[bold red]✗[/] {escape(str(exc))}")
+        raise typer.Exit(exc.exit_code) from None
+
+
+def validated(path: Path, catalog: Catalog, json_output: bool) -> None:
+    summary = {
+        "ok": True,
+        "catalog": str(path),
+        "services": len(catalog.services),
+        "secrets": len(catalog.secrets),
+        "phases": {phase: len(catalog.in_phase(phase)) for phase in ("mvp", "scale")},
+    }
+    if json_output:
+        emit_json(summary)
+        return
+    out.print(f"[green]✓[/] {escape(str(path))} is valid: {summary['services']} services "
+              f"({summary['phases']['mvp']} in mvp, {summary['phases']['scale']} in scale), {summary['secrets']} secrets")
+
+
+def _public_hosts(catalog: Catalog, name: str) -> list[str]:
+    service = catalog.services[name]
+    return [catalog.expand(p.public.hostname) + (p.public.path if p.public.path != "/" else "")
+            for p in service.ports if p.public]
+
+
+def service_list(catalog: Catalog, phase: str | None, json_output: bool) -> None:
+    services = catalog.services if phase is None else catalog.in_phase(phase)
+    rows = [
+        {
+            "name": name,
+            "layer": svc.layer,
+            "kind": svc.kind,
+            "image": svc.image,
+            "phases": svc.phases,
+            "ports": [p.port for p in svc.ports],
+            "public": _public_hosts(catalog, name),
+            "depends_on": list(svc.depends_on),
+        }
+        for name, svc in services.items()
+    ]
+    if json_output:
+        emit_json(rows)
+        return
+    table = Table(title=f"{catalog.project.description or catalog.project.name}: {len(rows)} services", title_justify="left")
+    for column in ("service", "layer", "kind", "image", "phases", "public", "depends on"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["name"], row["layer"], row["kind"], row["image"], ",".join(row["phases"]),
+                      "\n".join(row["public"]), ", ".join(row["depends_on"]))
+    out.print(table)
+
+
+def service_detail(catalog: Catalog, name: str, json_output: bool) -> None:
+    from .catalog.graph import dependency_closure
+    from .catalog.checks import _suggest
+
+    if name not in catalog.services:
+        raise UsageError(f"no service {name!r} in the catalog{_suggest(name, list(catalog.services))}")
+    service = catalog.services[name]
+    detail = service.model_dump(mode="json")
+    detail["depends_on_all"] = sorted(dependency_closure(catalog, name))
+    detail["dependents"] = [other for other, svc in catalog.services.items() if name in svc.depends_on]
+    if json_output:
+        emit_json({"name": name, **detail})
+        return
+    from rich.syntax import Syntax
+
+    from .render.files import dump_yaml
+
+    out.print(Syntax(dump_yaml({name: detail}), "yaml", theme="ansi_dark", background_color="default"))
+
+
+def graph(catalog: Catalog, phase: str | None, fmt: str, json_output: bool) -> None:
+    from .catalog.graph import condition, start_waves
+
+    waves = start_waves(catalog, phase)
+    services = catalog.services if phase is None else catalog.in_phase(phase)
+    if json_output:
+        emit_json({"waves": waves, "edges": [{"from": n, "to": d, "condition": condition(services, n, d)}
+                                             for n, s in services.items() for d in s.depends_on if d in services]})
+        return
+    if fmt == "mermaid":
+        lines = ["flowchart LR"]
+        for name, svc in services.items():
+            lines += [f"  {name} -->|{condition(services, name, dep)}| {dep}" for dep in svc.depends_on if dep in services]
+            if not svc.depends_on:
+                lines.append(f"  {name}")
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
+    table = Table(title="Start order (each wave waits for the earlier ones)", title_justify="left")
+    table.add_column("wave", justify="right")
+    table.add_column("services", overflow="fold")
+    for index, wave in enumerate(waves, start=1):
+        table.add_row(str(index), ", ".join(wave))
+    out.print(table)
+
+
+def schema(path: Path | None) -> None:
+    from .catalog.model import Catalog
+
+    document = Catalog.model_json_schema()
+    document = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "aipair service catalog", **document}
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    if path is None:
+        sys.stdout.write(text)
+    else:
+        from .workspace import atomic_write
+
+        atomic_write(path, text, mode=0o644)
+        err.print(f"[green]✓[/] wrote {escape(str(path))}")
+
+
+def _notes_table(rendering: Rendering) -> Table:
+    table = Table(title=f"Translation report (phase {rendering.phase}): what the target cannot express as written",
+                  title_justify="left", show_lines=False)
+    table.add_column("topic")
+    table.add_column("service")
+    table.add_column("what happens", overflow="fold")
+    for note in rendering.notes:
+        table.add_row(note.topic, note.service or "(all)", note.message)
+    return table
+
+
+def render_result(root: Path, rendering: Rendering, changed: list[str], env: Any, json_output: bool) -> None:
+    payload: dict[str, Any] = {
+        "ok": True,
+        "phase": rendering.phase,
+        "files": [{"path": path, "changed": path in changed} for path in rendering.files],
+        "notes": [note.as_dict() for note in rendering.notes],
+    }
+    if env is not None:
+        payload["env"] = {"path": str(env.path), "generated": env.generated, "kept": len(env.kept),
+                          "unset_supplied": env.unset_supplied}
+    if json_output:
+        emit_json(payload)
+        return
+    for path in rendering.files:
+        mark = "[green]wrote[/]" if path in changed else "[dim]unchanged[/]"
+        out.print(f"{mark} {escape(str(root / path))}")
+    if env is not None:
+        if env.generated:
+            out.print(f"[green]generated[/] {len(env.generated)} secret{'s' if len(env.generated) != 1 else ''} "
+                      f"into {escape(str(env.path))} (mode 0600; values not shown)")
+        if env.unset_supplied:
+            out.print(f"[yellow]set these in {escape(str(env.path))} yourself:[/] {', '.join(env.unset_supplied)}")
+    out.print(_notes_table(rendering))
+
+
+def check_result(drifts: list[Any], rendering: Rendering, json_output: bool) -> None:
+    if json_output:
+        emit_json({"ok": not drifts, "phase": rendering.phase,
+                   "drift": [{"path": d.path, "missing": d.missing, "diff": d.diff} for d in drifts]})
+    elif not drifts:
+        out.print(f"[green]✓[/] {len(rendering.files)} files of phase {rendering.phase} match the catalog")
+    else:
+        from rich.syntax import Syntax
+
+        for drift in drifts:
+            if drift.missing:
+                err.print(f"[red]missing[/] {escape(drift.path)}")
+            else:
+                err.print(Syntax(drift.diff, "diff", theme="ansi_dark", background_color="default"))
+        err.print(f"[bold red]✗ {len(drifts)} file(s) differ from what the catalog renders;[/] "
+                  f"run `aipair render --phase {rendering.phase}` and commit the result")
+    if drifts:
+        raise typer.Exit(1)

@@ -1,0 +1,62 @@
+"""Writing rendered files and comparing them with what is on disk (``render --check``)."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Drift:
+    path: str
+    diff: str  # unified diff, committed → rendered; empty when the file is missing
+    missing: bool
+
+
+def compare(root: Path, files: dict[str, str]) -> list[Drift]:
+    """Every rendered file whose committed copy under ``root`` differs or is missing."""
+    drifts: list[Drift] = []
+    for relative, text in files.items():
+        path = root / relative
+        try:
+            current = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            drifts.append(Drift(relative, "", True))
+            continue
+        if current != text:
+            diff = "".join(difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
+                                                fromfile=f"{relative} (committed)", tofile=f"{relative} (rendered)"))
+            drifts.append(Drift(relative, diff, False))
+    return drifts
+
+
+def write_files(root: Path, files: dict[str, str]) -> list[str]:
+    """Write each file atomically; return the paths that changed. Unchanged files are not touched."""
+    changed: list[str] = []
+    for relative, text in files.items():
+        path = root / relative
+        try:
+            if path.read_text(encoding="utf-8") == text:
+                continue
+        except FileNotFoundError:
+            pass
+        atomic_write(path, text, mode=0o644)
+        changed.append(relative)
+    return changed
+
+
+def atomic_write(path: Path, text: str, *, mode: int) -> None:
+    """Write via a temporary file in the same folder and rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
