@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from ..errors import CatalogError, Problem
 from .checks import check_catalog
-from .model import Catalog
+from .model import PATTERN_HINTS, Catalog
 from .yamlpos import Positions, YamlProblem, format_path, load_positioned
 
 MAX_CATALOG_BYTES = 8 * 1024 * 1024
@@ -86,8 +86,9 @@ def _explain(error: Any) -> str:
     if kind == "missing":
         return "missing required field"
     if kind == "string_pattern_mismatch":
-        pattern = error.get("ctx", {}).get("pattern", "")
-        return f"{shown} is not in the allowed form (pattern {pattern})"
+        pattern = str(error.get("ctx", {}).get("pattern", ""))
+        hint = PATTERN_HINTS.get(pattern, f"it must match {pattern}")
+        return f"{shown} is not in the allowed form: {hint}"
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         return f"{shown} is not allowed; use one of {expected}"

@@ -32,6 +32,24 @@ Hostname = Annotated[
     ),
 ]
 
+# What each name pattern means, for error messages (a regex is no instruction).
+PATTERN_HINTS: dict[str, str] = {}
+
+
+def _hint(annotated: object, hint: str) -> None:
+    for meta in getattr(annotated, "__metadata__", ()):
+        if isinstance(meta, StringConstraints) and meta.pattern:
+            PATTERN_HINTS[str(meta.pattern)] = hint
+
+
+_hint(ServiceName, "use lowercase letters, digits and '-', starting with a letter, at most 63 characters (a DNS label)")
+_hint(Slug, "use lowercase letters, digits and '-', starting with a letter, at most 32 characters")
+_hint(SecretName, "use UPPER_CASE letters, digits and '_', starting with a letter")
+_hint(EnvName, "use letters, digits, '_' and '.', not starting with a digit")
+_hint(Duration, "write a duration such as 10s, 1m30s or 500ms")
+_hint(MemoryQuantity, "write a binary quantity such as 512Mi, 2Gi or 64Ki")
+_hint(Hostname, "write a hostname such as app.{domain} or api.example.com (lowercase)")
+
 Layer = Literal["application", "orchestration", "data", "management"]
 Phase = Literal["mvp", "scale"]
 LAYERS: tuple[str, ...] = ("application", "orchestration", "data", "management")
@@ -156,13 +174,15 @@ class SecretUse(Strict):
         return self
 
 
+VolumePath = Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._@+-]+(/[A-Za-z0-9._@+-]+)*$")]
+_hint(VolumePath, "write an absolute path inside the container, such as /var/lib/data (no host paths, no trailing '/')")
+
+
 class Volume(Strict):
     """A named, persistent volume. Host paths are not allowed: data must move with the stack."""
 
     name: Slug
-    path: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._@+-]+(/[A-Za-z0-9._@+-]+)*$")] = Field(
-        description="Absolute path inside the container."
-    )
+    path: VolumePath = Field(description="Absolute path inside the container.")
     size: MemoryQuantity = Field(default="1Gi", description="Requested size of the volume in phase 2.")
     read_only: bool = False
 

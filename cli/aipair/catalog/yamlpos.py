@@ -50,6 +50,8 @@ class Positions:
         walked: list[str | int] = []
         current = data
         for index, part in enumerate(loc):
+            if part == "[key]":  # pydantic's marker for "the mapping key itself is invalid"
+                continue
             if isinstance(current, dict) and part in current:
                 line = self.key_lines.get(id(current), {}).get(part, line)
                 current = current[part]
@@ -165,6 +167,8 @@ def load_positioned(text: str, *, max_nodes: int = 2_000_000, max_depth: int = 6
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             problem = " ".join(part for part in (exc.context, exc.problem) if part)
+            if exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+                problem += f" (the construct began on line {exc.context_mark.line + 1})"
             raise YamlProblem(f"not valid YAML: {problem}", mark.line + 1 if mark else None) from None
         except yaml.YAMLError as exc:
             raise YamlProblem(f"not valid YAML: {exc}") from None
