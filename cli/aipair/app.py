@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .catalog.model import Catalog
 
 app = typer.Typer(
     name="aipair",
@@ -169,7 +172,7 @@ def render(
 
     with present.reporting(json_output):
         loaded = _load(catalog)
-        root = out if out is not None else (catalog.parent if str(catalog.parent) else Path("."))
+        root = out if out is not None else catalog.parent
         rendering = render_phase(loaded, phase.value, source=_source_name(catalog, root))
         if check:
             from .workspace import compare
@@ -184,7 +187,7 @@ def render(
         present.render_result(root, rendering, changed, env, json_output)
 
 
-def _load(path: Path):  # type: ignore[no-untyped-def]
+def _load(path: Path) -> "Catalog":
     from .catalog import load_catalog
 
     return load_catalog(path)

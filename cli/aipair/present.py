@@ -101,10 +101,10 @@ def service_list(catalog: Catalog, phase: str | None, json_output: bool) -> None
 
 def service_detail(catalog: Catalog, name: str, json_output: bool) -> None:
     from .catalog.graph import dependency_closure
-    from .catalog.checks import _suggest
+    from .catalog.checks import suggest
 
     if name not in catalog.services:
-        raise UsageError(f"no service {name!r} in the catalog{_suggest(name, list(catalog.services))}")
+        raise UsageError(f"no service {name!r} in the catalog{suggest(name, list(catalog.services))}")
     service = catalog.services[name]
     detail = service.model_dump(mode="json")
     detail["depends_on_all"] = sorted(dependency_closure(catalog, name))

@@ -12,7 +12,7 @@ Loc = tuple[str | int, ...]
 SECRET_NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
 
 
-def _suggest(name: str, known: list[str]) -> str:
+def suggest(name: str, known: list[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1)
     if close:
         return f"; did you mean {close[0]!r}?"
@@ -43,7 +43,7 @@ def _check_dependencies(catalog: Catalog) -> list[tuple[Loc, str]]:
                 problems.append((loc, "a service cannot depend on itself"))
                 continue
             if dep not in services:
-                problems.append((loc, f"unknown service {dep!r}{_suggest(dep, known)}"))
+                problems.append((loc, f"unknown service {dep!r}{suggest(dep, known)}"))
                 continue
             target = services[dep]
             missing = [p for p in service.phases if p not in target.phases]
@@ -139,7 +139,7 @@ def _check_routes(catalog: Catalog) -> list[tuple[Loc, str]]:
                              "missing: services declare public routes, so name the reverse-proxy service here"))
         return problems
     if proxy not in catalog.services:
-        problems.append((("project", "reverse_proxy"), f"unknown service {proxy!r}{_suggest(proxy, list(catalog.services))}"))
+        problems.append((("project", "reverse_proxy"), f"unknown service {proxy!r}{suggest(proxy, list(catalog.services))}"))
         return problems
     svc = catalog.services[proxy]
     repo = svc.image_repository.rsplit("/", 1)[-1]
@@ -159,14 +159,14 @@ def _check_secrets(catalog: Catalog) -> list[tuple[Loc, str]]:
             signer = secret.jwt.signed_with
             loc: Loc = ("secrets", secret_name, "jwt", "signed_with")
             if signer not in catalog.secrets:
-                problems.append((loc, f"unknown secret {signer!r}{_suggest(signer, known)}"))
+                problems.append((loc, f"unknown secret {signer!r}{suggest(signer, known)}"))
             elif catalog.secrets[signer].jwt is not None or signer == secret_name:
                 problems.append((loc, "a JWT must be signed with a generated or supplied secret, not another JWT"))
     for name, service in catalog.services.items():
         for index, use in enumerate(service.secrets):
             if use.secret not in catalog.secrets:
                 problems.append((("services", name, "secrets", index, "secret"),
-                                 f"unknown secret {use.secret!r}{_suggest(use.secret, known)}; declare it under secrets:"))
+                                 f"unknown secret {use.secret!r}{suggest(use.secret, known)}; declare it under secrets:"))
         for var, value in service.env.items():
             if not isinstance(value, str):
                 continue
@@ -177,5 +177,5 @@ def _check_secrets(catalog: Catalog) -> list[tuple[Loc, str]]:
                 elif not SECRET_NAME_RE.match(ref):
                     problems.append((loc, f"`${{{ref}}}` is not a secret name (UPPER_CASE); write `$$` for a literal dollar sign"))
                 elif ref not in catalog.secrets:
-                    problems.append((loc, f"`${{{ref}}}` refers to an unknown secret{_suggest(ref, known)}; declare it under secrets:"))
+                    problems.append((loc, f"`${{{ref}}}` refers to an unknown secret{suggest(ref, known)}; declare it under secrets:"))
     return problems

@@ -263,13 +263,6 @@ class SmokeTest(Strict):
         return self
 
 
-class Mock(Strict):
-    """A lightweight stand-in for local development (the `mock` profile)."""
-
-    kind: Literal["http", "tcp"] = "http"
-    body: str = "ok"
-
-
 class Service(Strict):
     description: str = ""
     layer: Layer
@@ -301,7 +294,6 @@ class Service(Strict):
     runs_as_root: bool = Field(default=False, description="The image cannot run as a non-root user.")
     upgrade: UpgradePolicy = Field(default_factory=UpgradePolicy)
     smoke: list[SmokeTest] = Field(default_factory=list)
-    mock: Mock | None = Field(default=None, description="Mockable: replaced by this stand-in in the mock profile.")
 
     @field_validator("depends_on", mode="before")
     @classmethod
