@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -33,3 +35,59 @@ def compose_schema() -> dict:
 
     path = Path(builtin_schemas.__file__).parent / "vendor" / "compose-spec.json"
     return json.loads(path.read_text())
+
+
+def _engine_answers(host: str) -> bool:
+    import docker
+
+    try:
+        docker.DockerClient(base_url=host, timeout=5).ping()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not usable"
+        return False
+
+
+@pytest.fixture(scope="session")
+def docker_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Docker engine: DOCKER_HOST when it answers, else a dockerd started here and stopped after.
+
+    CI installs docker.io (see .ci/run); where it is missing the tests fail with what to install.
+    """
+    import signal
+    import subprocess
+    import time
+
+    existing = os.environ.get("DOCKER_HOST")
+    if existing and _engine_answers(existing):
+        yield existing
+        return
+    dockerd = shutil.which("dockerd")
+    if not dockerd or os.geteuid() != 0:
+        pytest.fail("a Docker engine is needed: set DOCKER_HOST, or run as root with docker.io installed "
+                    "(apt-get install -y docker.io iptables busybox-static)")
+    # A short path: unix socket paths are limited to 108 bytes.
+    base = Path(tempfile.mkdtemp(prefix="aipair-dockerd-", dir="/tmp"))
+    socket_path = base / "docker.sock"
+    host = f"unix://{socket_path}"
+    log = open(base / "dockerd.log", "w")
+    process = subprocess.Popen([dockerd, "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
+                                "--pidfile", str(base / "dockerd.pid"), "-H", host], stdout=log, stderr=log)
+    deadline = time.monotonic() + 60
+    while not _engine_answers(host):
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"dockerd did not start: {(base / 'dockerd.log').read_text()[-2000:]}")
+        time.sleep(0.2)
+    os.environ["DOCKER_HOST"] = host
+    try:
+        yield host
+    finally:
+        if existing is None:
+            os.environ.pop("DOCKER_HOST", None)
+        else:
+            os.environ["DOCKER_HOST"] = existing
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

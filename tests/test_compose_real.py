@@ -45,16 +45,18 @@ def rendered(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Catalog, P
     return load_catalog(source), _render(tmp_path, source)
 
 
-def test_compose_config_accepts_the_file_without_warnings(compose_binary: Path, rendered: tuple[Catalog, Path]) -> None:
-    _, compose_file = rendered
+@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.mock.yml"])
+def test_compose_config_accepts_the_file_without_warnings(compose_binary: Path, rendered: tuple[Catalog, Path],
+                                                          name: str) -> None:
+    compose_file = rendered[1].parent / name
     result = _compose(compose_binary, compose_file, "config", "-q")
     assert result.returncode == 0, result.stderr
     assert "level=warning" not in result.stderr, result.stderr
 
 
-def test_compose_spec_schema_accepts_the_file(compose_schema: dict, rendered: tuple[Catalog, Path]) -> None:
-    _, compose_file = rendered
-    document = yaml.safe_load(compose_file.read_text())
+@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.mock.yml"])
+def test_compose_spec_schema_accepts_the_file(compose_schema: dict, rendered: tuple[Catalog, Path], name: str) -> None:
+    document = yaml.safe_load((rendered[1].parent / name).read_text())
     validator = jsonschema.validators.validator_for(compose_schema)(compose_schema)
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
     assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]

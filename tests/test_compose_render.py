@@ -160,3 +160,32 @@ def test_default_catalog_compose_probes_and_routes() -> None:
     # secrets never appear as values, only as references to compose/.env
     text = render_phase(catalog, "mvp").files["compose/docker-compose.yml"]
     assert "${SUPABASE_JWT_SECRET?" in text
+
+
+def test_mock_profile_keeps_names_ports_and_health_endpoints() -> None:
+    from aipair.render.mock import MOCK_IMAGE
+
+    data = minimal()
+    data["services"]["cache"]["mock"] = False  # a service you run for real stays as it is
+    real, _ = render_compose(_catalog(data))
+    mocked, _ = render_compose(_catalog(data), profile="mock")
+    web, migrate, proxy = mocked["services"]["web"], mocked["services"]["migrate"], mocked["services"]["proxy"]
+    assert mocked["services"]["cache"] == real["services"]["cache"]
+    assert web["image"] == MOCK_IMAGE and web["pull_policy"] == "never" and web["init"] is True
+    assert web["command"] == ["8000", "/", "/healthz"]
+    assert web["healthcheck"]["test"] == ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8000/healthz"]
+    assert web["expose"] == real["services"]["web"]["expose"] and web["networks"] == real["services"]["web"]["networks"]
+    assert web["depends_on"] == real["services"]["web"]["depends_on"]
+    assert migrate["command"] == ["job"] and "healthcheck" not in migrate
+    assert proxy["ports"] == real["services"]["proxy"]["ports"]
+    assert proxy["command"] == ["80,443", "/"]
+    assert all(m["type"] == "volume" for m in proxy.get("volumes", [])), "no Docker socket for a stand-in"
+    assert proxy["healthcheck"]["test"][-1] == "http://127.0.0.1:80/"  # native command → first port
+
+
+def test_mock_profile_probes_services_whose_image_has_no_probe() -> None:
+    data = minimal()
+    data["services"]["cache"]["health"] = {"type": "tcp", "port": 6379, "probe": "none"}
+    mocked, notes = render_compose(_catalog(data), profile="mock")
+    assert mocked["services"]["cache"]["healthcheck"]["test"][-1] == "http://127.0.0.1:6379/"
+    assert mocked["services"]["web"]["depends_on"]["cache"] == {"condition": "service_healthy"}

@@ -35,10 +35,20 @@ catalog_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(catalog_app, name="catalog")
+mocks_app = typer.Typer(help="Local stand-ins for the mock profile.\n\nExample:  aipair mocks build", no_args_is_help=True)
+app.add_typer(mocks_app, name="mocks")
+host_app = typer.Typer(help="Prepare hosts for phase 1.\n\nExample:  aipair host bootstrap --host ssh://root@vps --dry-run",
+                       no_args_is_help=True)
+app.add_typer(host_app, name="host")
 
 
 class Phase(str, Enum):
     mvp = "mvp"
+
+
+class Profile(str, Enum):
+    real = "real"
+    mock = "mock"
 
 
 class GraphFormat(str, Enum):
@@ -52,6 +62,10 @@ CatalogOption = Annotated[
                  show_default=True, dir_okay=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout (for CI).")]
+HostOption = Annotated[Optional[str], typer.Option("--host", help="Engine to use: ssh://user@host (default: DOCKER_HOST "
+                                                                  "or the local socket).")]
+ProfileOption = Annotated[Profile, typer.Option("--profile", help="real images, or mock: local stand-ins that keep "
+                                                                   "names, ports and health endpoints (offline).")]
 DEFAULT_CATALOG = Path("catalog.yaml")
 
 
@@ -185,6 +199,158 @@ def render(
         changed = write_files(root, rendering.files)
         env = ensure_env(loaded, phase.value, root / "compose" / ".env") if phase is Phase.mvp else None
         present.render_result(root, rendering, changed, env, json_output)
+
+
+@app.command("deploy")
+def deploy(
+    phase: Annotated[Phase, typer.Option(help="mvp: the Compose project on one host.")] = Phase.mvp,
+    profile: ProfileOption = Profile.real,
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    host: HostOption = None,
+    timeout: Annotated[int, typer.Option(help="Seconds to wait for every service to be healthy.", min=10)] = 300,
+    rollback_on_failure: Annotated[bool, typer.Option("--rollback-on-failure",
+                                                      help="If health fails, restore the last successful deploy.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Render, check the host, make or pull images, start everything and wait until it is healthy.
+
+    Safe to re-run: unchanged services are not recreated, and data volumes are never removed.
+    A service that never becomes healthy fails the deploy (exit 1) with its last log lines.
+
+    Examples:
+      aipair deploy --phase mvp --profile mock          (the whole platform offline, on this machine)
+      aipair deploy --phase mvp --host ssh://root@vps --rollback-on-failure
+    """
+    from . import present
+    from .deploy import deploy as run_deploy
+
+    with present.reporting(json_output):
+        loaded = _load(catalog)
+        with present.progress(json_output) as report:
+            result = run_deploy(loaded, catalog.parent, source=_source_name(catalog, catalog.parent),
+                                profile=profile.value, host=host, timeout=timeout, rollback=rollback_on_failure,
+                                report=report)
+        present.deploy_result(result, json_output)
+
+
+@app.command("status")
+def status(
+    profile: ProfileOption = Profile.real,
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    host: HostOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Health table of the deployed project: service, image, state, health, published ports.
+
+    Exit code 1 when a service is not running and healthy (jobs: not exited 0).
+
+    Example:  aipair status --json
+    """
+    from . import present
+    from .engines import docker as engine
+
+    with present.reporting(json_output):
+        loaded = _load(catalog)
+        rows = engine.project_containers(engine.connect(host), loaded.project.name)
+        present.status_table(loaded.project.name, rows, json_output)
+
+
+@app.command("logs")
+def logs(
+    service: Annotated[str, typer.Argument(help="Service name.")],
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    profile: ProfileOption = Profile.real,
+    host: HostOption = None,
+    tail: Annotated[int, typer.Option(help="Lines from the end.")] = 100,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+) -> None:
+    """Show a service's logs (from Compose).
+
+    Example:  aipair logs qdrant --tail 50 -f
+    """
+    from . import present
+    from .deploy import project_for
+
+    with present.reporting(False):
+        loaded = _load(catalog)
+        if service not in loaded.services:
+            from .catalog.checks import suggest
+
+            raise present.UsageError(f"no service {service!r} in the catalog{suggest(service, list(loaded.services))}")
+        args = ["logs", "--tail", str(tail), *(["--follow"] if follow else []), service]
+        result = project_for(loaded, catalog.parent, profile.value, host).run(*args, capture=False)
+        raise typer.Exit(result.returncode)
+
+
+@app.command("down")
+def down(
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    profile: ProfileOption = Profile.real,
+    host: HostOption = None,
+    volumes: Annotated[bool, typer.Option("--volumes", help="Also delete the data volumes (asks first).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting data.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be removed; change nothing.")] = False,
+) -> None:
+    """Stop and remove the project's containers and networks. Volumes are kept unless --volumes.
+
+    Example:  aipair down --volumes --yes      (deletes all data!)
+    """
+    from . import present
+    from .deploy import project_for, take_down
+
+    with present.reporting(False):
+        loaded = _load(catalog)
+        project = project_for(loaded, catalog.parent, profile.value, host)
+        names = [f"{loaded.project.name}_{s}-{v.name}" for s, svc in loaded.in_phase("mvp").items() for v in svc.volumes]
+        if dry_run:
+            present.out.print(f"would stop and remove the containers and networks of project {loaded.project.name}")
+            if volumes:
+                present.out.print("would delete volumes: " + ", ".join(names))
+            return
+        if volumes and not yes and not typer.confirm(f"Delete {len(names)} data volumes of {loaded.project.name}?",
+                                                     default=False):
+            present.err.print("nothing removed")
+            raise typer.Exit(1)
+        take_down(project, volumes=volumes)
+        present.out.print(f"[green]✓[/] project {loaded.project.name} is down" + (" and its volumes deleted" if volumes else
+                                                                                  " (volumes kept)"))
+
+
+@mocks_app.command("build")
+def mocks_build(
+    host: HostOption = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Make it again even if present.")] = False,
+) -> None:
+    """Make the mock image on the engine from static busybox (no registry needed).
+
+    Example:  aipair mocks build
+    """
+    from . import present
+    from .engines import docker as engine
+    from .engines.mockimage import ensure_mock_image
+
+    with present.reporting(False):
+        image, built = ensure_mock_image(engine.connect(host), rebuild=rebuild)
+        present.out.print(f"[green]✓[/] {image} {'made' if built else 'already present'}")
+
+
+@host_app.command("bootstrap")
+def host_bootstrap(
+    host: HostOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be done; change nothing.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Install and start Docker and Compose v2 on a Debian/Ubuntu host (idempotent).
+
+    Examples:
+      aipair host bootstrap --dry-run
+      aipair host bootstrap --host ssh://root@vps.example.com
+    """
+    from . import present
+    from .bootstrap import bootstrap
+
+    with present.reporting(json_output):
+        present.bootstrap_result(bootstrap(host, dry_run=dry_run), dry_run, json_output)
 
 
 def _load(path: Path) -> "Catalog":

@@ -213,3 +213,63 @@ def check_result(drifts: list[Any], rendering: Rendering, json_output: bool) -> 
                   f"run `aipair render --phase {rendering.phase}` and commit the result")
     if drifts:
         raise typer.Exit(1)
+
+
+@contextmanager
+def progress(json_output: bool) -> Iterator[Any]:
+    """A live status line for long work; silent with --json."""
+    if json_output:
+        yield lambda _message: None
+        return
+    with err.status("starting") as status:
+        def report(message: str) -> None:
+            status.update(escape(message))
+            err.print(f"[dim]· {escape(message)}[/]")
+
+        yield report
+
+
+def status_table(project: str, rows: list[Any], json_output: bool, *, exit_on_failure: bool = True) -> None:
+    if json_output:
+        emit_json({"project": project, "ok": all(r.ok for r in rows) and bool(rows), "services": [r.as_dict() for r in rows]})
+    else:
+        table = Table(title=f"{project}: {sum(r.ok for r in rows)}/{len(rows)} services ready", title_justify="left")
+        for column in ("service", "image", "state", "health", "published ports"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            colour = "green" if row.ok else "red"
+            state = row.state if row.kind != "job" else f"{row.state} ({row.exit_code})"
+            table.add_row(row.service, row.image, f"[{colour}]{state}[/]", f"[{colour}]{row.health}[/]", "\n".join(row.ports))
+        out.print(table)
+    if exit_on_failure and (not rows or not all(r.ok for r in rows)):
+        if not rows and not json_output:
+            err.print(f"no containers of project {project} are deployed")
+        raise typer.Exit(1)
+
+
+def deploy_result(result: Any, json_output: bool) -> None:
+    if json_output:
+        emit_json(result.as_dict())
+    else:
+        for check in result.checks:
+            out.print(f"{'[green]✓' if check.ok else '[red]✗'}[/] {check.name}: {escape(check.detail)}")
+        status_table(result.project, result.statuses, False, exit_on_failure=False)
+        for service, text in result.logs.items():
+            err.print(f"[bold red]{service} did not become ready; its last log lines:[/]")
+            err.print(escape(text.rstrip() or "(no output)"))
+        for item in result.restored:
+            out.print(f"[yellow]restored[/] {item['service']}: {item['from']} → {item['to']}")
+        verdict = "[green]✓ deployed[/]" if result.ok else f"[bold red]✗ not ready: {', '.join(result.failed)}[/]"
+        out.print(f"{verdict} in {result.seconds:.1f} s")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def bootstrap_result(results: list[Any], dry_run: bool, json_output: bool) -> None:
+    if json_output:
+        emit_json({"dry_run": dry_run, "steps": [r.as_dict() for r in results]})
+        return
+    for result in results:
+        mark = {"done": "[green]✓ already done", "applied": "[green]✓ applied", "would apply": "[yellow]→ would run"}.get(
+            result.state, "[red]✗")
+        out.print(f"{mark}[/] {result.name}" + (f": {escape(result.detail)}" if result.detail else ""))

@@ -294,6 +294,10 @@ class Service(Strict):
     runs_as_root: bool = Field(default=False, description="The image cannot run as a non-root user.")
     upgrade: UpgradePolicy = Field(default_factory=UpgradePolicy)
     smoke: list[SmokeTest] = Field(default_factory=list)
+    mock: bool = Field(
+        default=True,
+        description="Replaced by a lightweight local stand-in (same name, ports and health endpoint) in the mock profile.",
+    )
 
     @field_validator("depends_on", mode="before")
     @classmethod

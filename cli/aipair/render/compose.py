@@ -11,6 +11,7 @@ from typing import Any
 
 from ..catalog.graph import condition
 from ..catalog.model import LAYERS, REFERENCE_RE, Catalog, CommandHealth, HttpHealth, Port, Service, TcpHealth
+from .mock import mock_overrides
 from .report import Note
 
 PHASE = "mvp"
@@ -18,23 +19,34 @@ DOCKER_SOCKET = "/var/run/docker.sock"
 CONDITIONS = {"healthy": "service_healthy", "started": "service_started", "completed": "service_completed_successfully"}
 
 
-def render_compose(catalog: Catalog, *, project_name: str | None = None) -> tuple[dict[str, Any], list[Note]]:
+def render_compose(catalog: Catalog, *, project_name: str | None = None,
+                   profile: str = "real") -> tuple[dict[str, Any], list[Note]]:
     """The Compose document for phase 1 and the notes on what it approximates.
 
     ``project_name`` defaults to the catalog's; a throw-away project (upgrade validation) passes
-    its own so that networks, volumes and Traefik's network labels do not collide.
+    its own so that networks, volumes and Traefik's network labels do not collide. ``profile``
+    "mock" swaps every service marked mockable for the local stand-in of ``mock.py``.
     """
     project = project_name or catalog.project.name
     services = catalog.in_phase(PHASE)
     notes: list[Note] = []
     layers_of = {name: _networks(catalog, name, svc, services) for name, svc in services.items()}
+    mocked = {name for name, svc in services.items() if profile == "mock" and svc.mock}
+    probed = {name for name, svc in services.items() if name in mocked and svc.kind != "job" or _healthcheck(svc)}
 
     document: dict[str, Any] = {"name": project, "services": {}}
     volumes: dict[str, Any] = {}
     secrets: dict[str, Any] = {}
     configs: dict[str, Any] = {}
     for name, service in services.items():
-        document["services"][name] = _service(catalog, project, name, service, services, layers_of[name], notes)
+        rendered = _service(catalog, project, name, service, services, layers_of[name], probed, notes)
+        if name in mocked:
+            rendered.update(mock_overrides(service))
+            rendered.pop("user", None)
+            rendered["volumes"] = [m for m in rendered.get("volumes", []) if m["type"] == "volume"] or None
+            if rendered["volumes"] is None:
+                del rendered["volumes"]
+        document["services"][name] = rendered
         for volume in service.volumes:
             volumes[f"{name}-{volume.name}"] = {"labels": {"com.aipair.service": name}}
         for use in service.secrets:
@@ -56,7 +68,7 @@ def render_compose(catalog: Catalog, *, project_name: str | None = None) -> tupl
 
 
 def _service(catalog: Catalog, project: str, name: str, svc: Service, services: dict[str, Service],
-             networks: list[str], notes: list[Note]) -> dict[str, Any]:
+             networks: list[str], probed: set[str], notes: list[Note]) -> dict[str, Any]:
     out: dict[str, Any] = {"image": svc.image}
     if name == catalog.project.reverse_proxy and svc.command is None:
         out["command"] = _traefik_command(catalog, svc)
@@ -92,13 +104,13 @@ def _service(catalog: Catalog, project: str, name: str, svc: Service, services: 
     if mounts:
         out["volumes"] = mounts
     out["networks"] = networks
-    depends = _depends_on(name, svc, services, notes)
+    depends = _depends_on(name, svc, services, probed, notes)
     if depends:
         out["depends_on"] = depends
     healthcheck = _healthcheck(svc)
     if healthcheck is not None:
         out["healthcheck"] = healthcheck
-    elif svc.health is not None:
+    elif svc.health is not None and name not in probed:
         notes.append(Note(PHASE, "health", name, f"the image has no program to probe {_describe(svc)} from inside; "
                                                   "Compose treats it as ready once started (Kubernetes probes it from the kubelet)"))
     out["restart"] = "no" if svc.kind == "job" else catalog.defaults.restart
@@ -118,11 +130,12 @@ def _networks(catalog: Catalog, name: str, svc: Service, services: dict[str, Ser
     return [layer for layer in LAYERS if layer in wanted]
 
 
-def _depends_on(name: str, svc: Service, services: dict[str, Service], notes: list[Note]) -> dict[str, Any]:
+def _depends_on(name: str, svc: Service, services: dict[str, Service], probed: set[str],
+                notes: list[Note]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for dep in svc.depends_on:
         wanted = condition(services, name, dep)
-        if wanted == "healthy" and _healthcheck(services[dep]) is None:
+        if wanted == "healthy" and dep not in probed:
             notes.append(Note(PHASE, "depends_on", name, f"waits for {dep!r} to start, not to be healthy: "
                                                           f"Compose has no healthcheck for {dep!r}"))
             wanted = "started"

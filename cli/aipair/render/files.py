@@ -54,14 +54,16 @@ def render_phase(catalog: Catalog, phase: str, *, source: str = "catalog.yaml") 
     if phase == "mvp":
         from .compose import render_compose
 
+        secrets_line = "# Secrets are read from compose/.env (written by aipair render: mode 0600, git-ignored, never printed).\n"
         document, notes = render_compose(catalog)
-        compose_text = (
-            header(source, phase)
-            + "# Secrets are read from compose/.env (written by aipair render: mode 0600, git-ignored, never printed).\n"
-            + dump_yaml(document)
-        )
-        return Rendering(phase, {"compose/docker-compose.yml": compose_text,
-                                 "compose/.env.example": env_example(catalog, phase, source)}, notes)
+        mock_document, _ = render_compose(catalog, profile="mock")
+        mock_line = ("# Mock profile: services marked mockable run as local stand-ins (aipair mocks build) that keep\n"
+                     "# their name, ports and health endpoint. For development and CI: aipair deploy --profile mock\n")
+        return Rendering(phase, {
+            "compose/docker-compose.yml": header(source, phase) + secrets_line + dump_yaml(document),
+            "compose/docker-compose.mock.yml": header(source, phase) + mock_line + secrets_line + dump_yaml(mock_document),
+            "compose/.env.example": env_example(catalog, phase, source),
+        }, notes)
     raise ValueError(f"unknown phase {phase!r}")  # the CLI offers only known phases
 
 

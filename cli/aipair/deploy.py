@@ -1,0 +1,231 @@
+"""Phase-1 deploy: render, preflight, make or pull images, `compose up --wait`, judge health, roll back.
+
+The steps call the engines; nothing here renders or prints. ``report`` receives progress
+messages so the CLI can show them (rich) or stay quiet (--json).
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .catalog.model import Catalog
+from .engines import docker as engine
+from .engines.compose import Project, compose_version
+from .errors import AipairError
+from .render.files import render_phase
+from .secretstore import ensure_env
+from .workspace import atomic_write, write_files
+
+Report = Callable[[str], None]
+COMPOSE_FILES = {"real": "compose/docker-compose.yml", "mock": "compose/docker-compose.mock.yml"}
+MIN_FREE_BYTES = 1 << 30
+
+
+class PreflightFailed(AipairError):
+    exit_code = 1
+
+    def __init__(self, checks: list["Check"]) -> None:
+        self.checks = checks
+        failed = [c for c in checks if not c.ok]
+        super().__init__("preflight failed: " + "; ".join(f"{c.name}: {c.detail}" for c in failed))
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass
+class DeployResult:
+    ok: bool
+    project: str
+    profile: str
+    checks: list[Check]
+    statuses: list[engine.ContainerStatus]
+    failed: list[str] = field(default_factory=list)
+    logs: dict[str, str] = field(default_factory=dict)
+    restored: list[dict[str, str]] = field(default_factory=list)
+    compose_output: str = ""
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "project": self.project, "profile": self.profile,
+                "checks": [c.as_dict() for c in self.checks], "services": [s.as_dict() for s in self.statuses],
+                "failed": self.failed, "logs": self.logs, "restored": self.restored, "seconds": round(self.seconds, 2)}
+
+
+def project_for(catalog: Catalog, root: Path, profile: str, host: str | None) -> Project:
+    return Project(catalog.project.name, root / COMPOSE_FILES[profile], root / "compose", host)
+
+
+def last_good_file(root: Path, profile: str) -> Path:
+    return root / "compose" / ".state" / f"last-good.{profile}.yml"
+
+
+def deploy(catalog: Catalog, root: Path, *, source: str, profile: str = "real", host: str | None = None,
+           timeout: int = 300, rollback: bool = False, report: Report = lambda _: None) -> DeployResult:
+    started = time.monotonic()
+    rendering = render_phase(catalog, "mvp", source=source)
+    write_files(root, rendering.files)
+    ensure_env(catalog, "mvp", root / "compose" / ".env")
+    project = project_for(catalog, root, profile, host)
+    document = yaml.safe_load(rendering.files[COMPOSE_FILES[profile]])
+
+    report("connecting to the engine")
+    client = engine.connect(host)
+    checks = preflight(client, project, document, report)
+    if not all(c.ok for c in checks):
+        raise PreflightFailed(checks)
+
+    report("starting services and waiting for health")
+    up = project.run("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--remove-orphans", "--pull", "never")
+    statuses = _statuses(client, project)
+    failed = [s.service for s in statuses if not s.ok]
+    result = DeployResult(up.returncode == 0 and not failed, project.name, profile, checks, statuses, failed,
+                          compose_output=(up.stdout + up.stderr)[-4000:])
+    if result.ok:
+        atomic_write(last_good_file(root, profile), project.file.read_text(), mode=0o644)
+    else:
+        if not failed:  # compose failed before any container could be judged
+            failed = result.failed = sorted({s.service for s in statuses} or {"(compose)"})
+        result.logs = {s.service: engine.last_logs(client, s.container) for s in statuses if s.service in failed}
+        if rollback:
+            result.restored = _roll_back(client, project, root, profile, timeout, report)
+            result.statuses = _statuses(client, project)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _statuses(client: Any, project: Project) -> list[engine.ContainerStatus]:
+    return engine.project_containers(client, project.name)
+
+
+def _roll_back(client: Any, project: Project, root: Path, profile: str, timeout: int,
+               report: Report) -> list[dict[str, str]]:
+    """Bring back the last successfully deployed file; report each service whose image changed back."""
+    previous = last_good_file(root, profile)
+    if not previous.exists():
+        report("no earlier successful deploy to roll back to")
+        return []
+    report("rolling back to the last successful deploy")
+    failed_images = {s.service: s.image for s in engine.project_containers(client, project.name)}
+    project.run("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--remove-orphans", "--pull", "never",
+                file=previous)
+    after = {s.service: s.image for s in engine.project_containers(client, project.name)}
+    return [{"service": name, "from": failed_images.get(name, ""), "to": image}
+            for name, image in sorted(after.items()) if failed_images.get(name) != image]
+
+
+def preflight(client: Any, project: Project, document: dict[str, Any], report: Report) -> list[Check]:
+    """Engine, Compose, host ports, disk, images: each check says what it found."""
+    from .engines.mockimage import MockImageError, ensure_mock_image
+    from .render.mock import MOCK_IMAGE
+
+    version = client.version()
+    checks = [Check("engine", True, f"Docker {version.get('Version')} (API {version.get('ApiVersion')}) at "
+                                    f"{engine.where(project.host)}")]
+    compose = compose_version()
+    checks.append(Check("compose", compose.split(".")[0].lstrip("v").isdigit() and int(compose.split(".")[0].lstrip("v")) >= 2,
+                        f"Docker Compose {compose}"))
+    checks.append(_ports_check(client, project, document))
+    checks.append(_disk_check(client, project))
+    images = sorted({svc["image"] for svc in document["services"].values()})
+    if MOCK_IMAGE in images:
+        report("making the mock image")
+        try:
+            _, built = ensure_mock_image(client)
+            checks.append(Check("mock image", True, f"{MOCK_IMAGE} {'made now' if built else 'present'}"))
+        except MockImageError as exc:
+            checks.append(Check("mock image", False, str(exc)))
+    checks.append(_pull_images(client, [i for i in images if i != MOCK_IMAGE], report))
+    return checks
+
+
+def _ports_check(client: Any, project: Project, document: dict[str, Any]) -> Check:
+    wanted = sorted({(int(p["published"]), p.get("protocol", "tcp")) for svc in document["services"].values()
+                     for p in svc.get("ports", [])})
+    ours: set[tuple[int, str]] = set()
+    conflicts = []
+    for summary in engine.list_containers(client):
+        labels = summary.get("Labels") or {}
+        for binding in summary.get("Ports") or []:
+            if not binding.get("PublicPort") or summary.get("State") != "running":
+                continue
+            key = (int(binding["PublicPort"]), binding["Type"])
+            if labels.get("com.docker.compose.project") == project.name:
+                ours.add(key)
+            elif key in wanted:
+                conflicts.append(f"{key[0]}/{key[1]} is published by container {summary['Names'][0].lstrip('/')}")
+    if not project.host or project.host.startswith("unix://"):
+        for port, protocol in wanted:
+            if (port, protocol) in ours or any(c.startswith(f"{port}/") for c in conflicts):
+                continue
+            kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+            with socket.socket(socket.AF_INET, kind) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind(("0.0.0.0", port))
+                except OSError as exc:
+                    reason = "in use by another process" if exc.errno == errno.EADDRINUSE else exc.strerror
+                    conflicts.append(f"{port}/{protocol} is {reason}")
+    conflicts = list(dict.fromkeys(conflicts))  # IPv4 and IPv6 bindings of one container
+    listed = ", ".join(f"{p}/{proto}" for p, proto in wanted) or "none"
+    return Check("host ports", not conflicts, "; ".join(conflicts) if conflicts else f"free: {listed}")
+
+
+def _disk_check(client: Any, project: Project) -> Check:
+    root = client.info().get("DockerRootDir", "/var/lib/docker")
+    if project.host and not project.host.startswith("unix://"):
+        return Check("disk", True, f"{root} on the remote host (not measured from here)")
+    try:
+        free = shutil.disk_usage(root).free
+    except OSError:
+        return Check("disk", True, f"{root} is not visible from here (not measured)")
+    return Check("disk", free >= MIN_FREE_BYTES, f"{free / 2**30:.1f} GiB free in {root} (need 1 GiB)")
+
+
+def _pull_images(client: Any, images: list[str], report: Report) -> Check:
+    from docker.errors import DockerException, ImageNotFound
+
+    missing = []
+    for image in images:
+        try:
+            client.images.get(image)
+        except ImageNotFound:
+            missing.append(image)
+    failures = []
+    for index, image in enumerate(missing, start=1):
+        report(f"pulling {image} ({index}/{len(missing)})")
+        try:
+            client.images.pull(image)
+        except DockerException as exc:
+            failures.append(f"{image}: {str(exc).splitlines()[0][:160]}")
+    present = len(images) - len(missing)
+    if failures:
+        return Check("images", False, "cannot pull " + "; ".join(failures))
+    return Check("images", True, f"{present} present, {len(missing)} pulled")
+
+
+def take_down(project: Project, *, volumes: bool, attempts: int = 3) -> None:
+    """`compose down` (volumes only when asked). Retried when the engine still lists endpoints of
+    just-removed containers on a network (a cleanup race of older engines); down is idempotent."""
+    for attempt in range(1, attempts + 1):
+        result = project.run("down", "--remove-orphans", *(["--volumes"] if volumes else []))
+        if result.returncode == 0:
+            return
+        if "active endpoints" not in result.stderr or attempt == attempts:
+            raise AipairError(f"compose down failed: {result.stderr.strip()[-600:]}")
+        time.sleep(1.0 * attempt)

