@@ -14,20 +14,20 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# The main job: validate the catalog, render phase 1 (mvp), and have the real Compose binary
-# check the result. (Deploying comes with `aipair deploy`.)
+# The main job: validate the catalog, start a local engine if none answers, and deploy the whole
+# platform with the mock profile (offline stand-ins), ending with the health table.
 demo: setup
 	$(BIN)/aipair catalog validate
-	$(BIN)/aipair render --phase mvp
-	$(BIN)/docker-compose -f compose/docker-compose.yml config --quiet
-	@echo "compose/docker-compose.yml is valid for Docker Compose $$($(BIN)/docker-compose version --short)"
-	$(BIN)/aipair catalog list --phase mvp
+	scripts/local-engine.sh
+	$(BIN)/aipair deploy --phase mvp --profile mock
 
 test: setup
 	$(BIN)/pytest -q
 
 bench: setup
 	$(BIN)/python benchmarks/render_mvp.py
+	scripts/local-engine.sh
+	$(BIN)/python benchmarks/deploy_mvp.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

