@@ -93,3 +93,4 @@ def docker_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+        shutil.rmtree(base, ignore_errors=True)
