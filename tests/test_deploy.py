@@ -42,9 +42,18 @@ def _project_volumes(client: Any, project: str) -> set[str]:
     return {v.name for v in client.volumes.list(filters={"label": f"com.docker.compose.project={project}"})}
 
 
+# The default catalog under its own project name and host ports, so that the tests never touch a real
+# deployment (such as `make demo`'s) on the same engine.
+E2E_PROJECT = "aipair-e2e"
+E2E_PORTS = {80: 18080, 443: 18443, 9443: 19443}
+
+
 def test_whole_platform_deploys_offline_with_the_mock_profile(docker_host: str, tmp_path: Path) -> None:
+    text = DEFAULT_CATALOG.read_text().replace("  name: aipair\n", f"  name: {E2E_PROJECT}\n", 1)
+    for real, test_port in E2E_PORTS.items():
+        text = text.replace(f"publish: {real} }}", f"publish: {test_port} }}")
     catalog = tmp_path / "catalog.yaml"
-    shutil.copy(DEFAULT_CATALOG, catalog)
+    catalog.write_text(text)
     client = _client(docker_host)
 
     first = _cli("deploy", "--phase", "mvp", "--profile", "mock", "--catalog", str(catalog), "--json", "--timeout", "240")
@@ -61,13 +70,13 @@ def test_whole_platform_deploys_offline_with_the_mock_profile(docker_host: str, 
             assert (status["state"], status["health"]) == ("running", "healthy"), name
 
     # every published port answers
-    for port in (80, 443, 9443):
+    for port in E2E_PORTS.values():
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
             assert response.status == 200
 
     # status --json agrees with docker inspect
     status = json.loads(_cli("status", "--catalog", str(catalog), "--json").stdout)
-    containers = _project_containers(client, "aipair")
+    containers = _project_containers(client, E2E_PROJECT)
     assert {s["service"] for s in status["services"]} == set(containers)
     for row in status["services"]:
         state = containers[row["service"]].attrs["State"]
@@ -79,19 +88,20 @@ def test_whole_platform_deploys_offline_with_the_mock_profile(docker_host: str, 
     ids = {name: c.id for name, c in containers.items()}
     again = _cli("deploy", "--profile", "mock", "--catalog", str(catalog), "--json")
     assert again.exit_code == 0, again.output
-    assert {name: c.id for name, c in _project_containers(client, "aipair").items()} == ids
+    assert {name: c.id for name, c in _project_containers(client, E2E_PROJECT).items()} == ids
 
     # down keeps volumes; down --volumes --yes removes them
-    volumes = _project_volumes(client, "aipair")
-    expected = {f"aipair_{name}-{v.name}" for name, svc in load_catalog(catalog).in_phase("mvp").items() for v in svc.volumes}
-    assert volumes == expected and "aipair_qdrant-storage" in volumes
+    volumes = _project_volumes(client, E2E_PROJECT)
+    expected = {f"{E2E_PROJECT}_{name}-{v.name}" for name, svc in load_catalog(catalog).in_phase("mvp").items()
+                for v in svc.volumes}
+    assert volumes == expected and f"{E2E_PROJECT}_qdrant-storage" in volumes
     assert _cli("down", "--profile", "mock", "--catalog", str(catalog)).exit_code == 0
-    assert _project_containers(client, "aipair") == {}
-    assert _project_volumes(client, "aipair") == volumes
+    assert _project_containers(client, E2E_PROJECT) == {}
+    assert _project_volumes(client, E2E_PROJECT) == volumes
     refused = runner.invoke(app, ["down", "--volumes", "--profile", "mock", "--catalog", str(catalog)], input="n\n")
-    assert refused.exit_code == 1 and _project_volumes(client, "aipair") == volumes
+    assert refused.exit_code == 1 and _project_volumes(client, E2E_PROJECT) == volumes
     assert _cli("down", "--volumes", "--yes", "--profile", "mock", "--catalog", str(catalog)).exit_code == 0
-    assert _project_volumes(client, "aipair") == set()
+    assert _project_volumes(client, E2E_PROJECT) == set()
 
 
 def _import_web_image(client: Any, tag: str, entrypoint: str) -> str:
