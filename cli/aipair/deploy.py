@@ -7,6 +7,7 @@ messages so the CLI can show them (rich) or stay quiet (--json).
 from __future__ import annotations
 
 import errno
+import re
 import shutil
 import socket
 import time
@@ -14,12 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from .catalog.model import Catalog
 from .engines import docker as engine
 from .engines.compose import Project, compose_version
 from .errors import AipairError
+from .render.compose import render_compose
 from .render.files import render_phase
 from .secretstore import ensure_env
 from .workspace import atomic_write, write_files
@@ -71,8 +71,10 @@ def project_for(catalog: Catalog, root: Path, profile: str, host: str | None) ->
     return Project(catalog.project.name, root / COMPOSE_FILES[profile], root / "compose", host)
 
 
-def last_good_file(root: Path, profile: str) -> Path:
-    return root / "compose" / ".state" / f"last-good.{profile}.yml"
+def last_good_file(root: Path, profile: str, host: str | None) -> Path:
+    """The last successfully deployed file, per profile and per host (one checkout may serve several)."""
+    target = re.sub(r"[^a-z0-9]+", "-", (host or "local").lower()).strip("-")
+    return root / "compose" / ".state" / f"last-good.{profile}.{target}.yml"
 
 
 def deploy(catalog: Catalog, root: Path, *, source: str, profile: str = "real", host: str | None = None,
@@ -82,7 +84,7 @@ def deploy(catalog: Catalog, root: Path, *, source: str, profile: str = "real", 
     write_files(root, rendering.files)
     ensure_env(catalog, "mvp", root / "compose" / ".env")
     project = project_for(catalog, root, profile, host)
-    document = yaml.safe_load(rendering.files[COMPOSE_FILES[profile]])
+    document, _ = render_compose(catalog, profile=profile)
 
     report("connecting to the engine")
     client = engine.connect(host)
@@ -97,7 +99,7 @@ def deploy(catalog: Catalog, root: Path, *, source: str, profile: str = "real", 
     result = DeployResult(up.returncode == 0 and not failed, project.name, profile, checks, statuses, failed,
                           compose_output=(up.stdout + up.stderr)[-4000:])
     if result.ok:
-        atomic_write(last_good_file(root, profile), project.file.read_text(), mode=0o644)
+        atomic_write(last_good_file(root, profile, host), project.file.read_text(), mode=0o644)
     else:
         if not failed:  # compose failed before any container could be judged
             failed = result.failed = sorted({s.service for s in statuses} or {"(compose)"})
@@ -116,7 +118,7 @@ def _statuses(client: Any, project: Project) -> list[engine.ContainerStatus]:
 def _roll_back(client: Any, project: Project, root: Path, profile: str, timeout: int,
                report: Report) -> list[dict[str, str]]:
     """Bring back the last successfully deployed file; report each service whose image changed back."""
-    previous = last_good_file(root, profile)
+    previous = last_good_file(root, profile, project.host)
     if not previous.exists():
         report("no earlier successful deploy to roll back to")
         return []

@@ -257,6 +257,9 @@ def deploy_result(result: Any, json_output: bool) -> None:
         for service, text in result.logs.items():
             err.print(f"[bold red]{service} did not become ready; its last log lines:[/]")
             err.print(escape(text.rstrip() or "(no output)"))
+        if not result.ok and not result.logs and result.compose_output.strip():
+            err.print("[bold red]Compose said:[/]")
+            err.print(escape("\n".join(result.compose_output.strip().splitlines()[-15:])))
         for item in result.restored:
             out.print(f"[yellow]restored[/] {item['service']}: {item['from']} → {item['to']}")
         verdict = "[green]✓ deployed[/]" if result.ok else f"[bold red]✗ not ready: {', '.join(result.failed)}[/]"
