@@ -53,12 +53,13 @@ def test_check_fails_after_a_catalog_edit_and_shows_the_diff(tmp_path: Path) -> 
     assert _render(catalog).exit_code == 0
     catalog.write_text(catalog.read_text().replace("qdrant/qdrant:v1.13.4", "qdrant/qdrant:v1.13.5"))
     before = (tmp_path / "compose" / "docker-compose.yml").read_bytes()
-    result = runner.invoke(app, ["render", "--check", "--catalog", str(catalog)])
+    result = runner.invoke(app, ["render", "--check", "--phase", "mvp", "--catalog", str(catalog)])
     assert result.exit_code == 1
     assert "-    image: qdrant/qdrant:v1.13.4" in result.stderr
     assert "+    image: qdrant/qdrant:v1.13.5" in result.stderr
     assert (tmp_path / "compose" / "docker-compose.yml").read_bytes() == before, "--check writes nothing"
-    report = json.loads(runner.invoke(app, ["render", "--check", "--json", "--catalog", str(catalog)]).stdout)
+    report = json.loads(runner.invoke(app, ["render", "--check", "--phase", "mvp", "--json", "--catalog",
+                                            str(catalog)]).stdout)
     assert report["ok"] is False
     # the stand-in does not use the real image, so only the real project drifts
     assert [d["path"] for d in report["drift"]] == ["compose/docker-compose.yml"]

@@ -44,6 +44,7 @@ app.add_typer(host_app, name="host")
 
 class Phase(str, Enum):
     mvp = "mvp"
+    scale = "scale"
 
 
 class Profile(str, Enum):
@@ -164,7 +165,8 @@ def catalog_schema(
 
 @app.command("render")
 def render(
-    phase: Annotated[Phase, typer.Option(help="mvp: Docker Compose for one VPS (compose/).")] = Phase.mvp,
+    phase: Annotated[Optional[Phase], typer.Option(help="mvp: Docker Compose for one VPS (compose/); scale: Kubernetes "
+                                                        "manifests (k8s/). Default: every phase.")] = None,
     catalog: CatalogOption = DEFAULT_CATALOG,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output root (default: the catalog's folder).",
                                                 file_okay=False)] = None,
@@ -172,22 +174,27 @@ def render(
                                                         "disk differ from what the catalog renders.")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Render the phase's files from the catalog, deterministically, and print the translation report.
+    """Render the phases' files from the catalog, deterministically, and print the translation report.
 
-    Phase mvp writes compose/docker-compose.yml and compose/.env.example, and creates
-    compose/.env with generated secrets (mode 0600; existing values are never changed or shown).
+    Phase mvp writes compose/docker-compose.yml, the mock profile and compose/.env.example, and
+    creates compose/.env with generated secrets (mode 0600; existing values are never changed or
+    shown). Phase scale writes k8s/ (one file per service plus a kustomization).
 
     Examples:
-      aipair render --phase mvp
+      aipair render                  (every phase)
+      aipair render --phase scale
       aipair render --check          (in CI: fails when committed files are stale)
     """
     from . import present
-    from .render.files import render_phase
+    from .render.files import Rendering, render_phase
 
     with present.reporting(json_output):
         loaded = _load(catalog)
         root = out if out is not None else catalog.parent
-        rendering = render_phase(loaded, phase.value, source=_source_name(catalog, root))
+        phases = [phase.value] if phase else [p.value for p in Phase]
+        renderings = [render_phase(loaded, name, source=_source_name(catalog, root)) for name in phases]
+        rendering = Rendering(",".join(phases), {k: v for r in renderings for k, v in r.files.items()},
+                              sorted(n for r in renderings for n in r.notes))
         if check:
             from .workspace import compare
 
@@ -197,7 +204,7 @@ def render(
         from .workspace import write_files
 
         changed = write_files(root, rendering.files)
-        env = ensure_env(loaded, phase.value, root / "compose" / ".env") if phase is Phase.mvp else None
+        env = ensure_env(loaded, "mvp", root / "compose" / ".env") if "mvp" in phases else None
         present.render_result(root, rendering, changed, env, json_output)
 
 

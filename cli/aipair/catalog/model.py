@@ -398,6 +398,16 @@ class Tls(Strict):
     issuer: Slug = Field(default="letsencrypt", description="ACME resolver (phase 1) / cert-manager issuer (phase 2).")
 
 
+class KubernetesSettings(Strict):
+    """Where phase 2 plugs into the cluster."""
+
+    ingress_class: Slug = Field(default="nginx", description="IngressClass of the cluster's ingress controller.")
+    ingress_namespace: Slug = Field(default="ingress-nginx", description="Namespace of the ingress controller "
+                                                                          "(allowed in by the NetworkPolicies).")
+    monitoring_namespace: Slug = Field(default="monitoring", description="Namespace of Prometheus (allowed to scrape).")
+    storage_class: Slug | None = Field(default=None, description="StorageClass for volumes (default: the cluster's).")
+
+
 class Project(Strict):
     name: Slug
     description: str = ""
@@ -407,6 +417,7 @@ class Project(Strict):
         default=None, description="The service (Traefik) that terminates TLS for public routes in phase 1."
     )
     tls: Tls
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
 
 
 class Catalog(Strict):

@@ -17,7 +17,11 @@ except AttributeError:  # pragma: no cover
 
 
 class _BlockDumper(_Dumper):  # type: ignore[misc, valid-type]
-    """Multi-line strings as `|` blocks, so embedded configs stay readable in review."""
+    """Multi-line strings as `|` blocks, so embedded configs stay readable in review; shared objects
+    written out in full (anchors and aliases would be unreadable in generated manifests)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
@@ -64,6 +68,16 @@ def render_phase(catalog: Catalog, phase: str, *, source: str = "catalog.yaml") 
             "compose/docker-compose.mock.yml": header(source, phase) + mock_line + secrets_line + dump_yaml(mock_document),
             "compose/.env.example": env_example(catalog, phase, source),
         }, notes)
+    if phase == "scale":
+        from .kubernetes import render_kubernetes
+
+        groups, notes = render_kubernetes(catalog)
+        files = {f"k8s/{stem}.yaml": header(source, phase) + "".join(
+            "---\n" + dump_yaml(obj) for obj in objects) for stem, objects in groups.items()}
+        kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                         "resources": [f"{stem}.yaml" for stem in groups]}
+        files["k8s/kustomization.yaml"] = header(source, phase) + dump_yaml(kustomization)
+        return Rendering(phase, files, notes)
     raise ValueError(f"unknown phase {phase!r}")  # the CLI offers only known phases
 
 

@@ -1,0 +1,216 @@
+"""Phase 2 manifests: strict Kubernetes schemas, NetworkPolicy semantics, probes, scaling, secrets."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from aipair.app import app
+from aipair.catalog import load_catalog
+from aipair.catalog.model import Catalog
+from aipair.render.kubernetes import render_kubernetes
+
+from .conftest import DEFAULT_CATALOG, ROOT
+
+KUBERNETES_VERSIONS = ("1.29", "1.33")
+CATALOGS = [DEFAULT_CATALOG, *sorted((ROOT / "examples").glob("*.yaml"))]
+
+
+def _objects(catalog: Catalog) -> list[dict[str, Any]]:
+    groups, _ = render_kubernetes(catalog)
+    return [obj for objects in groups.values() for obj in objects]
+
+
+def _rendered_files(tmp_path: Path, catalog_path: Path) -> list[dict[str, Any]]:
+    shutil.copy(catalog_path, tmp_path / "catalog.yaml")
+    result = CliRunner().invoke(app, ["render", "--phase", "scale", "--catalog", str(tmp_path / "catalog.yaml")])
+    assert result.exit_code == 0, result.output
+    kustomization = yaml.safe_load((tmp_path / "k8s" / "kustomization.yaml").read_text())
+    objects = []
+    for name in kustomization["resources"]:
+        objects += [o for o in yaml.safe_load_all((tmp_path / "k8s" / name).read_text()) if o]
+    return objects
+
+
+@pytest.mark.parametrize("catalog_path", CATALOGS, ids=lambda p: p.stem)
+def test_every_manifest_passes_strict_schemas(tmp_path: Path, catalog_path: Path) -> None:
+    objects = _rendered_files(tmp_path, catalog_path)
+    assert len(objects) > 10
+    for obj in objects:
+        for version in KUBERNETES_VERSIONS:
+            try:
+                kubernetes_validate.validate(obj, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} invalid for {version}: {exc.message}")
+
+
+def test_strict_validation_can_fail() -> None:
+    broken = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x", "nmespace": "y"}, "spec": {}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, "1.33", strict=True)
+
+
+# --- NetworkPolicy semantics, evaluated from the rendered policies only ------------------------
+
+def _selects(selector: dict[str, Any], pod_labels: dict[str, str]) -> bool:
+    return all(pod_labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def _allowed(policies: list[dict[str, Any]], pod: dict[str, str], direction: str, peer: dict[str, str] | None,
+             port: int, port_names: dict[str, int]) -> bool:
+    """Kubernetes semantics: if no policy of this direction selects the pod, all is allowed; else the
+    union of the rules of the policies that select it must allow the peer (None: outside the cluster)."""
+    selecting = [p for p in policies if _selects(p["spec"]["podSelector"], pod)
+                 and direction.capitalize() in p["spec"]["policyTypes"]]
+    if not selecting:
+        return True
+    key, peers_key = (direction, "from" if direction == "ingress" else "to")
+    for policy in selecting:
+        for rule in policy["spec"].get(key, []):
+            ports = rule.get("ports")
+            if ports and not any(port_names.get(p["port"], p["port"]) == port for p in ports):
+                continue
+            for other in rule.get(peers_key, [{}]):
+                if "podSelector" in other and "namespaceSelector" not in other and peer is not None \
+                        and _selects(other["podSelector"], peer):
+                    return True
+                if "ipBlock" in other and peer is None:
+                    return True
+    return False
+
+
+def _reachability(objects: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """For each workload, the services whose pods it may open a connection to (any of their ports)."""
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    pods = {o["metadata"]["name"]: (o["spec"]["template"]["metadata"]["labels"], o["spec"]["template"]["spec"])
+            for o in objects if o["kind"] in ("Deployment", "StatefulSet", "Job")}
+    reach: dict[str, set[str]] = {name: set() for name in pods}
+    for source, (source_labels, _) in pods.items():
+        for target, (target_labels, target_spec) in pods.items():
+            ports = {p["name"]: p["containerPort"] for c in target_spec["containers"] for p in c.get("ports", [])}
+            if source == target or not ports:
+                continue
+            if any(_allowed(policies, source_labels, "egress", target_labels, number, ports)
+                   and _allowed(policies, target_labels, "ingress", source_labels, number, ports)
+                   for number in ports.values()):
+                reach[source].add(target)
+    return reach
+
+
+@pytest.mark.parametrize("catalog_path", CATALOGS, ids=lambda p: p.stem)
+def test_each_pod_reaches_exactly_its_dependencies(catalog_path: Path) -> None:
+    catalog = load_catalog(catalog_path)
+    objects = _objects(catalog)
+    services = catalog.in_phase("scale")
+    reach = _reachability(objects)
+    for name, reachable in reach.items():
+        expected = {d for d in services[name].depends_on
+                    if services[d].ports and services[d].scale.managed is None}
+        assert reachable == expected, name
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    for name, svc in services.items():  # managed dependencies are outside: egress to them, on their port only
+        for dep in svc.depends_on:
+            managed = services[dep].scale.managed
+            if managed and name in reach:
+                port = managed.port or services[dep].ports[0].port
+                labels = next(o for o in objects if o["metadata"]["name"] == name and o["kind"] in
+                              ("Deployment", "StatefulSet", "Job"))["spec"]["template"]["metadata"]["labels"]
+                assert _allowed(policies, labels, "egress", None, port, {}), (name, dep)
+                assert not _allowed(policies, labels, "egress", None, 443, {}), (name, "only the managed port")
+
+
+def test_the_evaluator_notices_a_missing_rule() -> None:
+    catalog = load_catalog(DEFAULT_CATALOG)
+    objects = _objects(catalog)
+    for obj in objects:
+        if obj["kind"] == "NetworkPolicy" and obj["metadata"]["name"] == "qdrant":
+            obj["spec"].pop("ingress")
+    assert "qdrant" not in _reachability(objects)["app-api"]
+
+
+# --- what each object says ---------------------------------------------------------------------
+
+def _by(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    return next(o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name)
+
+
+def test_default_catalog_objects() -> None:
+    catalog = load_catalog(DEFAULT_CATALOG)
+    objects = _objects(catalog)
+    assert {o["metadata"].get("namespace") for o in objects if o["kind"] != "Namespace"} == {"aipair"}
+    assert not [o for o in objects if o["kind"] == "Secret"], "committed manifests hold no secret values"
+
+    qdrant = _by(objects, "StatefulSet", "qdrant")
+    container = qdrant["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["initialDelaySeconds"] == 30
+    assert container["resources"]["limits"] == {"cpu": "1000m", "memory": "2Gi"}
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    assert qdrant["spec"]["template"]["spec"]["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"},
+                                                                     "runAsNonRoot": True}
+    assert qdrant["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    assert {"name": "QDRANT__SERVICE__API_KEY",
+            "valueFrom": {"secretKeyRef": {"name": "aipair-secrets", "key": "QDRANT_API_KEY"}}} in container["env"]
+
+    kong = _by(objects, "Deployment", "supabase-kong")["spec"]["template"]["spec"]
+    assert "runAsNonRoot" not in kong["securityContext"]  # the catalog says it runs as root
+    assert kong["containers"][0]["readinessProbe"]["exec"] == {"command": ["kong", "health"]}
+
+    api = _by(objects, "Deployment", "app-api")
+    hpa = _by(objects, "HorizontalPodAutoscaler", "app-api")["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 10) and api["spec"]["replicas"] == 3
+    assert [m["resource"]["target"]["averageUtilization"] for m in hpa["metrics"]] == [70, 80]
+    web_hpa = _by(objects, "HorizontalPodAutoscaler", "tracardi-gui")["spec"]
+    assert (web_hpa["minReplicas"], web_hpa["maxReplicas"]) == (2, 10)  # catalog defaults
+    env = {e["name"]: e for e in api["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["DATABASE_URL"]["value"] == "postgres://app:$(AIPAIR_SECRET_APP_DB_PASSWORD)@postgres:5432/app"
+    names = list(env)
+    assert names.index("AIPAIR_SECRET_APP_DB_PASSWORD") < names.index("DATABASE_URL")  # defined before use
+
+    ingress = _by(objects, "Ingress", "app-api")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt"}
+    assert ingress["spec"]["rules"][0]["host"] == "app.aipair.example.com"
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/api"
+
+    postgres = [o for o in objects if o["metadata"]["name"] == "postgres"]
+    assert [o["kind"] for o in postgres] == ["Service"]
+    assert postgres[0]["spec"] == {"type": "ExternalName", "externalName": "aipair-platform.postgres.example.com",
+                                   "ports": [{"name": "postgres", "port": 5432, "protocol": "TCP"}]}
+    assert not [o for o in objects if o["metadata"]["name"] in ("proxy", "portainer")], "phase-1 only"
+    job = _by(objects, "Job", "db-init")
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
+    assert _by(objects, "PodDisruptionBudget", "kestra")["spec"]["maxUnavailable"] == 1
+    assert _by(objects, "Deployment", "kestra")["spec"]["template"]["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true", "prometheus.io/port": "8080"}
+
+
+def test_literal_dollars_survive_kubernetes_expansion(tmp_path: Path) -> None:
+    from .catalogs import minimal, write
+
+    data = minimal()
+    data["services"]["web"]["env"]["SHELLISH"] = "$$(date) and $$HOME"
+    data["services"]["migrate"]["command"] = ["sh", "-c", "echo $(hostname)"]
+    catalog = load_catalog(write(tmp_path, data))
+    objects = _objects(catalog)
+    env = {e["name"]: e for e in _by(objects, "Deployment", "web")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SHELLISH"]["value"] == "$$(date) and $HOME"
+    assert env["PRICE"]["value"] == "$5"
+    assert _by(objects, "Job", "migrate")["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "echo $$(hostname)"
+    mounts = _by(objects, "Deployment", "web")["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    assert {"name": "aipair-secrets", "mountPath": "/run/secrets/api_token", "subPath": "secret-0",
+            "readOnly": True} in mounts
+
+
+def test_scale_render_is_deterministic_and_checked(tmp_path: Path) -> None:
+    first = render_kubernetes(load_catalog(DEFAULT_CATALOG))
+    second = render_kubernetes(load_catalog(DEFAULT_CATALOG))
+    assert first == second
+    result = CliRunner().invoke(app, ["render", "--check", "--catalog", str(ROOT / "catalog.yaml")])
+    assert result.exit_code == 0, result.output
