@@ -18,7 +18,7 @@ from aipair.catalog.graph import condition
 from aipair.catalog.model import Catalog, HttpHealth, TcpHealth
 
 from .catalogs import minimal, write
-from .conftest import DEFAULT_CATALOG
+from .conftest import DEFAULT_CATALOG, ROOT
 
 pytestmark = pytest.mark.compose
 
@@ -35,13 +35,16 @@ def _compose(binary: Path, compose_file: Path, *args: str) -> subprocess.Complet
     return subprocess.run([str(binary), "-f", str(compose_file), *args], capture_output=True, text=True, timeout=60)
 
 
-@pytest.fixture(params=["default", "minimal"])
+EXAMPLES = {path.stem: path for path in sorted((ROOT / "examples").glob("*.yaml"))}
+
+
+@pytest.fixture(params=["default", "minimal", *EXAMPLES])
 def rendered(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Catalog, Path]:
-    if request.param == "default":
-        source = tmp_path / "catalog.yaml"
-        shutil.copy(DEFAULT_CATALOG, source)
-    else:
+    if request.param == "minimal":
         source = write(tmp_path, minimal())
+    else:
+        source = tmp_path / "catalog.yaml"
+        shutil.copy(EXAMPLES.get(request.param, DEFAULT_CATALOG), source)
     return load_catalog(source), _render(tmp_path, source)
 
 

@@ -214,3 +214,26 @@ def test_scale_render_is_deterministic_and_checked(tmp_path: Path) -> None:
     assert first == second
     result = CliRunner().invoke(app, ["render", "--check", "--catalog", str(ROOT / "catalog.yaml")])
     assert result.exit_code == 0, result.output
+
+
+def test_example_systems_scale_as_described() -> None:
+    gestas = _objects(load_catalog(ROOT / "examples" / "gestasai.yaml"))
+    for name in ("frontend", "gateway"):
+        assert _by(gestas, "Deployment", name)["spec"]["replicas"] == 3
+        assert not [o for o in gestas if o["kind"] == "HorizontalPodAutoscaler" and o["metadata"]["name"] == name]
+    for plugin in ("plugin-auth", "plugin-system", "plugin-cms", "plugin-ai-framework"):
+        spec = _by(gestas, "HorizontalPodAutoscaler", plugin)["spec"]
+        assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 5), plugin
+    ports = {p["containerPort"] for name in ("plugin-auth", "plugin-system", "plugin-cms", "plugin-ai-framework")
+             for p in _by(gestas, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    assert ports == {3004, 3001, 3002, 3005}
+
+    eco = _objects(load_catalog(ROOT / "examples" / "ai-ecosystem.yaml"))
+    hpas = {o["metadata"]["name"]: o["spec"] for o in eco if o["kind"] == "HorizontalPodAutoscaler"}
+    assert len(hpas) == 11 and "marketing-scheduler" not in hpas  # Celery beat: exactly one
+    for spec in hpas.values():
+        assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 10)
+        assert [m["resource"]["target"]["averageUtilization"] for m in spec["metrics"]] == [70, 80]
+    assert {o["metadata"]["name"] for o in eco if o["kind"] == "StatefulSet"} == {
+        "file-storage", "mongo", "redis", "clickhouse", "kafka"}
+    assert _by(eco, "Service", "postgres")["spec"]["type"] == "ExternalName"

@@ -232,7 +232,10 @@ class Scale(Strict):
     """Phase-2 (Kubernetes) settings."""
 
     replicas: Annotated[int, Field(ge=0, le=1000)] = 1
-    autoscale: Autoscale | None = None
+    autoscale: Autoscale | Literal[False] | None = Field(
+        default=None,
+        description="Autoscaling bounds; omitted: the catalog defaults for stateless services; false: fixed replicas.",
+    )
     managed: Managed | None = None
 
 

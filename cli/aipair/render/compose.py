@@ -290,7 +290,7 @@ def _catalog_notes(catalog: Catalog, services: dict[str, Service]) -> list[Note]
     notes = [Note(PHASE, "networks", None,
                   "one Docker network per layer: a service joins its own layer and those of its dependencies, "
                   "so it can also reach the other services on those layers (phase 2 NetworkPolicies are exact)")]
-    scaled = [n for n, s in services.items() if s.scale.replicas > 1 or s.scale.autoscale]
+    scaled = [n for n, s in services.items() if s.scale.replicas > 1 or s.scale.autoscale]  # `false` counts as none
     if scaled:
         notes.append(Note(PHASE, "replicas", None, "one container each on the single host; replicas and autoscaling "
                                                    "apply in phase 2: " + ", ".join(scaled)))

@@ -102,7 +102,9 @@ def _service_objects(catalog: Catalog, name: str, svc: Service, services: dict[s
     template = {"metadata": {"labels": labels(catalog, name, svc), "annotations": _scrape_annotations(svc)}, "spec": pod}
     if not template["metadata"]["annotations"]:
         del template["metadata"]["annotations"]
-    autoscale = svc.scale.autoscale or (catalog.defaults.autoscale if svc.kind == "stateless" else None)
+    autoscale = svc.scale.autoscale
+    if autoscale is None and svc.kind == "stateless":
+        autoscale = catalog.defaults.autoscale  # the catalog's defaults apply unless the service says `false`
     if svc.kind == "job":
         pod["restartPolicy"] = "OnFailure"
         objects.append({"apiVersion": "batch/v1", "kind": "Job", "metadata": _meta(name, catalog, name, svc),
