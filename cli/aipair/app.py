@@ -208,27 +208,50 @@ def render(
         present.render_result(root, rendering, changed, env, json_output)
 
 
+StackOption = Annotated[Optional[str], typer.Option("--stack", help="Pulumi stack (phase scale), e.g. dev or prod.")]
+BackendOption = Annotated[Optional[str], typer.Option("--backend", help="Pulumi state backend URL (default: a local "
+                                                                        "file backend in stacks/.pulumi).")]
+
+
 @app.command("deploy")
 def deploy(
-    phase: Annotated[Phase, typer.Option(help="mvp: the Compose project on one host.")] = Phase.mvp,
+    phase: Annotated[Phase, typer.Option(help="mvp: the Compose project on one host; scale: Kubernetes through "
+                                              "Pulumi (needs --stack).")] = Phase.mvp,
     profile: ProfileOption = Profile.real,
     catalog: CatalogOption = DEFAULT_CATALOG,
     host: HostOption = None,
     timeout: Annotated[int, typer.Option(help="Seconds to wait for every service to be healthy.", min=10)] = 300,
     rollback_on_failure: Annotated[bool, typer.Option("--rollback-on-failure",
                                                       help="If health fails, restore the last successful deploy.")] = False,
+    stack: StackOption = None,
+    preview: Annotated[bool, typer.Option("--preview", help="Phase scale: show what would change; change nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Phase scale: apply without asking (CI).")] = False,
+    backend: BackendOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Render, check the host, make or pull images, start everything and wait until it is healthy.
+    """Render, check the target, start everything and wait until it is healthy.
 
-    Safe to re-run: unchanged services are not recreated, and data volumes are never removed.
-    A service that never becomes healthy fails the deploy (exit 1) with its last log lines.
+    Phase mvp: Compose on one host. Safe to re-run: unchanged services are not recreated, and data
+    volumes are never removed. A service that never becomes healthy fails the deploy (exit 1) with
+    its last log lines.
+
+    Phase scale: the Pulumi stack in stacks/ through the Automation API: a preview first, then the
+    update after you confirm (or at once with --yes). Missing generated secrets are created in the
+    stack's encrypted config.
 
     Examples:
       aipair deploy --phase mvp --profile mock          (the whole platform offline, on this machine)
       aipair deploy --phase mvp --host ssh://root@vps --rollback-on-failure
+      aipair deploy --phase scale --stack prod --preview
     """
     from . import present
+
+    if phase is Phase.scale:
+        with present.reporting(json_output):
+            loaded = _load(catalog)
+            present.stack_deploy(loaded, catalog.parent, _require_stack(stack), preview=preview, yes=yes,
+                                 backend=backend, json_output=json_output)
+        return
     from .deploy import deploy as run_deploy
 
     with present.reporting(json_output):
@@ -240,23 +263,57 @@ def deploy(
         present.deploy_result(result, json_output)
 
 
+@app.command("destroy")
+def destroy(
+    phase: Annotated[Phase, typer.Option(help="scale: delete every resource of the Pulumi stack.")] = Phase.scale,
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    stack: StackOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask first.")] = False,
+    backend: BackendOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Delete everything a phase-2 stack created (asks first unless --yes). For phase 1 use `aipair down`.
+
+    Example:  aipair destroy --phase scale --stack dev --yes
+    """
+    from . import present
+
+    with present.reporting(json_output):
+        if phase is not Phase.scale:
+            raise present.UsageError("phase mvp is taken down with `aipair down`")
+        loaded = _load(catalog)
+        name = _require_stack(stack)
+        if not yes and not typer.confirm(f"Delete every resource of stack {name}?", default=False):
+            present.err.print("nothing deleted")
+            raise typer.Exit(1)
+        present.stack_action("destroy", loaded, catalog.parent, name, backend=backend, json_output=json_output)
+
+
 @app.command("status")
 def status(
     catalog: CatalogOption = DEFAULT_CATALOG,
     host: HostOption = None,
+    phase: Annotated[Phase, typer.Option(help="mvp: containers on the host; scale: the Pulumi stack.")] = Phase.mvp,
+    stack: StackOption = None,
+    backend: BackendOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Health table of the deployed project: service, image, state, health, published ports.
+    """Phase mvp: health table of the deployed project (exit 1 when a service is not ready).
+    Phase scale: the stack's resources and exported endpoints.
 
-    Exit code 1 when a service is not running and healthy (jobs: not exited 0).
-
-    Example:  aipair status --json
+    Examples:
+      aipair status --json
+      aipair status --phase scale --stack prod
     """
     from . import present
     from .engines import docker as engine
 
     with present.reporting(json_output):
         loaded = _load(catalog)
+        if phase is Phase.scale:
+            present.stack_action("status", loaded, catalog.parent, _require_stack(stack), backend=backend,
+                                 json_output=json_output)
+            return
         rows = engine.project_containers(engine.connect(host), loaded.project.name)
         present.status_table(loaded.project.name, rows, json_output)
 
@@ -357,6 +414,14 @@ def host_bootstrap(
 
     with present.reporting(json_output):
         present.bootstrap_result(bootstrap(host, dry_run=dry_run), dry_run, json_output)
+
+
+def _require_stack(stack: str | None) -> str:
+    from .present import UsageError
+
+    if not stack:
+        raise UsageError("phase scale needs --stack NAME (for example dev or prod: stacks/Pulumi.<name>.yaml)")
+    return stack
 
 
 def _load(path: Path) -> "Catalog":

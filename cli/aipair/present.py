@@ -276,3 +276,43 @@ def bootstrap_result(results: list[Any], dry_run: bool, json_output: bool) -> No
         mark = {"done": "[green]✓ already done", "applied": "[green]✓ applied", "would apply": "[yellow]→ would run"}.get(
             result.state, "[red]✗")
         out.print(f"{mark}[/] {result.name}" + (f": {escape(result.detail)}" if result.detail else ""))
+
+
+def stack_deploy(catalog: Catalog, root: Path, stack: str, *, preview: bool, yes: bool, backend: str | None,
+                 json_output: bool) -> None:
+    """Preview, then (unless --preview) ask and update; --yes skips the question."""
+    from .engines import pulumi as engine
+
+    show = (lambda _line: None) if json_output else (lambda line: err.print(escape(line.rstrip()), highlight=False))
+    planned = engine.preview(catalog, root, stack, backend=backend, on_output=show)
+    if preview:
+        _stack_report(planned, json_output)
+        return
+    if not yes and not typer.confirm(f"Apply these changes to stack {stack}?", default=False):
+        err.print("nothing changed")
+        raise typer.Exit(1)
+    _stack_report(engine.up(catalog, root, stack, backend=backend, on_output=show), json_output)
+
+
+def stack_action(action: str, catalog: Catalog, root: Path, stack: str, *, backend: str | None,
+                 json_output: bool) -> None:
+    from .engines import pulumi as engine
+
+    show = (lambda _line: None) if json_output else (lambda line: err.print(escape(line.rstrip()), highlight=False))
+    if action == "destroy":
+        result = engine.destroy(catalog, root, stack, backend=backend, on_output=show)
+    else:
+        result = engine.outputs(catalog, root, stack, backend=backend)
+    _stack_report(result, json_output)
+
+
+def _stack_report(result: Any, json_output: bool) -> None:
+    if json_output:
+        emit_json({"ok": True, **result.as_dict()})
+        return
+    if result.generated:
+        out.print(f"[green]generated[/] {len(result.generated)} secrets into the stack's encrypted config (values not shown)")
+    changes = ", ".join(f"{k}: {v}" for k, v in sorted(result.changes.items())) or "no changes"
+    out.print(f"[green]✓[/] stack {result.stack} {result.action}: {changes}")
+    for key, value in sorted(result.outputs.items()):
+        out.print(f"  {key}: {value}")

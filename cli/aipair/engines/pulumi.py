@@ -1,0 +1,165 @@
+"""Phase 2 through Pulumi's Automation API: preview, up, destroy and outputs of a stack in stacks/.
+
+The program is aipair.stack.build (inline); state lives in a local file backend by default
+(stacks/.pulumi, git-ignored) and secrets in the stack's config, encrypted by the passphrase
+provider. Missing generated secrets are made on first use; supplied ones must be set by you.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..catalog.model import Catalog
+from ..errors import AipairError
+from ..secretstore import generate, sign_jwt
+
+
+class PulumiMissing(AipairError):
+    exit_code = 3
+
+
+class ClusterUnavailable(AipairError):
+    exit_code = 3
+
+
+class SecretsMissing(AipairError):
+    exit_code = 2
+
+
+PASSPHRASE_FILE = ".passphrase"
+
+
+@dataclass
+class StackResult:
+    stack: str
+    action: str
+    changes: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    generated: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stack": self.stack, "action": self.action, "changes": self.changes, "outputs": self.outputs,
+                "generated_secrets": self.generated}
+
+
+def pulumi_cli() -> str:
+    found = shutil.which("pulumi") or (str(Path.home() / ".pulumi/bin/pulumi")
+                                       if (Path.home() / ".pulumi/bin/pulumi").exists() else None)
+    if not found:
+        raise PulumiMissing("the Pulumi CLI is not installed (it is not on PyPI): install it from pulumi.com "
+                            "(`curl -fsSL https://get.pulumi.com | sh`) and put `pulumi` on PATH")
+    return found
+
+
+def kubeconfig_present(config: dict[str, str]) -> bool:
+    if config.get("aipair:kubeconfig"):
+        return True
+    paths = os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")).split(os.pathsep)
+    return any(Path(p).is_file() for p in paths if p)
+
+
+def secret_values_to_add(catalog: Catalog, existing: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Secrets of phase 2 the stack config lacks: (generated values to set, supplied names still missing).
+
+    ``existing`` maps secret name → plain value (as decrypted from the stack config).
+    """
+    values = dict(existing)
+    to_set: dict[str, str] = {}
+    missing: list[str] = []
+    names = catalog.secrets_for("scale")
+    for name in sorted(names, key=lambda n: catalog.secrets[n].jwt is not None):  # JWT signers first
+        if values.get(name):
+            continue
+        secret = catalog.secrets[name]
+        if secret.generate is not None:
+            values[name] = to_set[name] = generate(secret.generate)
+        elif secret.jwt is not None and values.get(secret.jwt.signed_with):
+            values[name] = to_set[name] = sign_jwt(secret.jwt, values[secret.jwt.signed_with])
+        else:
+            missing.append(name)
+    return to_set, missing
+
+
+def _passphrase(stacks_dir: Path) -> str:
+    if os.environ.get("PULUMI_CONFIG_PASSPHRASE"):
+        return os.environ["PULUMI_CONFIG_PASSPHRASE"]
+    path = stacks_dir / PASSPHRASE_FILE
+    if not path.exists():
+        from ..workspace import atomic_write
+        from ..catalog.model import GenerateSecret
+
+        atomic_write(path, generate(GenerateSecret(length=48)) + "\n", mode=0o600)
+    return path.read_text().strip()
+
+
+def open_stack(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None) -> Any:
+    """The Automation API stack (created on first use) running aipair.stack.build inline."""
+    from pulumi import automation as auto
+
+    from ..stack import build
+
+    stacks_dir = root / "stacks"
+    stacks_dir.mkdir(exist_ok=True)
+    backend_url = backend or os.environ.get("PULUMI_BACKEND_URL") or f"file://{(stacks_dir / '.pulumi').resolve()}"
+    if backend_url.startswith("file://"):
+        Path(backend_url[len("file://"):]).mkdir(parents=True, exist_ok=True)
+    env = {"PULUMI_CONFIG_PASSPHRASE": _passphrase(stacks_dir), "PULUMI_BACKEND_URL": backend_url,
+           "PULUMI_SKIP_UPDATE_CHECK": "true"}
+    options = auto.LocalWorkspaceOptions(work_dir=str(stacks_dir), env_vars=env, secrets_provider="passphrase",
+                                         pulumi_command=auto.PulumiCommand(root=str(Path(pulumi_cli()).parent.parent)))
+    return auto.create_or_select_stack(stack_name=stack_name, project_name="aipair",
+                                       program=lambda: build(catalog), opts=options)
+
+
+def _prepare(catalog: Catalog, root: Path, stack_name: str, backend: str | None) -> tuple[Any, list[str]]:
+    from pulumi import automation as auto
+
+    pulumi_cli()
+    stack = open_stack(catalog, root, stack_name, backend=backend)
+    config = {key: value.value for key, value in stack.get_all_config().items()}
+    if not kubeconfig_present(config):
+        raise ClusterUnavailable("no Kubernetes cluster is configured: set KUBECONFIG, or "
+                                 f"`pulumi config set --secret aipair:kubeconfig … --stack {stack_name}` in stacks/")
+    existing = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith("aipair:")}
+    to_set, missing = secret_values_to_add(catalog, existing)
+    if missing:
+        raise SecretsMissing("set these supplied secrets first, in stacks/: " + "; ".join(
+            f"pulumi config set --secret aipair:{name} VALUE --stack {stack_name}" for name in missing))
+    for name, value in to_set.items():
+        stack.set_config(f"aipair:{name}", auto.ConfigValue(value=value, secret=True))
+    return stack, sorted(to_set)
+
+
+def preview(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None,
+            on_output: Callable[[str], None]) -> StackResult:
+    stack, generated = _prepare(catalog, root, stack_name, backend)
+    result = stack.preview(on_output=on_output, diff=True)
+    return StackResult(stack_name, "preview", dict(result.change_summary), {}, generated)
+
+
+def up(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None,
+       on_output: Callable[[str], None]) -> StackResult:
+    stack, generated = _prepare(catalog, root, stack_name, backend)
+    result = stack.up(on_output=on_output)
+    outputs = {key: value.value for key, value in result.outputs.items()}
+    return StackResult(stack_name, "up", dict(result.summary.resource_changes or {}), outputs, generated)
+
+
+def destroy(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None,
+            on_output: Callable[[str], None]) -> StackResult:
+    pulumi_cli()
+    stack = open_stack(catalog, root, stack_name, backend=backend)
+    result = stack.destroy(on_output=on_output)
+    return StackResult(stack_name, "destroy", dict(result.summary.resource_changes or {}))
+
+
+def outputs(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None) -> StackResult:
+    pulumi_cli()
+    stack = open_stack(catalog, root, stack_name, backend=backend)
+    values = {key: value.value for key, value in stack.outputs().items()}
+    resources = len(stack.export_stack().deployment.get("resources", []))
+    return StackResult(stack_name, "status", {"resources": resources}, values)
