@@ -21,8 +21,9 @@ demo: setup
 	scripts/local-engine.sh
 	$(BIN)/aipair deploy --phase mvp --profile mock
 
+# The Pulumi CLI is built from its Go module once and cached (scripts/build-pulumi.sh).
 test: setup
-	$(BIN)/pytest -q
+	PATH="$$(scripts/build-pulumi.sh):$$PATH" $(BIN)/pytest -q
 
 bench: setup
 	$(BIN)/python benchmarks/render_mvp.py

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ..catalog.model import Catalog
 from ..errors import AipairError
@@ -28,6 +29,22 @@ class ClusterUnavailable(AipairError):
 
 class SecretsMissing(AipairError):
     exit_code = 2
+
+
+class PulumiFailed(AipairError):
+    exit_code = 1
+
+
+@contextmanager
+def _pulumi_errors() -> Iterator[None]:
+    """A failed Pulumi command becomes a message with Pulumi's own last lines, not a traceback."""
+    from pulumi.automation.errors import CommandError
+
+    try:
+        yield
+    except CommandError as exc:
+        text = (getattr(exc, "stderr", "") or str(exc)).strip().splitlines()
+        raise PulumiFailed("pulumi failed: " + "\n".join(line for line in text[-12:] if line.strip())) from None
 
 
 PASSPHRASE_FILE = ".passphrase"
@@ -126,40 +143,49 @@ def _prepare(catalog: Catalog, root: Path, stack_name: str, backend: str | None)
                                  f"`pulumi config set --secret aipair:kubeconfig … --stack {stack_name}` in stacks/")
     existing = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith("aipair:")}
     to_set, missing = secret_values_to_add(catalog, existing)
-    if missing:
-        raise SecretsMissing("set these supplied secrets first, in stacks/: " + "; ".join(
-            f"pulumi config set --secret aipair:{name} VALUE --stack {stack_name}" for name in missing))
-    for name, value in to_set.items():
+    for name, value in to_set.items():  # saved before asking for the supplied ones: never made twice
         stack.set_config(f"aipair:{name}", auto.ConfigValue(value=value, secret=True))
+    if missing:
+        env = stack.workspace.env_vars
+        prefix = (f"PULUMI_BACKEND_URL={env['PULUMI_BACKEND_URL']} "
+                  + ("" if os.environ.get("PULUMI_CONFIG_PASSPHRASE") else
+                     f"PULUMI_CONFIG_PASSPHRASE_FILE={(root / 'stacks' / PASSPHRASE_FILE).resolve()} "))
+        raise SecretsMissing(f"set the supplied secrets of stack {stack_name} first: " + "; ".join(
+            f"{prefix}pulumi config set --secret aipair:{name} VALUE --stack {stack_name} --cwd {(root / 'stacks').resolve()}"
+            for name in missing))
     return stack, sorted(to_set)
 
 
 def preview(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None,
             on_output: Callable[[str], None]) -> StackResult:
-    stack, generated = _prepare(catalog, root, stack_name, backend)
-    result = stack.preview(on_output=on_output, diff=True)
-    return StackResult(stack_name, "preview", dict(result.change_summary), {}, generated)
+    with _pulumi_errors():
+        stack, generated = _prepare(catalog, root, stack_name, backend)
+        result = stack.preview(on_output=on_output, diff=True)
+        return StackResult(stack_name, "preview", dict(result.change_summary), {}, generated)
 
 
 def up(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None,
        on_output: Callable[[str], None]) -> StackResult:
-    stack, generated = _prepare(catalog, root, stack_name, backend)
-    result = stack.up(on_output=on_output)
-    outputs = {key: value.value for key, value in result.outputs.items()}
-    return StackResult(stack_name, "up", dict(result.summary.resource_changes or {}), outputs, generated)
+    with _pulumi_errors():
+        stack, generated = _prepare(catalog, root, stack_name, backend)
+        result = stack.up(on_output=on_output)
+        outputs = {key: value.value for key, value in result.outputs.items()}
+        return StackResult(stack_name, "up", dict(result.summary.resource_changes or {}), outputs, generated)
 
 
 def destroy(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None,
             on_output: Callable[[str], None]) -> StackResult:
-    pulumi_cli()
-    stack = open_stack(catalog, root, stack_name, backend=backend)
-    result = stack.destroy(on_output=on_output)
-    return StackResult(stack_name, "destroy", dict(result.summary.resource_changes or {}))
+    with _pulumi_errors():
+        pulumi_cli()
+        stack = open_stack(catalog, root, stack_name, backend=backend)
+        result = stack.destroy(on_output=on_output)
+        return StackResult(stack_name, "destroy", dict(result.summary.resource_changes or {}))
 
 
 def outputs(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None) -> StackResult:
-    pulumi_cli()
-    stack = open_stack(catalog, root, stack_name, backend=backend)
-    values = {key: value.value for key, value in stack.outputs().items()}
-    resources = len(stack.export_stack().deployment.get("resources", []))
-    return StackResult(stack_name, "status", {"resources": resources}, values)
+    with _pulumi_errors():
+        pulumi_cli()
+        stack = open_stack(catalog, root, stack_name, backend=backend)
+        values = {key: value.value for key, value in stack.outputs().items()}
+        resources = len(stack.export_stack().deployment.get("resources", []))
+        return StackResult(stack_name, "status", {"resources": resources}, values)
