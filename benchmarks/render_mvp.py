@@ -99,25 +99,28 @@ def main() -> None:
             services = len(yaml.safe_load(catalog.read_text())["services"])
             runs = max(3, args.runs if services < 500 else args.runs // 2)
             ours = timed(render, runs)
+            human = timed([c for c in render if c != "--json"], runs)  # rich tables and the report
             theirs = timed([str(compose), "-f", str(out / "compose" / "docker-compose.yml"), "config", "-q"], runs)
             scale = timed([str(aipair), "render", "--phase", "scale", "--json", "--catalog", str(catalog),
                            "--out", str(out)], runs)
-            rows.append((label, services, ours, theirs, scale))
+            rows.append((label, services, ours, theirs, scale, human))
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"aipair render --phase mvp (CLI start included), median of runs; reference: docker-compose config -q "
           f"on the rendered file ({subprocess.run([str(compose), 'version', '--short'], capture_output=True, text=True).stdout.strip()})")
-    print(f"{'catalog':<28}{'services':>9}{'mvp ms':>9}{'ms/svc':>8}{'compose ms':>12}{'mvp/compose':>13}"
+    print("mvp = --json (CI); human = the same with rich tables and the translation report")
+    print(f"{'catalog':<28}{'services':>9}{'mvp ms':>9}{'human ms':>10}{'ms/svc':>8}{'compose ms':>12}{'mvp/compose':>13}"
           f"{'scale ms':>10}{'ms/svc':>8}")
-    for label, services, ours, theirs, scale in rows:
-        print(f"{label:<28}{services:>9}{ours * 1000:>9.0f}{ours * 1000 / services:>8.2f}{theirs * 1000:>12.0f}"
-              f"{ours / theirs:>13.2f}{scale * 1000:>10.0f}{scale * 1000 / services:>8.2f}")
-    (_, n100, t100, _, s100), (_, n1000, t1000, _, s1000) = rows[-2], rows[-1]
+    for label, services, ours, theirs, scale, human in rows:
+        print(f"{label:<28}{services:>9}{ours * 1000:>9.0f}{human * 1000:>10.0f}{ours * 1000 / services:>8.2f}"
+              f"{theirs * 1000:>12.0f}{ours / theirs:>13.2f}{scale * 1000:>10.0f}{scale * 1000 / services:>8.2f}")
+    (_, n100, t100, _, s100, _), (_, n1000, t1000, _, s1000, _) = rows[-2], rows[-1]
     for phase, small, large in (("mvp", t100, t1000), ("scale", s100, s1000)):
         print(f"{phase}: growth 100 → 1,000 services: {large / small:.1f}x time for {n1000 / n100:.0f}x services "
               f"(marginal {((large - small) / (n1000 - n100)) * 1000:.2f} ms per added service)")
-    default_ms, default_scale_ms = rows[0][2] * 1000, rows[0][4] * 1000
-    print(f"default catalog: mvp {default_ms:.0f} ms (target < 300 ms: {'met' if default_ms < 300 else 'NOT met'}), "
+    default_ms, default_scale_ms, default_human_ms = rows[0][2] * 1000, rows[0][4] * 1000, rows[0][5] * 1000
+    print(f"default catalog: mvp {default_ms:.0f} ms --json, {default_human_ms:.0f} ms with tables "
+          f"(target < 300 ms: {'met' if max(default_ms, default_human_ms) < 300 else 'NOT met'}), "
           f"scale {default_scale_ms:.0f} ms (target < 1 s: {'met' if default_scale_ms < 1000 else 'NOT met'})")
 
 

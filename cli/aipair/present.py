@@ -6,19 +6,48 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from .catalog.model import Catalog
 from .errors import AipairError, CatalogError
-from .render.files import Rendering
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from .catalog.model import Catalog
+    from .render.files import Rendering
+
+
+class _LazyConsole:
+    """A rich Console made on first use: `--json` runs never import rich (about 35 ms of start-up)."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True)
+        return getattr(self._console, name)
+
+
+out = _LazyConsole(stderr=False)
+err = _LazyConsole(stderr=True)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def _table(*args: Any, **kwargs: Any) -> "Table":
+    from rich.table import Table
+
+    return Table(*args, **kwargs)
 
 
 class UsageError(AipairError):
@@ -51,7 +80,7 @@ def reporting(json_output: bool) -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
 
 
-def validated(path: Path, catalog: Catalog, json_output: bool) -> None:
+def validated(path: Path, catalog: "Catalog", json_output: bool) -> None:
     summary = {
         "ok": True,
         "catalog": str(path),
@@ -66,13 +95,13 @@ def validated(path: Path, catalog: Catalog, json_output: bool) -> None:
               f"({summary['phases']['mvp']} in mvp, {summary['phases']['scale']} in scale), {summary['secrets']} secrets")
 
 
-def _public_hosts(catalog: Catalog, name: str) -> list[str]:
+def _public_hosts(catalog: "Catalog", name: str) -> list[str]:
     service = catalog.services[name]
     return [catalog.expand(p.public.hostname) + (p.public.path if p.public.path != "/" else "")
             for p in service.ports if p.public]
 
 
-def service_list(catalog: Catalog, phase: str | None, json_output: bool) -> None:
+def service_list(catalog: "Catalog", phase: str | None, json_output: bool) -> None:
     services = catalog.services if phase is None else catalog.in_phase(phase)
     rows = [
         {
@@ -90,7 +119,7 @@ def service_list(catalog: Catalog, phase: str | None, json_output: bool) -> None
     if json_output:
         emit_json(rows)
         return
-    table = Table(title=f"{catalog.project.description or catalog.project.name}: {len(rows)} services", title_justify="left")
+    table = _table(title=f"{catalog.project.description or catalog.project.name}: {len(rows)} services", title_justify="left")
     for column in ("service", "layer", "kind", "image", "phases", "public", "depends on"):
         table.add_column(column, overflow="fold")
     for row in rows:
@@ -99,7 +128,7 @@ def service_list(catalog: Catalog, phase: str | None, json_output: bool) -> None
     out.print(table)
 
 
-def service_detail(catalog: Catalog, name: str, json_output: bool) -> None:
+def service_detail(catalog: "Catalog", name: str, json_output: bool) -> None:
     from .catalog.graph import dependency_closure
     from .catalog.checks import suggest
 
@@ -119,7 +148,7 @@ def service_detail(catalog: Catalog, name: str, json_output: bool) -> None:
     out.print(Syntax(dump_yaml({name: detail}), "yaml", theme="ansi_dark", background_color="default"))
 
 
-def graph(catalog: Catalog, phase: str | None, fmt: str, json_output: bool) -> None:
+def graph(catalog: "Catalog", phase: str | None, fmt: str, json_output: bool) -> None:
     from .catalog.graph import condition, start_waves
 
     waves = start_waves(catalog, phase)
@@ -136,7 +165,7 @@ def graph(catalog: Catalog, phase: str | None, fmt: str, json_output: bool) -> N
                 lines.append(f"  {name}")
         sys.stdout.write("\n".join(lines) + "\n")
         return
-    table = Table(title="Start order (each wave waits for the earlier ones)", title_justify="left")
+    table = _table(title="Start order (each wave waits for the earlier ones)", title_justify="left")
     table.add_column("wave", justify="right")
     table.add_column("services", overflow="fold")
     for index, wave in enumerate(waves, start=1):
@@ -159,8 +188,8 @@ def schema(path: Path | None) -> None:
         err.print(f"[green]✓[/] wrote {escape(str(path))}")
 
 
-def _notes_table(rendering: Rendering) -> Table:
-    table = Table(title=f"Translation report (phase {rendering.phase}): what the target cannot express as written",
+def _notes_table(rendering: "Rendering") -> "Table":
+    table = _table(title=f"Translation report (phase {rendering.phase}): what the target cannot express as written",
                   title_justify="left", show_lines=False)
     table.add_column("topic")
     table.add_column("service")
@@ -170,7 +199,7 @@ def _notes_table(rendering: Rendering) -> Table:
     return table
 
 
-def render_result(root: Path, rendering: Rendering, changed: list[str], env: Any, json_output: bool) -> None:
+def render_result(root: Path, rendering: "Rendering", changed: list[str], env: Any, json_output: bool) -> None:
     payload: dict[str, Any] = {
         "ok": True,
         "phase": rendering.phase,
@@ -195,7 +224,7 @@ def render_result(root: Path, rendering: Rendering, changed: list[str], env: Any
     out.print(_notes_table(rendering))
 
 
-def check_result(drifts: list[Any], rendering: Rendering, json_output: bool) -> None:
+def check_result(drifts: list[Any], rendering: "Rendering", json_output: bool) -> None:
     if json_output:
         emit_json({"ok": not drifts, "phase": rendering.phase,
                    "drift": [{"path": d.path, "missing": d.missing, "diff": d.diff} for d in drifts]})
@@ -233,7 +262,7 @@ def status_table(project: str, rows: list[Any], json_output: bool, *, exit_on_fa
     if json_output:
         emit_json({"project": project, "ok": all(r.ok for r in rows) and bool(rows), "services": [r.as_dict() for r in rows]})
     else:
-        table = Table(title=f"{project}: {sum(r.ok for r in rows)}/{len(rows)} services ready", title_justify="left")
+        table = _table(title=f"{project}: {sum(r.ok for r in rows)}/{len(rows)} services ready", title_justify="left")
         for column in ("service", "image", "state", "health", "published ports"):
             table.add_column(column, overflow="fold")
         for row in rows:
@@ -278,7 +307,7 @@ def bootstrap_result(results: list[Any], dry_run: bool, json_output: bool) -> No
         out.print(f"{mark}[/] {result.name}" + (f": {escape(result.detail)}" if result.detail else ""))
 
 
-def stack_deploy(catalog: Catalog, root: Path, stack: str, *, preview: bool, yes: bool, backend: str | None,
+def stack_deploy(catalog: "Catalog", root: Path, stack: str, *, preview: bool, yes: bool, backend: str | None,
                  json_output: bool) -> None:
     """Preview, then (unless --preview) ask and update; --yes skips the question."""
     from .engines import pulumi as engine
@@ -294,7 +323,7 @@ def stack_deploy(catalog: Catalog, root: Path, stack: str, *, preview: bool, yes
     _stack_report(engine.up(catalog, root, stack, backend=backend, on_output=show), json_output)
 
 
-def stack_action(action: str, catalog: Catalog, root: Path, stack: str, *, backend: str | None,
+def stack_action(action: str, catalog: "Catalog", root: Path, stack: str, *, backend: str | None,
                  json_output: bool) -> None:
     from .engines import pulumi as engine
 
