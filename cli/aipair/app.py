@@ -37,6 +37,9 @@ catalog_app = typer.Typer(
 app.add_typer(catalog_app, name="catalog")
 mocks_app = typer.Typer(help="Local stand-ins for the mock profile.\n\nExample:  aipair mocks build", no_args_is_help=True)
 app.add_typer(mocks_app, name="mocks")
+upgrade_app = typer.Typer(help="Keep components current: find newer versions allowed by each service's policy.\n\n"
+                                "Example:  aipair upgrade check --json", no_args_is_help=True)
+app.add_typer(upgrade_app, name="upgrade")
 host_app = typer.Typer(help="Prepare hosts for phase 1.\n\nExample:  aipair host bootstrap --host ssh://root@vps --dry-run",
                        no_args_is_help=True)
 app.add_typer(host_app, name="host")
@@ -395,6 +398,27 @@ def mocks_build(
     with present.reporting(False):
         image, built = ensure_mock_image(engine.connect(host), rebuild=rebuild)
         present.out.print(f"[green]✓[/] {image} {'made' if built else 'already present'}")
+
+
+@upgrade_app.command("check")
+def upgrade_check(
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    concurrency: Annotated[int, typer.Option(help="Registry requests at once.", min=1, max=64)] = 8,
+    json_output: JsonOption = False,
+) -> None:
+    """Ask each image's registry for its tags; show current, newest allowed candidate, newest overall, digest.
+
+    Exit codes for CI: 0 nothing is due, 10 candidates exist, 1 a registry could not be read.
+    Registries: Docker Hub, GHCR, Quay or any v2 registry; credentials from `docker login`.
+
+    Example:  aipair upgrade check --json
+    """
+    from . import present
+    from .upgrade.check import run_check
+
+    with present.reporting(json_output):
+        rows = run_check(_load(catalog), concurrency=concurrency)
+        present.upgrade_table(rows, json_output)
 
 
 @host_app.command("bootstrap")

@@ -345,3 +345,23 @@ def _stack_report(result: Any, json_output: bool) -> None:
     out.print(f"[green]✓[/] stack {result.stack} {result.action}: {changes}")
     for key, value in sorted(result.outputs.items()):
         out.print(f"  {key}: {value}")
+
+
+def upgrade_table(rows: list[Any], json_output: bool) -> None:
+    errors = [r for r in rows if r.error]
+    due = [r for r in rows if r.candidate and not r.error]
+    if json_output:
+        emit_json({"ok": not errors, "due": len(due), "services": [r.as_dict() for r in rows]})
+    else:
+        table = _table(title=f"{len(due)} upgrade candidate{'s' if len(due) != 1 else ''}", title_justify="left")
+        for column in ("service", "image", "current", "candidate", "newest", "digest / error"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            note = f"[red]{escape(row.error)}[/]" if row.error else (row.digest or "")
+            table.add_row(row.service, row.image, row.current, f"[green]{row.candidate}[/]" if row.candidate else "-",
+                          row.newest or "-", note)
+        out.print(table)
+    if errors:
+        raise typer.Exit(1)
+    if due:
+        raise typer.Exit(10)

@@ -1,0 +1,1 @@
+"""Keeping components current: version policies, registry discovery, candidate validation."""

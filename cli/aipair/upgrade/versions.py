@@ -1,0 +1,112 @@
+"""Which registry tags are upgrade candidates for a service. Pure: tags and policy in, decision out.
+
+Image tags are not PEP 440 or strict semver (`v1.13.4`, `16.6-alpine`, `0.8.2.1`, `2.1.0-rc1`),
+so they are read here by shape: an optional `v`, dot-separated numbers, an optional `-suffix`.
+A candidate must have the current tag's shape (same prefix, as many numbers, same suffix), so
+floating tags such as `7.4-alpine` or `latest` never count.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+
+from ..catalog.model import UpgradePolicy
+
+TAG_RE = re.compile(r"^(?P<prefix>v?)(?P<numbers>\d+(?:\.\d+){0,3})(?P<suffix>-[0-9A-Za-z][0-9A-Za-z.-]*)?$")
+PRERELEASE_RE = re.compile(r"^-(alpha|beta|rc|pre|preview|dev|snapshot)[.-]?\d*", re.IGNORECASE)
+
+
+@dataclass(frozen=True, order=True)
+class Tag:
+    numbers: tuple[int, ...]
+    prerelease: bool
+    prefix: str
+    suffix: str
+    text: str
+
+    @property
+    def stable_key(self) -> tuple[tuple[int, ...], int]:
+        return self.numbers, 0 if self.prerelease else 1  # 2.1.0-rc1 sorts before 2.1.0
+
+
+def parse_tag(text: str) -> Tag | None:
+    match = TAG_RE.match(text)
+    if not match:
+        return None
+    suffix = match.group("suffix") or ""
+    return Tag(tuple(int(n) for n in match.group("numbers").split(".")), bool(PRERELEASE_RE.match(suffix)),
+               match.group("prefix"), suffix, text)
+
+
+def _same_shape(tag: Tag, current: Tag, policy: UpgradePolicy) -> bool:
+    if tag.prefix != current.prefix or len(tag.numbers) != len(current.numbers):
+        return False
+    wanted_suffix = policy.suffix if policy.suffix is not None else current.suffix
+    if tag.suffix == wanted_suffix:
+        return True
+    # a pre-release of the wanted shape: 2.1.0-rc1 (no suffix wanted), 2.1.0-rc1-alpine is not supported
+    return policy.prerelease and tag.prerelease and not wanted_suffix
+
+
+def _within_track(tag: Tag, current: Tag, track: str) -> bool:
+    if track == "patch":
+        return tag.numbers[:2] == current.numbers[:2]
+    if track == "minor":
+        return tag.numbers[:1] == current.numbers[:1]
+    return track in ("major", "calver")
+
+
+@dataclass(frozen=True)
+class Decision:
+    current: str
+    candidate: str | None  # newest tag the policy allows, newer than current
+    newest: str | None  # newest tag of the same shape, whatever the track
+
+
+def decide(current_text: str, tags: list[str], policy: UpgradePolicy) -> Decision:
+    current = parse_tag(current_text)
+    if current is None:
+        return Decision(current_text, None, None)
+    shaped = [t for t in (parse_tag(text) for text in tags) if t and _same_shape(t, current, policy)]
+    shaped = [t for t in shaped if not any(fnmatch.fnmatchcase(t.text, pattern) for pattern in policy.ignore)]
+    stable = [t for t in shaped if not t.prerelease or policy.prerelease]
+    newer = [t for t in stable if t.stable_key > current.stable_key]
+    newest = max(stable, key=lambda t: t.stable_key, default=None)
+    allowed = [] if policy.track == "none" else [t for t in newer if _within_track(t, current, policy.track)]
+    candidate = max(allowed, key=lambda t: t.stable_key, default=None)
+    return Decision(current_text, candidate.text if candidate else None, newest.text if newest else None)
+
+
+def lockstep(decisions: dict[str, Decision], tags_by_service: dict[str, list[str]],
+             policies: dict[str, UpgradePolicy]) -> dict[str, Decision]:
+    """Services of one group move together: the candidate is the newest version every member allows
+    and every member's registry has; if there is none, no member moves."""
+    result = dict(decisions)
+    groups: dict[str, list[str]] = {}
+    for name, policy in policies.items():
+        if policy.group:
+            groups.setdefault(policy.group, []).append(name)
+    for members in groups.values():
+        allowed_sets = []
+        for name in members:
+            current = parse_tag(decisions[name].current)
+            if current is None:
+                allowed_sets = []
+                break
+            candidates = set()
+            for text in tags_by_service[name]:
+                tag = parse_tag(text)
+                if tag and decide(decisions[name].current, [text], policies[name]).candidate == text:
+                    candidates.add(tag.numbers)
+            allowed_sets.append(candidates)
+        common = set.intersection(*allowed_sets) if allowed_sets else set()
+        best = max(common, default=None)
+        for name in members:
+            chosen = None
+            if best is not None:
+                chosen = next((t for t in tags_by_service[name] if (p := parse_tag(t)) and p.numbers == best
+                               and decide(decisions[name].current, [t], policies[name]).candidate == t), None)
+            result[name] = Decision(decisions[name].current, chosen, decisions[name].newest)
+    return result
