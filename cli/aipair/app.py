@@ -421,6 +421,41 @@ def upgrade_check(
         present.upgrade_table(rows, json_output)
 
 
+@upgrade_app.command("validate")
+def upgrade_validate(
+    service: Annotated[str, typer.Argument(help="Service to try, as in the catalog.")],
+    version: Annotated[str, typer.Argument(help="Candidate tag, e.g. from `aipair upgrade check`.")],
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    host: HostOption = None,
+    timeout: Annotated[int, typer.Option(help="Seconds to wait for health.", min=10)] = 300,
+    report_file: Annotated[Optional[Path], typer.Option("--report", help="Write the JSON report here.",
+                                                        dir_okay=False)] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Run a candidate with its dependencies in a throw-away project, wait for health, run the smoke tests.
+
+    The throw-away project has its own name, networks and volumes and publishes no host port, so the
+    running platform is never touched; it is always torn down, also on failure or Ctrl-C.
+    Exit code 0 when the candidate passes, 1 when it fails.
+
+    Example:  aipair upgrade validate qdrant v1.13.5 --report qdrant.json
+    """
+    from . import present
+    from .upgrade.validate import validate
+
+    with present.reporting(json_output):
+        loaded = _load(catalog)
+        with present.progress(json_output) as report:
+            result = validate(loaded, catalog.parent, service, version, host=host, timeout=timeout, report=report)
+        if report_file is not None:
+            import json as _json
+
+            from .workspace import atomic_write
+
+            atomic_write(report_file, _json.dumps(result.as_dict(), indent=2) + "\n", mode=0o644)
+        present.validation_result(result, json_output)
+
+
 @host_app.command("bootstrap")
 def host_bootstrap(
     host: HostOption = None,

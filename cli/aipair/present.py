@@ -365,3 +365,24 @@ def upgrade_table(rows: list[Any], json_output: bool) -> None:
         raise typer.Exit(1)
     if due:
         raise typer.Exit(10)
+
+
+def validation_result(result: Any, json_output: bool) -> None:
+    if json_output:
+        emit_json(result.as_dict())
+    else:
+        for row in result.services:
+            mark = "[green]✓[/]" if row["ok"] else "[red]✗[/]"
+            out.print(f"{mark} {row['service']}: {row['state']} {row['health']} ({escape(row['image'])})")
+        for smoke in result.smoke:
+            out.print(f"{'[green]✓' if smoke.ok else '[red]✗'}[/] smoke {smoke.name}: {escape(smoke.detail)}")
+        if not result.ok:
+            for service, text in result.logs.items():
+                if service == result.service or not any(r["ok"] for r in result.services if r["service"] == service):
+                    err.print(f"[bold]{service}[/] last log lines:")
+                    err.print(escape(text.rstrip() or "(no output)"))
+        verdict = "[green]✓ passed[/]" if result.ok else f"[bold red]✗ failed at {result.stage}[/]"
+        out.print(f"{verdict}: {result.service} {result.version} in {result.seconds:.1f} s "
+                  f"({'torn down' if result.torn_down else 'TEAR-DOWN FAILED: remove project ' + result.project})")
+    if not result.ok:
+        raise typer.Exit(1)

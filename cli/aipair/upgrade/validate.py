@@ -1,0 +1,145 @@
+"""`aipair upgrade validate SERVICE VERSION`: run a candidate in a throw-away project before trusting it.
+
+The candidate and everything it depends on (at their pinned versions) run as their own Compose
+project: own name, own networks and volumes, no published host ports, so the running platform is
+never touched. Health is awaited, the service's smoke tests run, logs are collected, and the
+project is always torn down, on success, failure or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+
+from ..catalog.graph import dependency_closure
+from ..catalog.model import IMAGE_RE, Catalog, SmokeTest
+from ..engines import docker as engine
+from ..engines.compose import Project
+from ..errors import AipairError
+from ..render.compose import render_compose
+from ..render.files import dump_yaml
+from ..secretstore import ensure_env
+from ..workspace import atomic_write
+
+
+class UnknownService(AipairError):
+    exit_code = 2
+
+
+@dataclass
+class SmokeResult:
+    name: str
+    ok: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass
+class ValidationReport:
+    service: str
+    version: str
+    image: str
+    project: str
+    ok: bool = False
+    stage: str = "starting"
+    services: list[dict[str, Any]] = field(default_factory=list)
+    smoke: list[SmokeResult] = field(default_factory=list)
+    logs: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    torn_down: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"service": self.service, "version": self.version, "image": self.image, "project": self.project,
+                "ok": self.ok, "stage": self.stage, "services": self.services,
+                "smoke": [s.as_dict() for s in self.smoke], "logs": self.logs, "seconds": round(self.seconds, 2),
+                "torn_down": self.torn_down}
+
+
+def candidate_image(image: str, version: str) -> str:
+    match = IMAGE_RE.match(image)
+    assert match  # the catalog validated it
+    return f"{match.group('repository')}:{version}"
+
+
+def throwaway_catalog(catalog: Catalog, service: str, version: str) -> Catalog:
+    """The service at ``version`` plus its dependency closure, nothing else."""
+    keep = dependency_closure(catalog, service) | {service}
+    services = {}
+    for name, svc in catalog.services.items():
+        if name in keep:
+            services[name] = svc.model_copy(update={"image": candidate_image(svc.image, version)}) if name == service else svc
+    return catalog.model_copy(update={"services": services})
+
+
+def validate(catalog: Catalog, root: Path, service: str, version: str, *, host: str | None = None,
+             timeout: int = 300, report: Callable[[str], None] = lambda _: None) -> ValidationReport:
+    if service not in catalog.services:
+        from ..catalog.checks import suggest
+
+        raise UnknownService(f"no service {service!r} in the catalog{suggest(service, list(catalog.services))}")
+    trial = throwaway_catalog(catalog, service, version)
+    project_name = f"{catalog.project.name}-validate-{service}"[:63].rstrip("-")
+    document, _ = render_compose(trial, project_name=project_name)
+    for rendered in document["services"].values():
+        rendered.pop("ports", None)  # nothing published: the running platform keeps its host ports
+    result = ValidationReport(service, version, candidate_image(catalog.services[service].image, version), project_name)
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix=f"aipair-{project_name}-"))
+    client = engine.connect(host)
+    project = Project(project_name, workdir / "docker-compose.yml", workdir, host)
+    try:
+        env = root / "compose" / ".env"
+        ensure_env(catalog, "mvp", env)  # the same secrets as the platform
+        shutil.copy(env, workdir / ".env")
+        atomic_write(project.file, dump_yaml(document), mode=0o600)
+        report(f"starting {service} {version} with {len(document['services']) - 1} dependencies in {project_name}")
+        result.stage = "health"
+        up = project.run("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--pull", "missing")
+        statuses = engine.project_containers(client, project_name)
+        result.services = [s.as_dict() for s in statuses]
+        healthy = up.returncode == 0 and statuses and all(s.ok for s in statuses)
+        if healthy:
+            result.stage = "smoke"
+            report("running smoke tests")
+            target = next(s for s in statuses if s.service == service)
+            result.smoke = [_smoke(client, target.container, test, catalog.services[service].ports)
+                            for test in catalog.services[service].smoke]
+            result.ok = all(s.ok for s in result.smoke)
+            result.stage = "passed" if result.ok else "smoke"
+        elif not statuses:
+            result.logs["(compose)"] = (up.stdout + up.stderr)[-3000:]
+        result.logs.update({s.service: engine.last_logs(client, s.container, 50) for s in statuses})
+    finally:
+        report("tearing down the throw-away project")
+        down = project.run("down", "--volumes", "--remove-orphans", "--timeout", "5")
+        result.torn_down = down.returncode == 0
+        shutil.rmtree(workdir, ignore_errors=True)
+        result.seconds = time.monotonic() - started
+    return result
+
+
+def _smoke(client: Any, container: str, test: SmokeTest, ports: list[Any]) -> SmokeResult:
+    if test.command is not None:
+        run = client.containers.get(container).exec_run(test.command)
+        output = run.output.decode("utf-8", "replace")[-300:]
+        ok = run.exit_code == 0 and (test.contains is None or test.contains in output)
+        return SmokeResult(test.name, ok, f"exit {run.exit_code}: {output.strip()}")
+    port = test.port or (ports[0].port if ports else 80)
+    networks = client.containers.get(container).attrs["NetworkSettings"]["Networks"]
+    address = next(n["IPAddress"] for n in networks.values() if n.get("IPAddress"))
+    try:
+        response = httpx.get(f"http://{address}:{port}{test.http}", timeout=10)
+    except httpx.TransportError as exc:
+        return SmokeResult(test.name, False, f"GET {test.http}: {exc.__class__.__name__}")
+    ok = response.status_code == test.status and (test.contains is None or test.contains in response.text)
+    return SmokeResult(test.name, ok, f"GET {test.http} → {response.status_code}"
+                                      + ("" if test.contains is None else f", contains {test.contains!r}: "
+                                                                          f"{test.contains in response.text}"))

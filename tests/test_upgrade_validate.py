@@ -1,0 +1,113 @@
+"""`aipair upgrade validate` on a real engine, pulling candidates from a real local registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import docker
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from aipair.app import app
+from aipair.engines.mockimage import find_busybox, rootfs_tar
+
+from .test_upgrade_check import _start_registry
+
+runner = CliRunner()
+SERVE = "mkdir -p /www && echo '{text}' > /www/healthz && exec httpd -f -p 8000 -h /www"
+
+
+@pytest.fixture(scope="module")
+def images(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A registry on 127.0.0.1 holding web 1.0.0 / 1.1.0 (good) / 1.2.0 (never healthy) and cache 1.0.0."""
+    address, process = _start_registry(tmp_path_factory.mktemp("validate-registry"))
+    client = docker.DockerClient(base_url=docker_host, timeout=120)
+    rootfs = rootfs_tar(find_busybox())
+    entrypoints = {"web:1.0.0": SERVE.format(text="ok v1.0.0"), "web:1.1.0": SERVE.format(text="ok v1.1.0"),
+                   "web:1.2.0": "echo 'web 1.2.0: refusing to start, schema migration missing' >&2; exec tail -f /dev/null",
+                   "cache:1.0.0": SERVE.format(text="ok cache")}
+    try:
+        for name, command in entrypoints.items():
+            repository, tag = f"{address}/aipair/{name.split(':')[0]}", name.split(":")[1]
+            client.api.import_image_from_data(rootfs, repository=repository, tag=tag,
+                                              changes=[f'ENTRYPOINT ["/bin/sh", "-c", {json.dumps(command)}]', "ENV PATH=/bin"])
+            for line in client.images.push(repository, tag, stream=True, decode=True):
+                assert "error" not in line, line
+        for candidate in ("web:1.1.0", "web:1.2.0"):  # the throw-away project must pull them from the registry
+            client.images.remove(f"{address}/aipair/{candidate}", force=True)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _catalog(tmp_path: Path, address: str) -> Path:
+    health = {"type": "http", "port": 8000, "path": "/healthz", "probe": "wget", "interval": "1s", "retries": 5,
+              "start_period": "1s", "timeout": "2s"}
+    data = {"version": 1, "project": {"name": "up", "domain": "up.example.com", "tls": {"acme_email": "o@up.example.com"}},
+            "services": {
+                "cache": {"layer": "data", "kind": "stateful", "mock": False, "init": True,
+                          "image": f"{address}/aipair/cache:1.0.0", "ports": [{"port": 8000}], "health": health,
+                          "volumes": [{"name": "data", "path": "/data"}]},
+                "web": {"layer": "application", "mock": False, "init": True, "image": f"{address}/aipair/web:1.0.0",
+                        "ports": [{"port": 8000, "publish": 18200}], "health": health, "depends_on": ["cache"],
+                        "smoke": [{"name": "healthz", "http": "/healthz", "contains": "ok v1"},
+                                  {"name": "shell", "command": ["cat", "/www/healthz"], "contains": "ok"}]}}}
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _leftovers(client: Any, project: str) -> list[str]:
+    label = {"label": f"com.docker.compose.project={project}"}
+    return ([c.name for c in client.containers.list(all=True, filters=label)]
+            + [n.name for n in client.networks.list(filters=label)] + [v.name for v in client.volumes.list(filters=label)])
+
+
+def test_good_candidate_passes_broken_one_fails_and_the_platform_is_untouched(images: str, docker_host: str,
+                                                                              tmp_path: Path) -> None:
+    client = docker.DockerClient(base_url=docker_host, timeout=120)
+    catalog = _catalog(tmp_path, images)
+    deployed = runner.invoke(app, ["deploy", "--catalog", str(catalog), "--timeout", "60"])
+    assert deployed.exit_code == 0, deployed.output
+    platform = {c.name: c.id for c in client.containers.list(filters={"label": "com.docker.compose.project=up"})}
+    assert set(platform) == {"up-cache-1", "up-web-1"}
+    try:
+        report_file = tmp_path / "good.json"
+        good = runner.invoke(app, ["upgrade", "validate", "web", "1.1.0", "--catalog", str(catalog),
+                                   "--report", str(report_file), "--timeout", "60"])
+        assert good.exit_code == 0, good.output
+        report = json.loads(report_file.read_text())
+        assert report["ok"] and report["stage"] == "passed" and report["torn_down"]
+        assert report["image"] == f"{images}/aipair/web:1.1.0"
+        assert {s["service"]: s["image"] for s in report["services"]} == {
+            "cache": f"{images}/aipair/cache:1.0.0", "web": f"{images}/aipair/web:1.1.0"}
+        assert [s["ok"] for s in report["smoke"]] == [True, True]
+        assert _leftovers(client, "up-validate-web") == []
+
+        bad = runner.invoke(app, ["upgrade", "validate", "web", "1.2.0", "--catalog", str(catalog), "--json",
+                                  "--timeout", "20"])
+        assert bad.exit_code == 1
+        failed = json.loads(bad.stdout)
+        assert not failed["ok"] and failed["stage"] == "health" and failed["torn_down"]
+        assert "schema migration missing" in failed["logs"]["web"]
+        assert _leftovers(client, "up-validate-web") == []
+
+        # the running platform never noticed: same containers, still serving the old version
+        assert {c.name: c.id for c in client.containers.list(filters={"label": "com.docker.compose.project=up"})} == platform
+        import urllib.request
+
+        with urllib.request.urlopen("http://127.0.0.1:18200/healthz", timeout=5) as response:
+            assert response.read() == b"ok v1.0.0\n"
+    finally:
+        runner.invoke(app, ["down", "--volumes", "--yes", "--catalog", str(catalog)])
+
+
+def test_unknown_service_is_a_usage_error(tmp_path: Path) -> None:
+    from .conftest import DEFAULT_CATALOG
+
+    result = runner.invoke(app, ["upgrade", "validate", "qdrnt", "1.0.0", "--catalog", str(DEFAULT_CATALOG)])
+    assert result.exit_code == 2 and "did you mean 'qdrant'?" in result.stderr
