@@ -111,3 +111,55 @@ def test_unknown_service_is_a_usage_error(tmp_path: Path) -> None:
 
     result = runner.invoke(app, ["upgrade", "validate", "qdrnt", "1.0.0", "--catalog", str(DEFAULT_CATALOG)])
     assert result.exit_code == 2 and "did you mean 'qdrant'?" in result.stderr
+
+
+def _commented(tmp_path: Path, address: str) -> tuple[Path, str]:
+    path = _catalog(tmp_path, address)
+    text = path.read_text()
+    text = ("# Platform catalog for the upgrade tests.\n# Comments must survive every edit.\n"
+            + text.replace("  web:\n", "  # the public web service\n  web:\n")
+                  .replace(f"image: {address}/aipair/web:1.0.0", f"image: {address}/aipair/web:1.0.0  # pinned by hand")
+            + "# end of catalog\n")
+    path.write_text(text)
+    return path, text
+
+
+def test_apply_keeps_every_comment_pins_the_digest_and_rollback_restores(images: str, tmp_path: Path) -> None:
+    import httpx
+
+    path, original = _commented(tmp_path, images)
+    result = runner.invoke(app, ["upgrade", "apply", "web", "1.1.0", "--catalog", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    digest = httpx.head(f"http://{images}/v2/aipair/web/manifests/1.1.0", headers={
+        "Accept": "application/vnd.docker.distribution.manifest.v2+json"}).headers["docker-content-digest"]
+    after = path.read_text()
+    changed = [(a, b) for a, b in zip(original.splitlines(), after.splitlines()) if a != b]
+    assert changed == [(f"    image: {images}/aipair/web:1.0.0  # pinned by hand",
+                        f"    image: {images}/aipair/web:1.1.0@{digest}  # pinned by hand")]
+    assert len(after.splitlines()) == len(original.splitlines())
+    assert f"image: {images}/aipair/web:1.1.0@{digest}" in (tmp_path / "compose" / "docker-compose.yml").read_text()
+    assert "compose/docker-compose.yml" in json.loads(result.stdout)["changed_files"]
+
+    back = runner.invoke(app, ["rollback", "web", "--catalog", str(path)])
+    assert back.exit_code == 0, back.output
+    assert path.read_text() == original
+    again = runner.invoke(app, ["rollback", "web", "--catalog", str(path)])
+    assert again.exit_code == 1 and "no recorded upgrade of 'web'" in again.stderr
+
+
+def test_apply_deploy_of_a_broken_candidate_keeps_the_old_version(images: str, docker_host: str, tmp_path: Path) -> None:
+    client = docker.DockerClient(base_url=docker_host, timeout=120)
+    path, original = _commented(tmp_path, images)
+    assert runner.invoke(app, ["deploy", "--catalog", str(path), "--timeout", "60"]).exit_code == 0
+    try:
+        result = runner.invoke(app, ["upgrade", "apply", "web", "1.2.0", "--deploy", "--timeout", "20",
+                                     "--catalog", str(path)])
+        assert result.exit_code == 1, result.output
+        assert "the previous version runs again and the catalog was restored" in result.stderr
+        assert path.read_text() == original
+        web = client.containers.get("up-web-1")
+        assert web.attrs["Config"]["Image"] == f"{images}/aipair/web:1.0.0"
+        assert web.attrs["State"]["Health"]["Status"] == "healthy"
+        assert runner.invoke(app, ["rollback", "web", "--catalog", str(path)]).exit_code == 1  # nothing recorded
+    finally:
+        runner.invoke(app, ["down", "--volumes", "--yes", "--catalog", str(path)])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -454,6 +454,75 @@ def upgrade_validate(
 
             atomic_write(report_file, _json.dumps(result.as_dict(), indent=2) + "\n", mode=0o644)
         present.validation_result(result, json_output)
+
+
+def _deployer(catalog_path: Path, profile: "Profile", host: str | None, timeout: int, json_output: bool) -> Any:
+    """--deploy for apply/rollback: the phase-1 deploy with its health gate and automatic rollback."""
+    from . import present
+    from .deploy import deploy as run_deploy
+
+    def roll_out(updated: "Catalog") -> bool:
+        with present.progress(json_output) as report:
+            result = run_deploy(updated, catalog_path.parent, source=catalog_path.name, profile=profile.value,
+                                host=host, timeout=timeout, rollback=True, report=report)
+        if not json_output:
+            try:
+                present.deploy_result(result, False)
+            except typer.Exit:
+                pass
+        return bool(result.ok)
+
+    return roll_out
+
+
+@upgrade_app.command("apply")
+def upgrade_apply(
+    service: Annotated[str, typer.Argument(help="Service to upgrade.")],
+    version: Annotated[str, typer.Argument(help="Tag to move to (validated first, ideally).")],
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    deploy_too: Annotated[bool, typer.Option("--deploy", help="Roll out (phase 1) with the health gate; if it fails "
+                                                              "the old version runs again and the catalog is restored.")] = False,
+    profile: ProfileOption = Profile.real,
+    host: HostOption = None,
+    timeout: Annotated[int, typer.Option(help="Seconds to wait for health with --deploy.", min=10)] = 300,
+    json_output: JsonOption = False,
+) -> None:
+    """Pin SERVICE to VERSION (with the registry's digest) in catalog.yaml, keeping its comments and layout,
+    re-render every phase and show the diff. `aipair rollback SERVICE` undoes it.
+
+    Example:  aipair upgrade apply qdrant v1.13.5 --deploy
+    """
+    from . import present
+    from .upgrade.apply import change_image, pinned_image
+
+    with present.reporting(json_output):
+        loaded = _load(catalog)
+        image = pinned_image(loaded, service, version) if service in loaded.services else version
+        deployer = _deployer(catalog, profile, host, timeout, json_output) if deploy_too else None
+        present.apply_result(change_image(catalog, service, image, record=True, deploy=deployer), json_output)
+
+
+@app.command("rollback")
+def rollback(
+    service: Annotated[str, typer.Argument(help="Service whose last `upgrade apply` to undo.")],
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    deploy_too: Annotated[bool, typer.Option("--deploy", help="Also roll out the previous version (phase 1).")] = False,
+    profile: ProfileOption = Profile.real,
+    host: HostOption = None,
+    timeout: Annotated[int, typer.Option(help="Seconds to wait for health with --deploy.", min=10)] = 300,
+    json_output: JsonOption = False,
+) -> None:
+    """Return SERVICE to the version it had before the last `aipair upgrade apply`, and re-render.
+
+    Example:  aipair rollback qdrant --deploy
+    """
+    from . import present
+    from .upgrade.apply import rollback as run_rollback
+
+    with present.reporting(json_output):
+        _load(catalog)
+        deployer = _deployer(catalog, profile, host, timeout, json_output) if deploy_too else None
+        present.apply_result(run_rollback(catalog, service, deploy=deployer), json_output)
 
 
 @host_app.command("bootstrap")

@@ -202,17 +202,22 @@ def _disk_check(client: Any, project: Project) -> Check:
 def _pull_images(client: Any, images: list[str], report: Report) -> Check:
     from docker.errors import DockerException, ImageNotFound
 
+    def pullable(image: str) -> str:
+        # a pinned `repo:tag@sha256:…` is pulled (and found) by its digest alone
+        name, _, digest = image.partition("@")
+        return f"{name.rsplit(':', 1)[0] if ':' in name.rsplit('/', 1)[-1] else name}@{digest}" if digest else image
+
     missing = []
     for image in images:
         try:
-            client.images.get(image)
+            client.images.get(pullable(image))
         except ImageNotFound:
             missing.append(image)
     failures = []
     for index, image in enumerate(missing, start=1):
         report(f"pulling {image} ({index}/{len(missing)})")
         try:
-            client.images.pull(image)
+            client.images.pull(pullable(image))
         except DockerException as exc:
             failures.append(f"{image}: {str(exc).splitlines()[0][:160]}")
     present = len(images) - len(missing)

@@ -386,3 +386,22 @@ def validation_result(result: Any, json_output: bool) -> None:
                   f"({'torn down' if result.torn_down else 'TEAR-DOWN FAILED: remove project ' + result.project})")
     if not result.ok:
         raise typer.Exit(1)
+
+
+def apply_result(result: Any, json_output: bool) -> None:
+    if json_output:
+        emit_json({"ok": not result.rolled_back, **result.as_dict()})
+    else:
+        from rich.syntax import Syntax
+
+        out.print(Syntax(result.catalog_diff, "diff", theme="ansi_dark", background_color="default"))
+        for path in result.changed_files:
+            out.print(f"[green]re-rendered[/] {escape(path)}")
+        if result.rolled_back:
+            err.print(f"[bold red]✗ {result.service} did not become healthy:[/] the previous version runs again and "
+                      "the catalog was restored")
+        else:
+            out.print(f"[green]✓[/] {result.service}: {escape(result.previous)} → {escape(result.image)}"
+                      + (" (deployed)" if result.deployed else ""))
+    if result.rolled_back:
+        raise typer.Exit(1)

@@ -1,0 +1,138 @@
+"""`aipair upgrade apply` and `aipair rollback`: change one service's image in catalog.yaml.
+
+ruamel.yaml finds where `services.<name>.image` stands; only that scalar is replaced in the text,
+so every comment, blank line and flow map of the catalog stays byte for byte (a round-trip dump
+would still re-indent). The edited text is validated before it is written, the phase outputs are
+re-rendered, and each change is recorded so that `rollback` can undo it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..catalog import parse_catalog
+from ..catalog.model import Catalog
+from ..errors import AipairError
+from ..render.files import render_phase
+from ..workspace import atomic_write, write_files
+
+HISTORY = ".aipair/upgrade-history.json"
+
+
+class ApplyError(AipairError):
+    exit_code = 1
+
+
+@dataclass
+class ApplyResult:
+    service: str
+    previous: str
+    image: str
+    catalog_diff: str
+    changed_files: list[str] = field(default_factory=list)
+    deployed: bool | None = None
+    rolled_back: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"service": self.service, "previous": self.previous, "image": self.image, "diff": self.catalog_diff,
+                "changed_files": self.changed_files, "deployed": self.deployed, "rolled_back": self.rolled_back}
+
+
+def replace_image(text: str, service: str, image: str) -> str:
+    """``text`` with services.<service>.image set to ``image``; nothing else changes."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    document = yaml.load(text)
+    node = document["services"][service]
+    line, column = node.lc.value("image")
+    lines = text.splitlines(keepends=True)
+    current = lines[line]
+    old = str(node["image"])
+    quote = current[column] if current[column] in "\"'" else ""
+    end = column + len(quote) + len(old) + len(quote)
+    if current[column:end] != f"{quote}{old}{quote}":
+        raise ApplyError(f"cannot locate the image of {service!r} on line {line + 1}; edit it by hand")
+    lines[line] = current[:column] + f"{quote}{image}{quote}" + current[end:]
+    return "".join(lines)
+
+
+def _render_all(catalog: Catalog, root: Path, source: str) -> list[str]:
+    files: dict[str, str] = {}
+    for phase in ("mvp", "scale"):
+        files.update(render_phase(catalog, phase, source=source).files)
+    return write_files(root, files)
+
+
+def _history(root: Path) -> list[dict[str, str]]:
+    path = root / HISTORY
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def change_image(path: Path, service: str, image: str, *, record: bool,
+                 deploy: Callable[[Catalog], bool] | None = None) -> ApplyResult:
+    """Write the new image into the catalog, re-render, optionally deploy (restoring everything on failure)."""
+    root = path.parent
+    before = path.read_text(encoding="utf-8")
+    catalog = parse_catalog(before, source=str(path))
+    if service not in catalog.services:
+        from ..catalog.checks import suggest
+
+        raise ApplyError(f"no service {service!r} in the catalog{suggest(service, list(catalog.services))}")
+    previous = catalog.services[service].image
+    after = replace_image(before, service, image)
+    updated = parse_catalog(after, source=str(path))  # raises CatalogError: nothing is written
+    diff = "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                        fromfile=f"{path.name} (before)", tofile=f"{path.name} (after)"))
+    atomic_write(path, after, mode=path.stat().st_mode & 0o777)
+    result = ApplyResult(service, previous, image, diff, _render_all(updated, root, path.name))
+    if deploy is not None:
+        result.deployed = deploy(updated)
+        if not result.deployed:
+            atomic_write(path, before, mode=path.stat().st_mode & 0o777)  # the catalog goes back too
+            _render_all(catalog, root, path.name)
+            result.rolled_back = True
+            return result
+    if record:
+        history = _history(root)
+        history.append({"service": service, "from": previous, "to": image,
+                        "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+        atomic_write(root / HISTORY, json.dumps(history, indent=2) + "\n", mode=0o644)
+    return result
+
+
+def pinned_image(catalog: Catalog, service: str, version: str, **registry_options: Any) -> str:
+    """repository:version@sha256:… as the registry reports it now."""
+    from ..engines.registry import ImageRef, RegistryClient
+    from .validate import candidate_image
+
+    image = candidate_image(catalog.services[service].image, version)
+
+    async def digest() -> str:
+        async with RegistryClient(**registry_options) as client:
+            return await client.digest(ImageRef.parse(image), version)
+
+    return f"{image}@{asyncio.run(digest())}"
+
+
+def rollback_target(root: Path, service: str) -> tuple[str, list[dict[str, str]]]:
+    """The image the last recorded apply replaced, and the history without that entry."""
+    history = _history(root)
+    for index in range(len(history) - 1, -1, -1):
+        if history[index]["service"] == service:
+            return history[index]["from"], history[:index] + history[index + 1:]
+    raise ApplyError(f"no recorded upgrade of {service!r} to roll back (aipair upgrade apply records them)")
+
+
+def rollback(path: Path, service: str, *, deploy: Callable[[Catalog], bool] | None = None) -> ApplyResult:
+    target, remaining = rollback_target(path.parent, service)
+    result = change_image(path, service, target, record=False, deploy=deploy)
+    if not result.rolled_back:
+        atomic_write(path.parent / HISTORY, json.dumps(remaining, indent=2) + "\n", mode=0o644)
+    return result
