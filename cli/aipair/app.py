@@ -7,6 +7,7 @@ inside the commands that need them, so `aipair --help` starts fast.
 from __future__ import annotations
 
 import os
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -500,6 +501,32 @@ def upgrade_apply(
         image = pinned_image(loaded, service, version) if service in loaded.services else version
         deployer = _deployer(catalog, profile, host, timeout, json_output) if deploy_too else None
         present.apply_result(change_image(catalog, service, image, record=True, deploy=deployer), json_output)
+
+
+@upgrade_app.command("renovate-config")
+def upgrade_renovate_config(
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here (e.g. renovate.json) instead of stdout.",
+                                                dir_okay=False)] = None,
+) -> None:
+    """A Renovate config (customManagers) that tracks the catalog's images with each service's policy.
+
+    Example:  aipair upgrade renovate-config --out renovate.json
+    """
+    import json as _json
+
+    from . import present
+    from .render.renovate import render_renovate
+
+    with present.reporting(False):
+        text = _json.dumps(render_renovate(_load(catalog), catalog.name), indent=2) + "\n"
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            from .workspace import atomic_write
+
+            atomic_write(out, text, mode=0o644)
+            present.err.print(f"wrote {out}")
 
 
 @app.command("rollback")
