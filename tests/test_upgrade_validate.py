@@ -163,3 +163,28 @@ def test_apply_deploy_of_a_broken_candidate_keeps_the_old_version(images: str, d
         assert runner.invoke(app, ["rollback", "web", "--catalog", str(path)]).exit_code == 1  # nothing recorded
     finally:
         runner.invoke(app, ["down", "--volumes", "--yes", "--catalog", str(path)])
+
+
+def test_ctrl_c_during_validation_still_tears_down(images: str, docker_host: str, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    client = docker.DockerClient(base_url=docker_host, timeout=120)
+    path = _catalog(tmp_path, images)
+    process = subprocess.Popen([str(Path(sys.executable).parent / "aipair"), "upgrade", "validate", "web", "1.2.0",
+                                "--timeout", "120", "--catalog", str(path)],
+                               env={**os.environ, "DOCKER_HOST": docker_host},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not [c for c in client.containers.list(filters={"label": "com.docker.compose.project=up-validate-web"})
+               if c.labels.get("com.docker.compose.service") == "web"]:
+        assert process.poll() is None and time.monotonic() < deadline, "the candidate never started"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert "Traceback" not in stderr
+    assert _leftovers(client, "up-validate-web") == []
