@@ -95,6 +95,8 @@ CASES = [
      "write `$$` for a literal dollar sign"),
     ("unknown-layer", BASE.replace("    layer: application", "    layer: frontend"), "layer: frontend",
      "services.api.layer", "'frontend' is not allowed"),
+    ("smoke-with-two-kinds", BASE.replace(API_IMAGE, API_IMAGE + "    smoke: [{name: up, http: /healthz, tcp: 8080}]\n"),
+     "smoke:", "services.api.smoke[0]", "exactly one of `http: /path`, `tcp: PORT` or `command: [...]`"),
     ("missing-required", BASE.replace("    layer: application\n", ""), "  api:", "services.api.layer",
      "missing required field"),
 ]

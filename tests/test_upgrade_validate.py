@@ -55,7 +55,8 @@ def _catalog(tmp_path: Path, address: str) -> Path:
                 "web": {"layer": "application", "mock": False, "init": True, "image": f"{address}/aipair/web:1.0.0",
                         "ports": [{"port": 8000, "publish": 18200}], "health": health, "depends_on": ["cache"],
                         "smoke": [{"name": "healthz", "http": "/healthz", "contains": "ok v1"},
-                                  {"name": "shell", "command": ["cat", "/www/healthz"], "contains": "ok"}]}}}
+                                  {"name": "shell", "command": ["cat", "/www/healthz"], "contains": "ok"},
+                                  {"name": "port", "tcp": 8000}]}}}
     path = tmp_path / "catalog.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -85,7 +86,7 @@ def test_good_candidate_passes_broken_one_fails_and_the_platform_is_untouched(im
         assert report["image"] == f"{images}/aipair/web:1.1.0"
         assert {s["service"]: s["image"] for s in report["services"]} == {
             "cache": f"{images}/aipair/cache:1.0.0", "web": f"{images}/aipair/web:1.1.0"}
-        assert [s["ok"] for s in report["smoke"]] == [True, True]
+        assert [(s["name"], s["ok"]) for s in report["smoke"]] == [("healthz", True), ("shell", True), ("port", True)]
         assert _leftovers(client, "up-validate-web") == []
 
         bad = runner.invoke(app, ["upgrade", "validate", "web", "1.2.0", "--catalog", str(catalog), "--json",

@@ -253,7 +253,8 @@ class SmokeTest(Strict):
     """A check run against a candidate after it is healthy."""
 
     name: Slug
-    http: str | None = Field(default=None, description="Path to GET on the service's first port.")
+    http: str | None = Field(default=None, description="Path to GET on `port` (default: the service's first port).")
+    tcp: PortNumber | None = Field(default=None, description="A port that must accept a TCP connection.")
     port: PortNumber | None = None
     status: Annotated[int, Field(ge=100, le=599)] = 200
     contains: str | None = None
@@ -261,8 +262,8 @@ class SmokeTest(Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> "SmokeTest":
-        if (self.http is None) == (self.command is None):
-            raise ValueError("a smoke test is either `http: /path` or `command: [...]`")
+        if sum(kind is not None for kind in (self.http, self.tcp, self.command)) != 1:
+            raise ValueError("a smoke test is exactly one of `http: /path`, `tcp: PORT` or `command: [...]`")
         return self
 
 

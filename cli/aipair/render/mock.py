@@ -42,7 +42,7 @@ def mock_overrides(svc: Service) -> dict[str, Any]:
     health = svc.health
     if isinstance(health, HttpHealth):
         paths.append(health.path)
-    paths += [smoke.http for smoke in svc.smoke if smoke.http]
+    paths += [smoke.http for smoke in svc.smoke if smoke.http is not None]
     ports = ",".join(str(p.port) for p in svc.ports if p.protocol == "tcp")
     out["command"] = [ports, *dict.fromkeys(paths)]
     if isinstance(health, HttpHealth):

@@ -132,9 +132,17 @@ def _smoke(client: Any, container: str, test: SmokeTest, ports: list[Any]) -> Sm
         output = run.output.decode("utf-8", "replace")[-300:]
         ok = run.exit_code == 0 and (test.contains is None or test.contains in output)
         return SmokeResult(test.name, ok, f"exit {run.exit_code}: {output.strip()}")
-    port = test.port or (ports[0].port if ports else 80)
     networks = client.containers.get(container).attrs["NetworkSettings"]["Networks"]
     address = next(n["IPAddress"] for n in networks.values() if n.get("IPAddress"))
+    if test.tcp is not None:
+        import socket
+
+        try:
+            with socket.create_connection((address, test.tcp), timeout=5):
+                return SmokeResult(test.name, True, f"tcp {test.tcp}: accepted")
+        except OSError as exc:
+            return SmokeResult(test.name, False, f"tcp {test.tcp}: {exc.strerror or exc}")
+    port = test.port or (ports[0].port if ports else 80)
     try:
         response = httpx.get(f"http://{address}:{port}{test.http}", timeout=10)
     except httpx.TransportError as exc:
