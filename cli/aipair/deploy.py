@@ -19,6 +19,7 @@ from .catalog.model import Catalog
 from .engines import docker as engine
 from .engines.compose import Project, compose_version
 from .errors import AipairError
+from .outcome import Outcome
 from .render.compose import render_compose
 from .render.files import render_phase
 from .secretstore import ensure_env
@@ -32,20 +33,10 @@ MIN_FREE_BYTES = 1 << 30
 class PreflightFailed(AipairError):
     exit_code = 1
 
-    def __init__(self, checks: list["Check"]) -> None:
+    def __init__(self, checks: list["Outcome"]) -> None:
         self.checks = checks
         failed = [c for c in checks if not c.ok]
         super().__init__("preflight failed: " + "; ".join(f"{c.name}: {c.detail}" for c in failed))
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "ok": self.ok, "detail": self.detail}
 
 
 @dataclass
@@ -53,7 +44,7 @@ class DeployResult:
     ok: bool
     project: str
     profile: str
-    checks: list[Check]
+    checks: list[Outcome]
     statuses: list[engine.ContainerStatus]
     failed: list[str] = field(default_factory=list)
     logs: dict[str, str] = field(default_factory=dict)
@@ -131,16 +122,16 @@ def _roll_back(client: Any, project: Project, root: Path, profile: str, timeout:
             for name, image in sorted(after.items()) if failed_images.get(name) != image]
 
 
-def preflight(client: Any, project: Project, document: dict[str, Any], report: Report) -> list[Check]:
+def preflight(client: Any, project: Project, document: dict[str, Any], report: Report) -> list[Outcome]:
     """Engine, Compose, host ports, disk, images: each check says what it found."""
     from .engines.mockimage import MockImageError, ensure_mock_image
     from .render.mock import MOCK_IMAGE
 
     version = client.version()
-    checks = [Check("engine", True, f"Docker {version.get('Version')} (API {version.get('ApiVersion')}) at "
+    checks = [Outcome("engine", True, f"Docker {version.get('Version')} (API {version.get('ApiVersion')}) at "
                                     f"{engine.where(project.host)}")]
     compose = compose_version()
-    checks.append(Check("compose", compose.split(".")[0].lstrip("v").isdigit() and int(compose.split(".")[0].lstrip("v")) >= 2,
+    checks.append(Outcome("compose", compose.split(".")[0].lstrip("v").isdigit() and int(compose.split(".")[0].lstrip("v")) >= 2,
                         f"Docker Compose {compose}"))
     checks.append(_ports_check(client, project, document))
     checks.append(_disk_check(client, project))
@@ -149,14 +140,14 @@ def preflight(client: Any, project: Project, document: dict[str, Any], report: R
         report("making the mock image")
         try:
             _, built = ensure_mock_image(client)
-            checks.append(Check("mock image", True, f"{MOCK_IMAGE} {'made now' if built else 'present'}"))
+            checks.append(Outcome("mock image", True, f"{MOCK_IMAGE} {'made now' if built else 'present'}"))
         except MockImageError as exc:
-            checks.append(Check("mock image", False, str(exc)))
+            checks.append(Outcome("mock image", False, str(exc)))
     checks.append(_pull_images(client, [i for i in images if i != MOCK_IMAGE], report))
     return checks
 
 
-def _ports_check(client: Any, project: Project, document: dict[str, Any]) -> Check:
+def _ports_check(client: Any, project: Project, document: dict[str, Any]) -> Outcome:
     wanted = sorted({(int(p["published"]), p.get("protocol", "tcp")) for svc in document["services"].values()
                      for p in svc.get("ports", [])})
     ours: set[tuple[int, str]] = set()
@@ -185,21 +176,21 @@ def _ports_check(client: Any, project: Project, document: dict[str, Any]) -> Che
                     conflicts.append(f"{port}/{protocol} is {reason}")
     conflicts = list(dict.fromkeys(conflicts))  # IPv4 and IPv6 bindings of one container
     listed = ", ".join(f"{p}/{proto}" for p, proto in wanted) or "none"
-    return Check("host ports", not conflicts, "; ".join(conflicts) if conflicts else f"free: {listed}")
+    return Outcome("host ports", not conflicts, "; ".join(conflicts) if conflicts else f"free: {listed}")
 
 
-def _disk_check(client: Any, project: Project) -> Check:
+def _disk_check(client: Any, project: Project) -> Outcome:
     root = client.info().get("DockerRootDir", "/var/lib/docker")
     if project.host and not project.host.startswith("unix://"):
-        return Check("disk", True, f"{root} on the remote host (not measured from here)")
+        return Outcome("disk", True, f"{root} on the remote host (not measured from here)")
     try:
         free = shutil.disk_usage(root).free
     except OSError:
-        return Check("disk", True, f"{root} is not visible from here (not measured)")
-    return Check("disk", free >= MIN_FREE_BYTES, f"{free / 2**30:.1f} GiB free in {root} (need 1 GiB)")
+        return Outcome("disk", True, f"{root} is not visible from here (not measured)")
+    return Outcome("disk", free >= MIN_FREE_BYTES, f"{free / 2**30:.1f} GiB free in {root} (need 1 GiB)")
 
 
-def _pull_images(client: Any, images: list[str], report: Report) -> Check:
+def _pull_images(client: Any, images: list[str], report: Report) -> Outcome:
     from docker.errors import DockerException, ImageNotFound
 
     def pullable(image: str) -> str:
@@ -222,8 +213,8 @@ def _pull_images(client: Any, images: list[str], report: Report) -> Check:
             failures.append(f"{image}: {str(exc).splitlines()[0][:160]}")
     present = len(images) - len(missing)
     if failures:
-        return Check("images", False, "cannot pull " + "; ".join(failures))
-    return Check("images", True, f"{present} present, {len(missing)} pulled")
+        return Outcome("images", False, "cannot pull " + "; ".join(failures))
+    return Outcome("images", True, f"{present} present, {len(missing)} pulled")
 
 
 def take_down(project: Project, *, volumes: bool, attempts: int = 3) -> None:

@@ -22,6 +22,7 @@ from ..catalog.model import IMAGE_RE, Catalog, SmokeTest
 from ..engines import docker as engine
 from ..engines.compose import Project
 from ..errors import AipairError
+from ..outcome import Outcome
 from ..render.compose import render_compose
 from ..render.files import dump_yaml
 from ..secretstore import ensure_env
@@ -33,16 +34,6 @@ class UnknownService(AipairError):
 
 
 @dataclass
-class SmokeResult:
-    name: str
-    ok: bool
-    detail: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "ok": self.ok, "detail": self.detail}
-
-
-@dataclass
 class ValidationReport:
     service: str
     version: str
@@ -51,7 +42,7 @@ class ValidationReport:
     ok: bool = False
     stage: str = "starting"
     services: list[dict[str, Any]] = field(default_factory=list)
-    smoke: list[SmokeResult] = field(default_factory=list)
+    smoke: list[Outcome] = field(default_factory=list)
     logs: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     torn_down: bool = False
@@ -126,12 +117,12 @@ def validate(catalog: Catalog, root: Path, service: str, version: str, *, host: 
     return result
 
 
-def _smoke(client: Any, container: str, test: SmokeTest, ports: list[Any]) -> SmokeResult:
+def _smoke(client: Any, container: str, test: SmokeTest, ports: list[Any]) -> Outcome:
     if test.command is not None:
         run = client.containers.get(container).exec_run(test.command)
         output = run.output.decode("utf-8", "replace")[-300:]
         ok = run.exit_code == 0 and (test.contains is None or test.contains in output)
-        return SmokeResult(test.name, ok, f"exit {run.exit_code}: {output.strip()}")
+        return Outcome(test.name, ok, f"exit {run.exit_code}: {output.strip()}")
     networks = client.containers.get(container).attrs["NetworkSettings"]["Networks"]
     address = next(n["IPAddress"] for n in networks.values() if n.get("IPAddress"))
     if test.tcp is not None:
@@ -139,15 +130,15 @@ def _smoke(client: Any, container: str, test: SmokeTest, ports: list[Any]) -> Sm
 
         try:
             with socket.create_connection((address, test.tcp), timeout=5):
-                return SmokeResult(test.name, True, f"tcp {test.tcp}: accepted")
+                return Outcome(test.name, True, f"tcp {test.tcp}: accepted")
         except OSError as exc:
-            return SmokeResult(test.name, False, f"tcp {test.tcp}: {exc.strerror or exc}")
+            return Outcome(test.name, False, f"tcp {test.tcp}: {exc.strerror or exc}")
     port = test.port or (ports[0].port if ports else 80)
     try:
         response = httpx.get(f"http://{address}:{port}{test.http}", timeout=10)
     except httpx.TransportError as exc:
-        return SmokeResult(test.name, False, f"GET {test.http}: {exc.__class__.__name__}")
+        return Outcome(test.name, False, f"GET {test.http}: {exc.__class__.__name__}")
     ok = response.status_code == test.status and (test.contains is None or test.contains in response.text)
-    return SmokeResult(test.name, ok, f"GET {test.http} → {response.status_code}"
+    return Outcome(test.name, ok, f"GET {test.http} → {response.status_code}"
                                       + ("" if test.contains is None else f", contains {test.contains!r}: "
                                                                           f"{test.contains in response.text}"))
