@@ -110,8 +110,9 @@ def test_good_candidate_passes_broken_one_fails_and_the_platform_is_untouched(im
 def test_unknown_service_is_a_usage_error(tmp_path: Path) -> None:
     from .conftest import DEFAULT_CATALOG
 
-    result = runner.invoke(app, ["upgrade", "validate", "qdrnt", "1.0.0", "--catalog", str(DEFAULT_CATALOG)])
-    assert result.exit_code == 2 and "did you mean 'qdrant'?" in result.stderr
+    for command in (["upgrade", "validate", "qdrnt", "1.0.0"], ["upgrade", "apply", "qdrnt", "1.0.0"]):
+        result = runner.invoke(app, [*command, "--catalog", str(DEFAULT_CATALOG)])
+        assert result.exit_code == 2 and "did you mean 'qdrant'?" in result.stderr, command
 
 
 def _commented(tmp_path: Path, address: str) -> tuple[Path, str]:

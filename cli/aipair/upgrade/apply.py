@@ -83,8 +83,9 @@ def change_image(path: Path, service: str, image: str, *, record: bool,
     catalog = parse_catalog(before, source=str(path))
     if service not in catalog.services:
         from ..catalog.checks import suggest
+        from .validate import UnknownService
 
-        raise ApplyError(f"no service {service!r} in the catalog{suggest(service, list(catalog.services))}")
+        raise UnknownService(f"no service {service!r} in the catalog{suggest(service, list(catalog.services))}")
     previous = catalog.services[service].image
     after = replace_image(before, service, image)
     updated = parse_catalog(after, source=str(path))  # raises CatalogError: nothing is written
