@@ -21,8 +21,10 @@ demo: setup
 	scripts/local-engine.sh
 	$(BIN)/aipair deploy --phase mvp --profile mock
 
-# The Pulumi CLI is built from its Go module once and cached (scripts/build-pulumi.sh).
+# Test dependencies from Debian (scripts/test-deps.sh); the Pulumi CLI is built from its Go module once
+# and cached (scripts/build-pulumi.sh, needs Go 1.22+).
 test: setup
+	scripts/test-deps.sh
 	PATH="$$(scripts/build-pulumi.sh):$$PATH" $(BIN)/pytest -q
 
 bench: setup
