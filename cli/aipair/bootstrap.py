@@ -15,7 +15,7 @@ from .errors import AipairError
 
 
 class BootstrapFailed(AipairError):
-    exit_code = 1
+    """Exit code 1 (AipairError's)."""
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,6 @@ MIN_FREE_BYTES = 1 << 30
 
 
 class PreflightFailed(AipairError):
-    exit_code = 1
-
     def __init__(self, checks: list["Outcome"]) -> None:
         self.checks = checks
         failed = [c for c in checks if not c.ok]
@@ -85,7 +83,7 @@ def deploy(catalog: Catalog, root: Path, *, source: str, profile: str = "real", 
 
     report("starting services and waiting for health")
     up = project.run("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--remove-orphans", "--pull", "never")
-    statuses = _statuses(client, project)
+    statuses = engine.project_containers(client, project.name)
     failed = [s.service for s in statuses if not s.ok]
     result = DeployResult(up.returncode == 0 and not failed, project.name, profile, checks, statuses, failed,
                           compose_output=(up.stdout + up.stderr)[-4000:])
@@ -97,13 +95,9 @@ def deploy(catalog: Catalog, root: Path, *, source: str, profile: str = "real", 
         result.logs = {s.service: engine.last_logs(client, s.container) for s in statuses if s.service in failed}
         if rollback:
             result.restored = _roll_back(client, project, root, profile, timeout, report)
-            result.statuses = _statuses(client, project)
+            result.statuses = engine.project_containers(client, project.name)
     result.seconds = time.monotonic() - started
     return result
-
-
-def _statuses(client: Any, project: Project) -> list[engine.ContainerStatus]:
-    return engine.project_containers(client, project.name)
 
 
 def _roll_back(client: Any, project: Project, root: Path, profile: str, timeout: int,

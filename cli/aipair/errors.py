@@ -41,9 +41,3 @@ class CatalogError(AipairError):
         count = len(problems)
         head = f"{count} problem{'s' if count != 1 else ''} in the catalog"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in problems))
-
-
-class RenderDrift(AipairError):
-    """Committed files differ from what the catalog renders (``render --check``)."""
-
-    exit_code = 1

@@ -312,7 +312,7 @@ def stack_deploy(catalog: "Catalog", root: Path, stack: str, *, preview: bool, y
     """Preview, then (unless --preview) ask and update; --yes skips the question."""
     from .engines import pulumi as engine
 
-    show = (lambda _line: None) if json_output else (lambda line: err.print(escape(line.rstrip()), highlight=False))
+    show = _pulumi_printer(json_output)
     planned = engine.preview(catalog, root, stack, backend=backend, on_output=show)
     if preview:
         _stack_report(planned, json_output)
@@ -327,12 +327,17 @@ def stack_action(action: str, catalog: "Catalog", root: Path, stack: str, *, bac
                  json_output: bool) -> None:
     from .engines import pulumi as engine
 
-    show = (lambda _line: None) if json_output else (lambda line: err.print(escape(line.rstrip()), highlight=False))
+    show = _pulumi_printer(json_output)
     if action == "destroy":
         result = engine.destroy(catalog, root, stack, backend=backend, on_output=show)
     else:
         result = engine.outputs(catalog, root, stack, backend=backend)
     _stack_report(result, json_output)
+
+
+def _pulumi_printer(json_output: bool) -> Any:
+    """Pulumi's own progress lines on stderr; nothing with --json."""
+    return (lambda _line: None) if json_output else (lambda line: err.print(escape(line.rstrip()), highlight=False))
 
 
 def _stack_report(result: Any, json_output: bool) -> None:

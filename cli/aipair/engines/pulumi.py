@@ -32,7 +32,7 @@ class SecretsMissing(AipairError):
 
 
 class PulumiFailed(AipairError):
-    exit_code = 1
+    """Exit code 1 (AipairError's)."""
 
 
 @contextmanager

@@ -34,11 +34,11 @@ LINK_RE = re.compile(r"<([^>]+)>;\s*rel=\"?next\"?")
 
 
 class RegistryError(AipairError):
-    exit_code = 1
+    """Exit code 1 (AipairError's)."""
 
 
 class RegistryAuthError(RegistryError):
-    exit_code = 1
+    """Exit code 1 (AipairError's)."""
 
 
 @dataclass(frozen=True)

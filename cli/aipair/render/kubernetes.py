@@ -282,9 +282,9 @@ def _mounts(catalog: Catalog, name: str, svc: Service) -> tuple[list[dict[str, A
 
 
 def _hpa(catalog: Catalog, name: str, svc: Service, autoscale: Any) -> dict[str, Any]:
-    kind = "StatefulSet" if svc.kind == "stateful" else "Deployment"
+    # only stateless services autoscale, so the target is always their Deployment
     return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": _meta(name, catalog, name, svc),
-            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": kind, "name": name},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
                      "minReplicas": autoscale.min, "maxReplicas": autoscale.max,
                      "metrics": [
                          {"type": "Resource", "resource": {"name": "cpu", "target": {

@@ -26,7 +26,7 @@ HISTORY = ".aipair/upgrade-history.json"
 
 
 class ApplyError(AipairError):
-    exit_code = 1
+    """Exit code 1 (AipairError's)."""
 
 
 @dataclass

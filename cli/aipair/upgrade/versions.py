@@ -65,17 +65,28 @@ class Decision:
     newest: str | None  # newest tag of the same shape, whatever the track
 
 
+def _stable_tags(current: Tag, tags: list[str], policy: UpgradePolicy) -> list[Tag]:
+    """Tags of the current tag's shape, not ignored, pre-releases only when the policy allows them."""
+    shaped = [t for t in (parse_tag(text) for text in tags) if t and _same_shape(t, current, policy)]
+    return [t for t in shaped if not any(fnmatch.fnmatchcase(t.text, pattern) for pattern in policy.ignore)
+            and (not t.prerelease or policy.prerelease)]
+
+
+def allowed_tags(current_text: str, tags: list[str], policy: UpgradePolicy) -> list[Tag]:
+    """The tags the policy allows as an upgrade: newer than the current one and within the track."""
+    current = parse_tag(current_text)
+    if current is None or policy.track == "none":
+        return []
+    return [t for t in _stable_tags(current, tags, policy)
+            if t.stable_key > current.stable_key and _within_track(t, current, policy.track)]
+
+
 def decide(current_text: str, tags: list[str], policy: UpgradePolicy) -> Decision:
     current = parse_tag(current_text)
     if current is None:
         return Decision(current_text, None, None)
-    shaped = [t for t in (parse_tag(text) for text in tags) if t and _same_shape(t, current, policy)]
-    shaped = [t for t in shaped if not any(fnmatch.fnmatchcase(t.text, pattern) for pattern in policy.ignore)]
-    stable = [t for t in shaped if not t.prerelease or policy.prerelease]
-    newer = [t for t in stable if t.stable_key > current.stable_key]
-    newest = max(stable, key=lambda t: t.stable_key, default=None)
-    allowed = [] if policy.track == "none" else [t for t in newer if _within_track(t, current, policy.track)]
-    candidate = max(allowed, key=lambda t: t.stable_key, default=None)
+    newest = max(_stable_tags(current, tags, policy), key=lambda t: t.stable_key, default=None)
+    candidate = max(allowed_tags(current_text, tags, policy), key=lambda t: t.stable_key, default=None)
     return Decision(current_text, candidate.text if candidate else None, newest.text if newest else None)
 
 
@@ -89,24 +100,10 @@ def lockstep(decisions: dict[str, Decision], tags_by_service: dict[str, list[str
         if policy.group:
             groups.setdefault(policy.group, []).append(name)
     for members in groups.values():
-        allowed_sets = []
-        for name in members:
-            current = parse_tag(decisions[name].current)
-            if current is None:
-                allowed_sets = []
-                break
-            candidates = set()
-            for text in tags_by_service[name]:
-                tag = parse_tag(text)
-                if tag and decide(decisions[name].current, [text], policies[name]).candidate == text:
-                    candidates.add(tag.numbers)
-            allowed_sets.append(candidates)
-        common = set.intersection(*allowed_sets) if allowed_sets else set()
+        allowed = {name: allowed_tags(decisions[name].current, tags_by_service[name], policies[name]) for name in members}
+        common = set.intersection(*({t.numbers for t in tags} for tags in allowed.values()))
         best = max(common, default=None)
         for name in members:
-            chosen = None
-            if best is not None:
-                chosen = next((t for t in tags_by_service[name] if (p := parse_tag(t)) and p.numbers == best
-                               and decide(decisions[name].current, [t], policies[name]).candidate == t), None)
+            chosen = next((t.text for t in allowed[name] if t.numbers == best), None) if best is not None else None
             result[name] = Decision(decisions[name].current, chosen, decisions[name].newest)
     return result
