@@ -41,6 +41,15 @@ app.add_typer(mocks_app, name="mocks")
 upgrade_app = typer.Typer(help="Keep components current: find newer versions allowed by each service's policy.\n\n"
                                 "Example:  aipair upgrade check --json", no_args_is_help=True)
 app.add_typer(upgrade_app, name="upgrade")
+flows_app = typer.Typer(
+    help="Kestra flows that validate new component versions on a schedule: render them from the catalog, "
+         "have the server validate them, register them, run them and see their state.\n\n"
+         "Server and credentials: --server or KESTRA_URL; KESTRA_USER and KESTRA_PASSWORD (basic auth) or "
+         "KESTRA_API_TOKEN. Exit codes: 0 ok, 1 rejected or failed, 2 bad input or unknown flow, "
+         "3 server unreachable or credentials refused.\n\n"
+         "Example:  aipair flows register --prune --dry-run",
+    no_args_is_help=True)
+app.add_typer(flows_app, name="flows")
 host_app = typer.Typer(help="Prepare hosts for phase 1.\n\nExample:  aipair host bootstrap --host ssh://root@vps --dry-run",
                        no_args_is_help=True)
 app.add_typer(host_app, name="host")
@@ -182,7 +191,8 @@ def render(
 
     Phase mvp writes compose/docker-compose.yml, the mock profile and compose/.env.example, and
     creates compose/.env with generated secrets (mode 0600; existing values are never changed or
-    shown). Phase scale writes k8s/ (one file per service plus a kustomization).
+    shown). Phase scale writes k8s/ (one file per service plus a kustomization). Without --phase,
+    the Kestra flows in kestra-flows/ are rendered (and checked) too.
 
     Examples:
       aipair render                  (every phase)
@@ -190,15 +200,14 @@ def render(
       aipair render --check          (in CI: fails when committed files are stale)
     """
     from . import present
-    from .render.files import Rendering, render_phase
+    from .render.files import render_all, render_phase
 
     with present.reporting(json_output):
         loaded = _load(catalog)
         root = out if out is not None else catalog.parent
+        source = _source_name(catalog, root)
+        rendering = render_phase(loaded, phase.value, source=source) if phase else render_all(loaded, source=source)
         phases = [phase.value] if phase else [p.value for p in Phase]
-        renderings = [render_phase(loaded, name, source=_source_name(catalog, root)) for name in phases]
-        rendering = Rendering(",".join(phases), {k: v for r in renderings for k, v in r.files.items()},
-                              sorted(n for r in renderings for n in r.notes))
         if check:
             from .workspace import compare
 
@@ -405,6 +414,10 @@ def mocks_build(
 def upgrade_check(
     catalog: CatalogOption = DEFAULT_CATALOG,
     concurrency: Annotated[int, typer.Option(help="Registry requests at once.", min=1, max=64)] = 8,
+    candidates_file: Annotated[Optional[Path], typer.Option(
+        "--candidates-file", dir_okay=False,
+        help="Also write the candidates as a JSON list of {service, version} (what the Kestra watch flow "
+             "and CI matrices iterate over); an empty list when nothing is due.")] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Ask each image's registry for its tags; show current, newest allowed candidate, newest overall, digest.
@@ -412,13 +425,20 @@ def upgrade_check(
     Exit codes for CI: 0 nothing is due, 10 candidates exist, 1 a registry could not be read.
     Registries: Docker Hub, GHCR, Quay or any v2 registry; credentials from `docker login`.
 
-    Example:  aipair upgrade check --json
+    Example:  aipair upgrade check --json --candidates-file candidates.json
     """
     from . import present
     from .upgrade.check import run_check
 
     with present.reporting(json_output):
         rows = run_check(_load(catalog), concurrency=concurrency)
+        if candidates_file is not None:
+            import json as _json
+
+            from .workspace import atomic_write
+
+            due = [{"service": r.service, "version": r.candidate} for r in rows if r.candidate and not r.error]
+            atomic_write(candidates_file, _json.dumps(due) + "\n", mode=0o644)
         present.upgrade_table(rows, json_output)
 
 
@@ -455,6 +475,203 @@ def upgrade_validate(
 
             atomic_write(report_file, _json.dumps(result.as_dict(), indent=2) + "\n", mode=0o644)
         present.validation_result(result, json_output)
+
+
+class Runner(str, Enum):
+    docker = "docker"
+    process = "process"
+
+
+RunnerOption = Annotated[Optional[Runner], typer.Option(
+    "--runner", help="Override the catalog's task runner: docker (the aipair image, production) or process "
+                     "(on the Kestra worker itself: local use and tests).")]
+ServerOption = Annotated[str, typer.Option("--server", envvar="KESTRA_URL", help="Kestra's URL.")]
+TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds to wait for each HTTP answer.", min=1)]
+
+
+def _kestra(server: str, timeout: float) -> Any:
+    """A client from --server and the KESTRA_* environment (secrets are never taken as flags)."""
+    from .engines.kestra import Credentials, KestraClient
+
+    credentials = Credentials(username=os.environ.get("KESTRA_USER") or None,
+                              password=os.environ.get("KESTRA_PASSWORD"),
+                              token=os.environ.get("KESTRA_API_TOKEN") or None)
+    return KestraClient(server, credentials=credentials, timeout=timeout)
+
+
+def _require_kestra(loaded: "Catalog", catalog: Path) -> None:
+    from . import present
+
+    if loaded.project.kestra is None:
+        raise present.UsageError(f"{catalog}: project.kestra is not set, so there are no flows; add it "
+                                 "(repository, schedule, runner: see `aipair catalog schema`)")
+
+
+def _rendered_flows(loaded: "Catalog", catalog: Path, runner: Optional[Runner]) -> dict[str, str]:
+    from .flows import sources_by_id
+    from .render.files import render_flows
+
+    _require_kestra(loaded, catalog)
+    return sources_by_id(render_flows(loaded, source=catalog.name, runner=runner.value if runner else None).files)
+
+
+@flows_app.command("render")
+def flows_render(
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    runner: RunnerOption = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output root (default: the catalog's folder).",
+                                                file_okay=False)] = None,
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 with a diff if kestra-flows/ is "
+                                                        "stale.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Write kestra-flows/ from the catalog: the scheduled watch flow and the validation flow.
+
+    Examples:
+      aipair flows render
+      aipair flows render --runner process --out /tmp/local   (flows for a local Kestra)
+    """
+    from . import present
+    from .render.files import render_flows
+
+    with present.reporting(json_output):
+        loaded = _load(catalog)
+        _require_kestra(loaded, catalog)
+        root = out if out is not None else catalog.parent
+        rendering = render_flows(loaded, source=_source_name(catalog, root), runner=runner.value if runner else None)
+        if check:
+            from .workspace import compare
+
+            present.check_result(compare(root, rendering.files), rendering, json_output)
+            return
+        from .workspace import write_files
+
+        present.render_result(root, rendering, write_files(root, rendering.files), None, json_output)
+
+
+@flows_app.command("validate")
+def flows_validate(
+    files: Annotated[Optional[list[Path]], typer.Argument(help="Flow files to check instead of the rendered flows.",
+                                                          exists=True, dir_okay=False)] = None,
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    runner: RunnerOption = None,
+    server: ServerOption = "http://localhost:8080",
+    timeout: TimeoutOption = 30.0,
+    json_output: JsonOption = False,
+) -> None:
+    """Have the Kestra server validate the flows without saving them; every error with its flow and path.
+
+    Examples:
+      aipair flows validate
+      aipair flows validate my-flow.yml --server https://kestra.example.com
+    """
+    from . import present
+
+    with present.reporting(json_output):
+        if files:
+            sources = {str(path): path.read_text(encoding="utf-8") for path in files}
+        else:
+            sources = _rendered_flows(_load(catalog), catalog, runner)
+        with _kestra(server, timeout) as client:
+            present.flow_violations(list(sources), client.validate(list(sources.values())), json_output)
+
+
+@flows_app.command("register")
+def flows_register(
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    runner: RunnerOption = None,
+    server: ServerOption = "http://localhost:8080",
+    prune: Annotated[bool, typer.Option("--prune", help="Also delete flows of the namespace that are no longer "
+                                                        "rendered (they are listed first).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Prune without asking (CI).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be created, updated and deleted; "
+                                                            "change nothing.")] = False,
+    timeout: TimeoutOption = 30.0,
+    json_output: JsonOption = False,
+) -> None:
+    """Validate on the server, then create or update every rendered flow in its namespace.
+
+    Flows of the namespace that are no longer rendered are kept unless --prune. Registering the
+    same flows again changes nothing (the revisions stay).
+
+    Examples:
+      aipair flows register
+      aipair flows register --prune --dry-run
+      aipair flows register --runner process --server http://localhost:8080
+    """
+    from . import present
+    from .flows import register, stale_flows
+
+    with present.reporting(json_output):
+        loaded = _load(catalog)
+        rendered = _rendered_flows(loaded, catalog, runner)
+        namespace = loaded.project.kestra_namespace
+        with _kestra(server, timeout) as client:
+            stale = stale_flows(client, namespace, rendered)
+            if dry_run:
+                present.register_plan(client, namespace, rendered, stale, prune, json_output)
+                return
+            if prune and stale and not yes:
+                present.err.print(f"--prune deletes these flows of {namespace}: {', '.join(stale)}")
+                if not typer.confirm("Delete them?", default=False):
+                    present.err.print("nothing registered or deleted")
+                    raise typer.Exit(1)
+            changes = register(client, namespace, rendered, prune=stale if prune else [])
+            present.register_result(namespace, changes, json_output)
+
+
+@flows_app.command("run")
+def flows_run(
+    flow: Annotated[str, typer.Argument(help="Flow id (in the catalog's namespace) or namespace.id.")],
+    inputs: Annotated[Optional[list[str]], typer.Option("--input", "-i", help="An input as NAME=VALUE; repeat it.")] = None,
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    server: ServerOption = "http://localhost:8080",
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to follow the execution before giving up "
+                                                      "(it keeps running on the server).", min=1)] = 3600.0,
+    timeout: TimeoutOption = 30.0,
+    json_output: JsonOption = False,
+) -> None:
+    """Start an execution and follow it live; the exit code is its final state (0 success, 1 failed).
+
+    Example:  aipair flows run validate-candidate -i service=qdrant -i version=v1.13.5
+    """
+    from . import present
+    from .flows import flow_ref, parse_inputs, run
+
+    with present.reporting(json_output):
+        try:
+            values = parse_inputs(inputs or [])
+        except ValueError as exc:
+            raise present.UsageError(str(exc)) from None
+        namespace, flow_id = flow_ref(_load(catalog), flow)
+        with _kestra(server, timeout) as client, present.execution_display(json_output) as show:
+            execution = run(client, namespace, flow_id, values, timeout=wait, on_change=show)
+            present.execution_result(client, execution, json_output)
+
+
+@flows_app.command("status")
+def flows_status(
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    runner: RunnerOption = None,
+    server: ServerOption = "http://localhost:8080",
+    timeout: TimeoutOption = 30.0,
+    json_output: JsonOption = False,
+) -> None:
+    """Each rendered flow on the server: revision, in sync with the catalog or not, last execution.
+
+    Exit code 1 when a flow is missing or differs (run `aipair flows register`).
+
+    Example:  aipair flows status --json
+    """
+    from . import present
+    from .flows import status
+
+    with present.reporting(json_output):
+        loaded = _load(catalog)
+        rendered = _rendered_flows(loaded, catalog, runner)
+        with _kestra(server, timeout) as client:
+            present.flow_status(loaded.project.kestra_namespace, client.version(),
+                                status(client, loaded.project.kestra_namespace, rendered), json_output)
 
 
 def _deployer(catalog_path: Path, profile: "Profile", host: str | None, timeout: int, json_output: bool) -> Any:

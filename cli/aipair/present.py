@@ -27,11 +27,14 @@ class _LazyConsole:
         self._console: Any = None
 
     def __getattr__(self, name: str) -> Any:
+        return getattr(self.console(), name)
+
+    def console(self) -> Any:
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True)
-        return getattr(self._console, name)
+        return self._console
 
 
 out = _LazyConsole(stderr=False)
@@ -224,6 +227,12 @@ def render_result(root: Path, rendering: "Rendering", changed: list[str], env: A
     out.print(_notes_table(rendering))
 
 
+def _render_command(phase: str) -> str:
+    if phase == "flows":
+        return "aipair flows render"
+    return "aipair render" if "," in phase else f"aipair render --phase {phase}"
+
+
 def check_result(drifts: list[Any], rendering: "Rendering", json_output: bool) -> None:
     if json_output:
         emit_json({"ok": not drifts, "phase": rendering.phase,
@@ -239,7 +248,7 @@ def check_result(drifts: list[Any], rendering: "Rendering", json_output: bool) -
             else:
                 err.print(Syntax(drift.diff, "diff", theme="ansi_dark", background_color="default"))
         err.print(f"[bold red]✗ {len(drifts)} file(s) differ from what the catalog renders;[/] "
-                  f"run `aipair render --phase {rendering.phase}` and commit the result")
+                  f"run `{_render_command(rendering.phase)}` and commit the result")
     if drifts:
         raise typer.Exit(1)
 
@@ -409,4 +418,133 @@ def apply_result(result: Any, json_output: bool) -> None:
             out.print(f"[green]✓[/] {result.service}: {escape(result.previous)} → {escape(result.image)}"
                       + (" (deployed)" if result.deployed else ""))
     if result.rolled_back:
+        raise typer.Exit(1)
+
+
+# --- Kestra flows ---------------------------------------------------------------------------------
+
+def flow_violations(names: list[str], violations: list[Any], json_output: bool) -> None:
+    """The server's verdict on each flow; exit 1 when any flow has an error."""
+    failed = [v for v in violations if v.errors]
+    if json_output:
+        emit_json({"ok": not failed, "flows": [{"name": names[v.index] if v.index < len(names) else None,
+                                                 **v.as_dict()} for v in violations]})
+    else:
+        for violation in violations:
+            name = violation.flow or (names[violation.index] if violation.index < len(names) else f"#{violation.index}")
+            out.print(f"{'[red]✗' if violation.errors else '[green]✓'}[/] {escape(name)}")
+            for error in violation.errors:
+                out.print(f"    [red]{escape(error)}[/]")
+            for warning in violation.warnings + [f"deprecated: {d}" for d in violation.deprecations]:
+                out.print(f"    [yellow]{escape(warning)}[/]")
+    if failed:
+        raise typer.Exit(1)
+
+
+def register_plan(client: Any, namespace: str, rendered: dict[str, str], stale: list[str], prune: bool,
+                  json_output: bool) -> None:
+    """--dry-run: what register would do, judged by comparing sources with the server's."""
+    rows = []
+    for flow_id, text in rendered.items():
+        current = client.flow(namespace, flow_id, source=True)
+        action = "create" if current is None else (
+            "unchanged" if str(current.get("source", "")).strip() == text.strip() else "update")
+        rows.append({"flow": flow_id, "action": action})
+    rows += [{"flow": flow_id, "action": "delete" if prune else "keep (not rendered; --prune deletes)"}
+             for flow_id in stale]
+    if json_output:
+        emit_json({"ok": True, "namespace": namespace, "dry_run": True, "flows": rows})
+        return
+    table = _table(title=f"would register in {namespace} (dry run: nothing changed)", title_justify="left")
+    table.add_column("flow")
+    table.add_column("action")
+    for row in rows:
+        table.add_row(row["flow"], row["action"])
+    out.print(table)
+
+
+def register_result(namespace: str, changes: list[Any], json_output: bool) -> None:
+    if json_output:
+        emit_json({"ok": True, "namespace": namespace, "flows": [c.as_dict() for c in changes]})
+        return
+    colours = {"created": "green", "updated": "yellow", "deleted": "red", "kept": "dim", "unchanged": "dim"}
+    table = _table(title=f"flows in {namespace}", title_justify="left")
+    for column in ("flow", "action", "revision"):
+        table.add_column(column)
+    for change in changes:
+        before = "-" if change.revision_before is None else str(change.revision_before)
+        after = "-" if change.revision_after is None else str(change.revision_after)
+        label = "kept (not rendered; --prune deletes)" if change.action == "kept" else change.action
+        table.add_row(change.flow, f"[{colours[change.action]}]{label}[/]",
+                      after if before == after else f"{before} → {after}")
+    out.print(table)
+
+
+@contextmanager
+def execution_display(json_output: bool) -> Iterator[Any]:
+    """A live table of the execution's task runs (nothing on --json); yields the callback to feed it."""
+    if json_output:
+        yield lambda _execution: None
+        return
+    from rich.live import Live
+
+    from .engines.kestra import state_of, task_rows
+
+    colours = {"SUCCESS": "green", "FAILED": "red", "RUNNING": "cyan", "WARNING": "yellow", "KILLED": "red"}
+
+    def table(execution: dict[str, Any]) -> "Table":
+        state = state_of(execution)
+        view = _table(title=f"{execution.get('namespace')}.{execution.get('flowId')} execution "
+                            f"{execution.get('id')}: [{colours.get(state, 'white')}]{state}[/]", title_justify="left")
+        view.add_column("task")
+        view.add_column("state")
+        view.add_column("value", overflow="fold")
+        for task, task_state, value in task_rows(execution):
+            view.add_row(task, f"[{colours.get(task_state, 'white')}]{task_state}[/]", escape(value))
+        return view
+
+    with Live(console=err.console(), transient=False, auto_refresh=False) as live:
+        yield lambda execution: live.update(table(execution), refresh=True)
+
+
+def execution_result(client: Any, execution: dict[str, Any], json_output: bool) -> None:
+    from .engines.kestra import SUCCESSFUL_STATES, state_of
+
+    state = state_of(execution)
+    ok = state in SUCCESSFUL_STATES
+    if json_output:
+        emit_json({"ok": ok, "id": execution.get("id"), "namespace": execution.get("namespace"),
+                   "flow": execution.get("flowId"), "state": state, "outputs": execution.get("outputs") or {},
+                   "tasks": [{"task": t.get("taskId"), "state": state_of(t), "value": t.get("value")}
+                             for t in execution.get("taskRunList") or []]})
+    else:
+        for name, value in (execution.get("outputs") or {}).items():
+            out.print(f"output [bold]{escape(str(name))}[/]: {escape(str(value))}")
+        if not ok:
+            for line in client.logs(execution["id"]):
+                if line.get("level") in ("ERROR", "WARN"):
+                    err.print(f"[red]{escape(str(line.get('taskId') or ''))}[/] {escape(str(line.get('message')))}")
+        out.print(f"{'[green]✓' if ok else '[bold red]✗'}[/] execution {execution.get('id')} ended {state}")
+    if not ok:
+        raise typer.Exit(1)
+
+
+def flow_status(namespace: str, version: str, rows: list[Any], json_output: bool) -> None:
+    stale = [r for r in rows if not r.in_sync]
+    if json_output:
+        emit_json({"ok": not stale, "namespace": namespace, "server_version": version,
+                   "flows": [r.as_dict() for r in rows]})
+    else:
+        table = _table(title=f"{namespace} on Kestra {version}", title_justify="left")
+        for column in ("flow", "revision", "catalog", "last execution", "started"):
+            table.add_column(column)
+        for row in rows:
+            sync = "[green]in sync[/]" if row.in_sync else (
+                "[red]missing[/]" if row.revision is None else "[yellow]differs[/]")
+            table.add_row(row.flow, "-" if row.revision is None else str(row.revision), sync,
+                          row.last_state or "-", row.last_start or "-")
+        out.print(table)
+        if stale:
+            err.print("run `aipair flows register` to bring the server in line with the catalog")
+    if stale:
         raise typer.Exit(1)

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from ..catalog import parse_catalog
 from ..catalog.model import Catalog
 from ..errors import AipairError
-from ..render.files import render_phase
+from ..render.files import render_all
 from ..workspace import atomic_write, write_files
 
 HISTORY = ".aipair/upgrade-history.json"
@@ -64,10 +64,7 @@ def replace_image(text: str, service: str, image: str) -> str:
 
 
 def _render_all(catalog: Catalog, root: Path, source: str) -> list[str]:
-    files: dict[str, str] = {}
-    for phase in ("mvp", "scale"):
-        files.update(render_phase(catalog, phase, source=source).files)
-    return write_files(root, files)
+    return write_files(root, render_all(catalog, source=source).files)
 
 
 def _history(root: Path) -> list[dict[str, str]]:

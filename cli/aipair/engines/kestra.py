@@ -1,0 +1,280 @@
+"""A Kestra server over its REST API (httpx). The only module that talks to Kestra.
+
+What it knows about the API (checked against Kestra's FlowController, ExecutionController and
+MiscController):
+
+- ``GET /api/v1/configs`` (no tenant) answers the server version; since 0.23 every other path
+  carries a tenant (``/api/v1/main/...`` in open source), before that none.
+- ``POST /api/v1/<tenant>/flows/<namespace>`` replaces a namespace from YAML sources joined with
+  ``---`` and **deletes flows missing from the body unless ``delete=false``**: this client always
+  sends ``delete=false``; removing flows is a separate, explicit ``DELETE`` per flow.
+- ``POST /api/v1/<tenant>/flows/validate`` validates without saving; the answer has one entry per
+  flow with ``errors`` (``detail``/``path``, newer servers) or ``constraints`` (one string, older).
+- Saving an unchanged source keeps the flow's revision.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import httpx
+
+from ..errors import AipairError
+
+DEFAULT_URL = "http://localhost:8080"
+TERMINAL_STATES = frozenset({"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED", "RETRIED"})
+SUCCESSFUL_STATES = frozenset({"SUCCESS", "WARNING", "SKIPPED"})
+
+
+class KestraError(AipairError):
+    """The server refused or failed a request; the message carries the server's own words."""
+
+
+class KestraUnavailable(KestraError):
+    """Not reachable, or it refused our credentials: nothing was changed. Exit code 3."""
+
+    exit_code = 3
+
+
+class KestraNotFound(KestraError):
+    """A flow or execution that does not exist: a usage error. Exit code 2."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Basic auth (username and password) or an API token (bearer), never both."""
+
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+
+    def auth(self) -> httpx.Auth | None:
+        if self.username:
+            return httpx.BasicAuth(self.username, self.password or "")
+        return None
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token and not self.username else {}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One flow's validation result from the server."""
+
+    index: int
+    flow: str | None
+    errors: list[str]
+    warnings: list[str] = field(default_factory=list)
+    deprecations: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "flow": self.flow, "errors": self.errors, "warnings": self.warnings,
+                "deprecations": self.deprecations}
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    numbers = []
+    for part in version.split("-")[0].split("."):
+        if not part.isdigit():
+            break
+        numbers.append(int(part))
+    return tuple(numbers)
+
+
+class KestraClient:
+    """One server. ``tenant`` None means: ask the server's version and choose (``main`` from 0.23 on)."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, credentials: Credentials = Credentials(), tenant: str | None = None,
+                 timeout: float = 30.0, retries: int = 3, backoff: float = 0.5,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._client = httpx.Client(base_url=self.url, auth=credentials.auth(), headers=credentials.headers(),
+                                    timeout=timeout, transport=transport)
+        self._retries = retries
+        self._backoff = backoff
+        self._tenant = tenant
+        self._version: str | None = None
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> "KestraClient":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- transport ------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Retries only when the request cannot have reached the server (connect errors), with backoff."""
+        for attempt in range(self._retries + 1):
+            try:
+                response = self._client.request(method, path, **kwargs)
+                break
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if attempt == self._retries:
+                    raise KestraUnavailable(f"cannot reach Kestra at {self.url} ({exc}); is the server running? "
+                                            "Set --server or KESTRA_URL") from None
+                time.sleep(self._backoff * 2 ** attempt)
+            except httpx.TimeoutException:
+                raise KestraUnavailable(f"Kestra at {self.url} did not answer {method} {path} in time; "
+                                        "raise --timeout or check the server's load") from None
+        if response.status_code in (401, 403):
+            raise KestraUnavailable(
+                f"Kestra at {self.url} refused the credentials ({response.status_code}): set KESTRA_USER and "
+                "KESTRA_PASSWORD (basic auth, mandatory since Kestra 0.24) or KESTRA_API_TOKEN")
+        if response.status_code >= 400:
+            message = _server_message(response)
+            if response.status_code == 404:
+                raise KestraNotFound(message)
+            raise KestraError(f"Kestra refused {method} {path} ({response.status_code}): {message}")
+        return response
+
+    @property
+    def api(self) -> str:
+        """The API prefix with the tenant, e.g. ``/api/v1/main``."""
+        if self._tenant is None:
+            self._tenant = "main" if _version_tuple(self.version()) >= (0, 23) else ""
+        return f"/api/v1/{self._tenant}".rstrip("/")
+
+    def version(self) -> str:
+        if self._version is None:
+            try:
+                body = self._request("GET", "/api/v1/configs").json()
+            except KestraNotFound:
+                raise KestraUnavailable(f"{self.url} does not look like a Kestra server (no /api/v1/configs)") from None
+            self._version = str(body.get("version") or "0")
+        return self._version
+
+    # --- flows ----------------------------------------------------------------------------------
+
+    def validate(self, sources: list[str]) -> list[Violation]:
+        response = self._request("POST", f"{self.api}/flows/validate", content=join_sources(sources),
+                                 headers={"Content-Type": "application/x-yaml"})
+        return [_violation(entry) for entry in response.json()]
+
+    def flows(self, namespace: str) -> list[dict[str, Any]]:
+        return list(self._request("GET", f"{self.api}/flows/{namespace}").json())
+
+    def flow(self, namespace: str, flow_id: str, *, source: bool = False) -> dict[str, Any] | None:
+        try:
+            response = self._request("GET", f"{self.api}/flows/{namespace}/{flow_id}",
+                                     params={"source": str(source).lower()})
+        except KestraNotFound:
+            return None
+        return response.json() if response.content else None
+
+    def update_namespace(self, namespace: str, sources: list[str]) -> list[dict[str, Any]]:
+        """Create or update ``sources``; ``delete=false`` so flows not sent are left alone."""
+        response = self._request("POST", f"{self.api}/flows/{namespace}", params={"delete": "false"},
+                                 content=join_sources(sources), headers={"Content-Type": "application/x-yaml"})
+        return list(response.json())
+
+    def delete_flow(self, namespace: str, flow_id: str) -> None:
+        self._request("DELETE", f"{self.api}/flows/{namespace}/{flow_id}")
+
+    # --- executions -----------------------------------------------------------------------------
+
+    def start(self, namespace: str, flow_id: str, inputs: dict[str, str]) -> dict[str, Any]:
+        # The endpoint takes multipart/form-data only; httpx writes that for `files`, so each input is a
+        # form field sent through `files` without a filename. No inputs: an empty multipart body.
+        path = f"{self.api}/executions/{namespace}/{flow_id}"
+        if inputs:
+            request: dict[str, Any] = {"files": {name: (None, value) for name, value in inputs.items()}}
+        else:
+            request = {"content": b"--aipair--\r\n",
+                       "headers": {"Content-Type": "multipart/form-data; boundary=aipair"}}
+        try:
+            return dict(self._request("POST", path, **request).json())
+        except KestraNotFound:
+            raise KestraNotFound(f"no flow {namespace}.{flow_id} on {self.url}: register it first "
+                                 "(aipair flows register)") from None
+
+    def execution(self, execution_id: str) -> dict[str, Any]:
+        return dict(self._request("GET", f"{self.api}/executions/{execution_id}").json())
+
+    def follow(self, execution_id: str, *, interval: float = 1.0, timeout: float = 3600.0,
+               on_change: Callable[[dict[str, Any]], None] = lambda _: None) -> dict[str, Any]:
+        """Poll until the execution ends; ``on_change`` sees every new snapshot (for a live display)."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while True:
+            current = self.execution(execution_id)
+            snapshot = (state_of(current), [(t.get("taskId"), state_of(t)) for t in current.get("taskRunList") or []])
+            if snapshot != last:
+                on_change(current)
+                last = snapshot
+            if state_of(current) in TERMINAL_STATES:
+                return current
+            if time.monotonic() > deadline:
+                raise KestraError(f"execution {execution_id} is still {state_of(current)} after {timeout:.0f} s; "
+                                  "it keeps running on the server")
+            time.sleep(interval)
+
+    def executions(self, namespace: str, flow_id: str, *, size: int = 1) -> list[dict[str, Any]]:
+        response = self._request("GET", f"{self.api}/executions/search",
+                                 params={"namespace": namespace, "flowId": flow_id, "size": size, "page": 1,
+                                         "sort": "state.startDate:desc"})
+        return list(response.json().get("results") or [])
+
+    def logs(self, execution_id: str) -> list[dict[str, Any]]:
+        return list(self._request("GET", f"{self.api}/logs/{execution_id}").json())
+
+
+def state_of(item: dict[str, Any]) -> str:
+    return str((item.get("state") or {}).get("current") or "UNKNOWN")
+
+
+def join_sources(sources: list[str]) -> str:
+    """Kestra splits the body on every "---"; a source containing one would be cut in two."""
+    for source in sources:
+        if "---" in source:
+            raise KestraError("a flow contains '---', which Kestra's bulk API splits on; remove it from the flow")
+    return "\n---\n".join(source.strip() for source in sources)
+
+
+def _violation(entry: dict[str, Any]) -> Violation:
+    errors = [_error_line(e) for e in entry.get("errors") or []]
+    if not errors and entry.get("constraints"):
+        errors = [line.strip() for line in str(entry["constraints"]).splitlines() if line.strip()]
+    flow = f"{entry['namespace']}.{entry['flow']}" if entry.get("namespace") and entry.get("flow") else entry.get("flow")
+    return Violation(index=int(entry.get("index", 0)), flow=flow, errors=errors,
+                     warnings=list(entry.get("warnings") or []), deprecations=list(entry.get("deprecationPaths") or []))
+
+
+def _error_line(error: Any) -> str:
+    if isinstance(error, dict):
+        where = error.get("path") or error.get("pointer")
+        return f"{where}: {error.get('detail')}" if where else str(error.get("detail"))
+    return str(error)
+
+
+def _server_message(response: httpx.Response) -> str:
+    """The most useful text of an error answer: Kestra uses Micronaut's JSON errors or RFC 9457 problems."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:500] or response.reason_phrase
+    lines: list[str] = []
+    if isinstance(body, dict):
+        for key in ("message", "detail", "title"):
+            if body.get(key):
+                lines.append(str(body[key]))
+                break
+        nested = (body.get("_embedded") or {}).get("errors") or body.get("errors") or []
+        for error in nested:
+            text = _error_line(error) if "detail" in error else str(error.get("message", error))
+            if text not in lines[0:1]:
+                lines.append(text)
+    return "\n".join(lines) or response.text.strip()[:500]
+
+
+def task_rows(execution: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """(task id, state, value of a ForEach iteration) for each task run, in order."""
+    for run in execution.get("taskRunList") or []:
+        yield str(run.get("taskId")), state_of(run), str(run.get("value") or "")

@@ -1,0 +1,230 @@
+"""Catalog → the Kestra flows that keep components current. Pure: no I/O, no clock.
+
+Two flows, both calling aipair itself, so Kestra only schedules and records:
+
+- ``validate-candidate`` (inputs ``service``, ``version``): clone the repository that holds the
+  catalog, ``aipair upgrade validate`` in a throw-away stack, keep the JSON report as an output,
+  then propose the upgrade (a pushed branch with ``aipair upgrade apply``, or a webhook) or fail,
+  which runs the ``errors`` branch (a webhook notification and an error log).
+- ``watch-versions``: a Schedule trigger runs ``aipair upgrade check`` and starts the validation
+  flow once per candidate (a Subflow per value of a ForEach).
+
+Only current task types are used (``io.kestra.plugin.core.*`` and ``io.kestra.plugin.scripts.*``).
+Values from inputs and the catalog reach the shell through ``env``, never spliced into a command
+line, so a hostile input cannot inject shell code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..catalog.model import Catalog, KestraSettings
+
+VALIDATE_FLOW = "validate-candidate"
+WATCH_FLOW = "watch-versions"
+# Registration order: a Subflow's target must exist before the flow that calls it.
+FLOW_ORDER = (VALIDATE_FLOW, WATCH_FLOW)
+
+COMMANDS = "io.kestra.plugin.scripts.shell.Commands"
+PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"
+DOCKER_RUNNER = "io.kestra.plugin.scripts.runner.docker.Docker"
+
+# Exit codes of aipair the flows rely on (see `aipair upgrade --help`).
+CANDIDATES_FOUND = 10
+CANDIDATE_FAILED = 1
+
+SERVICE_PATTERN = "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+VERSION_PATTERN = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+
+
+def render_kestra_flows(catalog: Catalog, *, runner: str | None = None) -> dict[str, dict[str, Any]]:
+    """Flow id → flow document, in registration order. Empty when the catalog has no kestra settings.
+
+    ``runner`` overrides the catalog's task runner (``process`` for local use and tests).
+    """
+    settings = catalog.project.kestra
+    if settings is None:
+        return {}
+    if runner is not None:
+        settings = settings.model_copy(update={"runner": runner})
+    namespace = catalog.project.kestra_namespace
+    return {VALIDATE_FLOW: _validate_flow(catalog, settings, namespace),
+            WATCH_FLOW: _watch_flow(catalog, settings, namespace)}
+
+
+def _task_runner(settings: KestraSettings) -> dict[str, Any]:
+    if settings.runner == "process":
+        return {"taskRunner": {"type": PROCESS_RUNNER}}
+    # The validation starts containers: the task talks to the host's engine through its socket.
+    return {"taskRunner": {"type": DOCKER_RUNNER, "volumes": ["/var/run/docker.sock:/var/run/docker.sock"]},
+            "containerImage": settings.image}
+
+
+def _retry(settings: KestraSettings) -> dict[str, Any]:
+    if settings.retries == 0:
+        return {}
+    return {"retry": {"type": "exponential", "interval": "PT30S", "maxInterval": "PT5M",
+                      "maxAttempts": settings.retries + 1, "warningOnRetry": True}}
+
+
+def _repository_env(settings: KestraSettings) -> dict[str, str]:
+    return {"AIPAIR_REPOSITORY": settings.repository, "AIPAIR_BRANCH": settings.branch,
+            "AIPAIR_CATALOG": f"repo/{settings.catalog_path}"}
+
+
+CLONE = 'git clone --quiet --depth 1 --branch "$AIPAIR_BRANCH" "$AIPAIR_REPOSITORY" repo'
+
+
+def _validate_flow(catalog: Catalog, settings: KestraSettings, namespace: str) -> dict[str, Any]:
+    env = {**_repository_env(settings), "SERVICE": "{{ inputs.service }}", "VERSION": "{{ inputs.version }}"}
+    validate = {
+        "id": "validate",
+        "type": COMMANDS,
+        "description": "Start the candidate with its dependencies in a throw-away stack, wait for health, "
+                       "run the smoke tests. A failing candidate is a verdict, not an error; only "
+                       "infrastructure failures (exit codes above 1) fail this task and are retried.",
+        **_task_runner(settings),
+        "timeout": f"PT{settings.validate_timeout + 300}S",
+        **_retry(settings),
+        "env": env,
+        "outputFiles": ["report.json"],
+        "commands": [
+            CLONE,
+            "rc=0",
+            f'aipair upgrade validate "$SERVICE" "$VERSION" --catalog "$AIPAIR_CATALOG" '
+            f'--timeout {settings.validate_timeout} --report report.json || rc=$?',
+            f'if [ "$rc" -gt {CANDIDATE_FAILED} ]; then exit "$rc"; fi',
+            'if [ "$rc" -eq 0 ]; then verdict=passed; else verdict=failed; fi',
+            """echo '::{"outputs":{"verdict":"'"$verdict"'"}}::'""",
+        ],
+    }
+    reject = {
+        "id": "reject",
+        "type": "io.kestra.plugin.core.execution.Fail",
+        "errorMessage": "{{ inputs.service }} {{ inputs.version }} failed validation: see the report output",
+    }
+    return {
+        "id": VALIDATE_FLOW,
+        "namespace": namespace,
+        "description": f"Validate one candidate version of a component of {catalog.project.name} in a "
+                       "throw-away stack, then propose the upgrade or report the failure. Rendered by aipair "
+                       "from the catalog: change the catalog, not this flow.",
+        "labels": {"managed-by": "aipair", "project": catalog.project.name},
+        "inputs": [
+            {"id": "service", "type": "STRING", "description": "Service name, as in the catalog.",
+             "validator": SERVICE_PATTERN},
+            {"id": "version", "type": "STRING", "description": "Candidate tag, as `aipair upgrade check` reports it.",
+             "validator": VERSION_PATTERN},
+        ],
+        "concurrency": {"limit": settings.concurrency, "behavior": "QUEUE"},
+        "tasks": [
+            validate,
+            {
+                "id": "decide",
+                "type": "io.kestra.plugin.core.flow.If",
+                "condition": "{{ outputs.validate.vars.verdict == 'passed' }}",
+                "then": _proposal(catalog, settings),
+                "else": [reject],
+            },
+        ],
+        "errors": _failure_branch(settings),
+        "outputs": [
+            {"id": "report", "type": "FILE", "description": "The JSON report of `aipair upgrade validate`.",
+             "value": "{{ outputs.validate.outputFiles['report.json'] }}"},
+            {"id": "verdict", "type": "STRING", "value": "{{ outputs.validate.vars.verdict }}"},
+        ],
+    }
+
+
+def _proposal(catalog: Catalog, settings: KestraSettings) -> list[dict[str, Any]]:
+    if settings.propose == "none":
+        return [{"id": "passed", "type": "io.kestra.plugin.core.log.Log",
+                 "message": "{{ inputs.service }} {{ inputs.version }} passed validation"}]
+    if settings.propose == "webhook":
+        return [_webhook("propose", settings, "passed validation: ready to upgrade")]
+    env = {**_repository_env(settings), "SERVICE": "{{ inputs.service }}", "VERSION": "{{ inputs.version }}"}
+    author = f"-c user.name=aipair -c user.email=aipair@{catalog.project.domain}"
+    return [{
+        "id": "propose",
+        "type": COMMANDS,
+        "description": "Pin the candidate (with its digest) in the catalog on a new branch, re-render every "
+                       "output, commit and push the branch for review.",
+        **_task_runner(settings),
+        **_retry(settings),
+        "env": env,
+        "commands": [
+            'git clone --quiet --branch "$AIPAIR_BRANCH" "$AIPAIR_REPOSITORY" repo',
+            'branch="aipair/upgrade-$SERVICE-$VERSION"',
+            'git -C repo checkout --quiet -b "$branch"',
+            'aipair upgrade apply "$SERVICE" "$VERSION" --catalog "$AIPAIR_CATALOG" --json > apply.json',
+            "git -C repo add --all",
+            f'git -C repo {author} commit --quiet -m "Upgrade $SERVICE to $VERSION (validated by Kestra '
+            'execution {{ execution.id }})"',
+            'git -C repo push --quiet --force origin "$branch"',
+            """echo '::{"outputs":{"branch":"'"$branch"'"}}::'""",
+        ],
+    }]
+
+
+def _webhook(task_id: str, settings: KestraSettings, what: str) -> dict[str, Any]:
+    body = ('{"project": "{{ flow.namespace }}", "service": "{{ inputs.service }}", '
+            '"version": "{{ inputs.version }}", "result": "' + what + '", "execution": "{{ execution.id }}"}')
+    return {"id": task_id, "type": "io.kestra.plugin.core.http.Request",
+            "uri": f"{{{{ secret('{settings.notify_secret}') }}}}", "method": "POST",
+            "contentType": "application/json", "body": body, **_retry(settings)}
+
+
+def _failure_branch(settings: KestraSettings) -> list[dict[str, Any]]:
+    tasks: list[dict[str, Any]] = [{
+        "id": "log-failure", "type": "io.kestra.plugin.core.log.Log", "level": "ERROR",
+        "message": "{{ inputs.service }} {{ inputs.version }} was not upgraded (execution {{ execution.id }})",
+    }]
+    if settings.notify_secret:
+        tasks.append(_webhook("notify-failure", settings, "failed validation"))
+    return tasks
+
+
+def _watch_flow(catalog: Catalog, settings: KestraSettings, namespace: str) -> dict[str, Any]:
+    check = {
+        "id": "check",
+        "type": COMMANDS,
+        "description": "Ask each image's registry for newer tags allowed by the service's upgrade policy.",
+        **_task_runner(settings),
+        **_retry(settings),
+        "env": _repository_env(settings),
+        "outputFiles": ["check.json", "candidates.json"],
+        "commands": [
+            CLONE,
+            "rc=0",
+            'aipair upgrade check --catalog "$AIPAIR_CATALOG" --json --candidates-file candidates.json '
+            "> check.json || rc=$?",
+            f'if [ "$rc" -ne 0 ] && [ "$rc" -ne {CANDIDATES_FOUND} ]; then cat check.json; exit "$rc"; fi',
+        ],
+    }
+    each = {
+        "id": "each-candidate",
+        "type": "io.kestra.plugin.core.flow.ForEach",
+        "values": "{{ read(outputs.check.outputFiles['candidates.json']) }}",
+        "concurrencyLimit": settings.concurrency,
+        "tasks": [{
+            "id": "validate",
+            "type": "io.kestra.plugin.core.flow.Subflow",
+            "namespace": namespace,
+            "flowId": VALIDATE_FLOW,
+            "inputs": {"service": "{{ fromJson(taskrun.value).service }}",
+                       "version": "{{ fromJson(taskrun.value).version }}"},
+            "wait": True,
+            # One rejected candidate must not stop the others; each validation reports its own failure.
+            "transmitFailed": False,
+        }],
+    }
+    return {
+        "id": WATCH_FLOW,
+        "namespace": namespace,
+        "description": f"Find new versions of the {catalog.project.name} components on a schedule and validate "
+                       f"each candidate with {VALIDATE_FLOW}. Rendered by aipair from the catalog.",
+        "labels": {"managed-by": "aipair", "project": catalog.project.name},
+        "tasks": [check, each],
+        "triggers": [{"id": "schedule", "type": "io.kestra.plugin.core.trigger.Schedule",
+                      "cron": settings.schedule, "timezone": settings.timezone}],
+    }

@@ -1,0 +1,544 @@
+"""ContractKestra: a TEST DOUBLE of the Kestra server, built from Kestra's documented REST API.
+
+Why a double: a real Kestra server cannot be obtained on these machines (measured 2026-11-23).
+Its server module `io.kestra:kestra` (the CLI shadow jar) is absent from Maven Central at every
+version tried (0.22.0 to 2.0.0: 404 for the POM, the jar and the -exec.zip), and Kestra's own
+build lists `webserver` among its `unpublishedModules`, so the REST API cannot be assembled from
+the modules that are published (core, executor, worker, scheduler, jdbc-h2, ...). Docker Hub is
+unreachable and the Go module proxy refuses the source (403). See the note on issue 6.
+
+What it reproduces, from FlowController, ExecutionController and MiscController:
+- `GET /api/v1/configs` without tenant and without auth; every other path under `/api/v1/main`
+  (or `/api/v1` when started as a pre-0.23 server); basic auth on all of them (401 otherwise);
+- flow validation (`POST .../flows/validate`): YAML, id/namespace/tasks, unique task ids, known
+  task types with their documented properties, deprecated pre-0.17 aliases as warnings;
+- namespace bulk update (`POST .../flows/{namespace}?delete=`; the body split on every "---";
+  `delete` defaults to true as in Kestra; an unchanged source keeps its revision; 422 when invalid);
+- list, get (with `source`), delete flows; create executions (multipart inputs, input
+  validators, 422 on a bad input), get and search executions, execution logs.
+
+Executions run for real in a thread, for the task types aipair renders: shell Commands on the
+Process runner (the commands run as real processes, with `set -e` as Kestra's failFast, and
+`::{"outputs":...}::` lines becoming vars), If, ForEach, Subflow, Fail, Log and http Request,
+with retries, the `errors` branch and flow outputs. Expressions are Pebble's simple subset,
+evaluated with Jinja2 (same syntax for what the flows use) plus `read`, `fromJson` and `secret`
+(from `SECRET_<NAME>` base64 variables, as Kestra open source reads them). Retry intervals are
+capped at one second to keep tests short.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import jinja2
+import yaml
+
+COMMON = {"id", "type", "description", "retry", "timeout", "disabled", "allowFailure", "logLevel", "workerGroup"}
+TASK_PROPERTIES: dict[str, set[str]] = {
+    "io.kestra.plugin.scripts.shell.Commands": {"commands", "taskRunner", "containerImage", "env", "outputFiles",
+                                                "inputFiles", "beforeCommands", "interpreter", "failFast",
+                                                "namespaceFiles", "warningOnStdErr"},
+    "io.kestra.plugin.scripts.shell.Script": {"script", "taskRunner", "containerImage", "env", "outputFiles",
+                                              "inputFiles", "beforeCommands", "interpreter"},
+    "io.kestra.plugin.scripts.python.Commands": {"commands", "taskRunner", "containerImage", "env", "outputFiles",
+                                                 "inputFiles", "beforeCommands", "namespaceFiles", "dependencies"},
+    "io.kestra.plugin.core.flow.If": {"condition", "then", "else", "errors"},
+    "io.kestra.plugin.core.flow.ForEach": {"values", "tasks", "concurrencyLimit", "errors"},
+    "io.kestra.plugin.core.flow.Subflow": {"namespace", "flowId", "inputs", "wait", "transmitFailed", "labels",
+                                           "revision", "inheritLabels"},
+    "io.kestra.plugin.core.flow.Parallel": {"tasks", "concurrent", "errors"},
+    "io.kestra.plugin.core.flow.AllowFailure": {"tasks", "errors"},
+    "io.kestra.plugin.core.execution.Fail": {"errorMessage", "condition"},
+    "io.kestra.plugin.core.log.Log": {"message", "level"},
+    "io.kestra.plugin.core.debug.Return": {"format"},
+    "io.kestra.plugin.core.http.Request": {"uri", "method", "contentType", "body", "headers", "options", "formData"},
+    "io.kestra.plugin.core.http.Download": {"uri", "method", "headers", "options"},
+}
+TRIGGER_PROPERTIES: dict[str, set[str]] = {
+    "io.kestra.plugin.core.trigger.Schedule": {"cron", "timezone", "inputs", "backfill", "conditions", "stopAfter"},
+    "io.kestra.plugin.core.trigger.Webhook": {"key", "conditions"},
+    "io.kestra.plugin.core.trigger.Flow": {"conditions", "inputs", "preconditions"},
+}
+RUNNERS = {"io.kestra.plugin.core.runner.Process", "io.kestra.plugin.scripts.runner.docker.Docker"}
+# Pre-0.17 aliases Kestra still resolves, with a deprecation warning.
+ALIASES = {
+    "io.kestra.core.tasks.flows.EachParallel": "io.kestra.plugin.core.flow.ForEach",
+    "io.kestra.core.tasks.flows.EachSequential": "io.kestra.plugin.core.flow.ForEach",
+    "io.kestra.core.tasks.flows.Flow": "io.kestra.plugin.core.flow.Subflow",
+    "io.kestra.core.tasks.flows.Sequential": "io.kestra.plugin.core.flow.Parallel",
+    "io.kestra.core.tasks.debugs.Return": "io.kestra.plugin.core.debug.Return",
+    "io.kestra.core.tasks.log.Log": "io.kestra.plugin.core.log.Log",
+}
+# The deprecated classes keep their own properties (EachParallel's `value`, not ForEach's `values`).
+TASK_PROPERTIES.update({
+    "io.kestra.core.tasks.flows.EachParallel": {"value", "tasks", "concurrent", "errors"},
+    "io.kestra.core.tasks.flows.EachSequential": {"value", "tasks", "errors"},
+    "io.kestra.core.tasks.flows.Flow": TASK_PROPERTIES["io.kestra.plugin.core.flow.Subflow"],
+    "io.kestra.core.tasks.flows.Sequential": {"tasks", "errors"},
+    "io.kestra.core.tasks.debugs.Return": {"format"},
+    "io.kestra.core.tasks.log.Log": {"message", "level"},
+})
+CHILD_LISTS = ("tasks", "then", "else", "errors")
+FLOW_KEYS = {"id", "namespace", "description", "labels", "inputs", "variables", "tasks", "errors", "finally",
+             "triggers", "outputs", "concurrency", "disabled", "retry", "pluginDefaults", "afterExecution", "sla",
+             "revision", "deleted", "taskDefaults", "listeners"}
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+class FlowInvalid(Exception):
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(errors))
+
+
+def check_flow(source: str, missing: frozenset[str] = frozenset()) -> tuple[dict[str, Any] | None, list[str], list[str]]:
+    """(flow, errors, deprecated paths) of one source, as the documented validation sees it.
+
+    ``missing``: task types whose plugin this server lacks (they are invalid types, as in Kestra)."""
+    try:
+        flow = yaml.safe_load(source)
+    except yaml.YAMLError as exc:
+        return None, [f"Illegal flow source: {exc}"], []
+    if not isinstance(flow, dict):
+        return None, ["Illegal flow source: not a YAML mapping"], []
+    errors: list[str] = []
+    deprecated: list[str] = []
+    for key in ("id", "namespace"):
+        if not isinstance(flow.get(key), str) or not NAME_RE.match(flow[key]):
+            errors.append(f"{key}: must match \"{NAME_RE.pattern}\"")
+    for key in sorted(set(flow) - FLOW_KEYS):
+        errors.append(f"{key}: Unrecognized field \"{key}\"")
+    if not flow.get("tasks"):
+        errors.append("tasks: must not be empty")
+    seen: set[str] = set()
+
+    def walk(tasks: Any, path: str, known: dict[str, set[str]]) -> None:
+        if not isinstance(tasks, list):
+            errors.append(f"{path}: must be a list")
+            return
+        for index, task in enumerate(tasks):
+            where = f"{path}[{index}]"
+            if not isinstance(task, dict):
+                errors.append(f"{where}: must be a mapping")
+                continue
+            task_id, kind = task.get("id"), task.get("type")
+            where = f"{path}[{task_id}]" if task_id else where
+            if not isinstance(task_id, str) or not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$", task_id):
+                errors.append(f"{where}.id: must match \"^[a-zA-Z0-9][a-zA-Z0-9_-]*\"")
+            elif task_id in seen:
+                errors.append(f"{where}.id: Duplicate task id with name [{task_id}]")
+            seen.add(str(task_id))
+            if kind in ALIASES:
+                deprecated.append(f"{where}.type")
+            if kind not in known or kind in missing:
+                errors.append(f"{where}.type: Invalid type: {kind}")
+                continue
+            for key in sorted(set(task) - COMMON - known[kind]):
+                errors.append(f"{where}.{key}: Unrecognized field \"{key}\"")
+            runner = task.get("taskRunner")
+            if runner is not None and (not isinstance(runner, dict) or runner.get("type") not in RUNNERS):
+                errors.append(f"{where}.taskRunner.type: Invalid type: {runner}")
+            for child in CHILD_LISTS:
+                if child in task and known is TASK_PROPERTIES:
+                    walk(task[child], f"{where}.{child}", TASK_PROPERTIES)
+
+    walk(flow.get("tasks") or [], "tasks", TASK_PROPERTIES)
+    walk(flow.get("errors") or [], "errors", TASK_PROPERTIES)
+    walk(flow.get("triggers") or [], "triggers", TRIGGER_PROPERTIES)
+    return flow, errors, deprecated
+
+
+class ContractKestra:
+    """Start with ``with ContractKestra(...) as server: server.url``."""
+
+    def __init__(self, *, username: str = "admin@kestra.io", password: str = "Admin1234", version: str = "1.0.4",
+                 worker_env: dict[str, str] | None = None, missing_plugins: frozenset[str] = frozenset()) -> None:
+        self.username, self.password, self.version = username, password, version
+        self.prefix = "/api/v1/main" if tuple(int(p) for p in version.split(".")[:2]) >= (0, 23) else "/api/v1"
+        self.worker_env = {**os.environ, **(worker_env or {})}
+        self.missing = missing_plugins
+        self.flows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.executions: dict[str, dict[str, Any]] = {}
+        self.logs: dict[str, list[dict[str, Any]]] = {}
+        self.storage = Path(tempfile.mkdtemp(prefix="contract-kestra-"))
+        self.lock = threading.RLock()
+        self.requests: list[tuple[str, str]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> "ContractKestra":
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        shutil.rmtree(self.storage, ignore_errors=True)
+
+    # --- flows ------------------------------------------------------------------------------------
+
+    def latest(self, namespace: str, flow_id: str) -> dict[str, Any] | None:
+        revisions = self.flows.get((namespace, flow_id))
+        return revisions[-1] if revisions and not revisions[-1].get("deleted") else None
+
+    def save(self, source: str) -> dict[str, Any]:
+        flow, errors, _ = check_flow(source, self.missing)
+        if errors:
+            raise FlowInvalid(errors)
+        assert flow is not None
+        key = (flow["namespace"], flow["id"])
+        current = self.latest(*key)
+        if current is not None and current["source"] == source:
+            return current
+        revisions = self.flows.setdefault(key, [])
+        saved = {**flow, "revision": len(revisions) + 1, "source": source}
+        revisions.append(saved)
+        return saved
+
+    # --- executions -------------------------------------------------------------------------------
+
+    def start(self, flow: dict[str, Any], inputs: dict[str, str], parent: str | None = None) -> dict[str, Any]:
+        for declared in flow.get("inputs") or []:
+            value = inputs.get(declared["id"])
+            if value is None and declared.get("required", True) and "defaults" not in declared:
+                raise FlowInvalid([f"inputs.{declared['id']}: Invalid input for `{declared['id']}`, missing "
+                                   "required input"])
+            if value is not None and declared.get("validator") and not re.fullmatch(declared["validator"], value):
+                raise FlowInvalid([f"inputs.{declared['id']}: Invalid input for `{declared['id']}`, it must "
+                                   f"match the pattern `{declared['validator']}`"])
+        execution = {"id": uuid.uuid4().hex[:22], "namespace": flow["namespace"], "flowId": flow["id"],
+                     "flowRevision": flow["revision"], "inputs": dict(inputs), "taskRunList": [], "outputs": {},
+                     "parentId": parent, "state": {"current": "CREATED", "startDate": now(), "histories": []}}
+        with self.lock:
+            self.executions[execution["id"]] = execution
+            self.logs[execution["id"]] = []
+        return execution
+
+    def _state(self, item: dict[str, Any], state: str) -> None:
+        with self.lock:
+            item["state"]["current"] = state
+            item["state"]["histories"].append({"state": state, "date": now()})
+            if state in ("SUCCESS", "FAILED", "WARNING", "KILLED"):
+                item["state"]["endDate"] = now()
+
+    def _log(self, execution: dict[str, Any], task: str | None, level: str, message: str) -> None:
+        with self.lock:
+            self.logs[execution["id"]].append({"executionId": execution["id"], "taskId": task, "level": level,
+                                               "message": message, "timestamp": now()})
+
+    def execute(self, execution: dict[str, Any], flow: dict[str, Any]) -> None:
+        self._state(execution, "RUNNING")
+        context: dict[str, Any] = {"inputs": execution["inputs"], "outputs": {},
+                                   "execution": {"id": execution["id"]},
+                                   "flow": {"id": flow["id"], "namespace": flow["namespace"]}}
+        ok = self._run_tasks(execution, flow["tasks"], context, None)
+        if not ok and flow.get("errors"):
+            self._run_tasks(execution, flow["errors"], context, None)
+        if ok:
+            try:
+                execution["outputs"] = {o["id"]: self.render(o["value"], context) for o in flow.get("outputs") or []}
+            except Exception as exc:  # noqa: BLE001 - Kestra fails the execution on a bad output expression
+                self._log(execution, None, "ERROR", f"Failed to render outputs: {exc}")
+                ok = False
+        self._state(execution, "SUCCESS" if ok else "FAILED")
+
+    def render(self, value: Any, context: dict[str, Any]) -> Any:
+        if isinstance(value, str):
+            env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+            env.globals.update(read=self._read, fromJson=json.loads, secret=self._secret)
+            return env.from_string(value).render(**context)
+        if isinstance(value, list):
+            return [self.render(v, context) for v in value]
+        if isinstance(value, dict):
+            return {k: self.render(v, context) for k, v in value.items()}
+        return value
+
+    def _read(self, uri: str) -> str:
+        return (self.storage / uri.removeprefix("kestra:///")).read_text()
+
+    def _secret(self, name: str) -> str:
+        encoded = self.worker_env.get(f"SECRET_{name}")
+        if encoded is None:
+            raise ValueError(f"Cannot find secret for key '{name}'.")
+        return base64.b64decode(encoded).decode()
+
+    def _run_tasks(self, execution: dict[str, Any], tasks: list[dict[str, Any]], context: dict[str, Any],
+                   value: str | None) -> bool:
+        for task in tasks:
+            if not self._run_task(execution, task, context, value):
+                return False
+        return True
+
+    def _run_task(self, execution: dict[str, Any], task: dict[str, Any], context: dict[str, Any],
+                  value: str | None) -> bool:
+        run = {"id": uuid.uuid4().hex[:22], "taskId": task["id"], "value": value, "attempts": [],
+               "state": {"current": "CREATED", "histories": []}, "outputs": {}}
+        with self.lock:
+            execution["taskRunList"].append(run)
+        self._state(run, "RUNNING")
+        retry = task.get("retry") or {}
+        attempts = int(retry.get("maxAttempts", 1))
+        ok = False
+        for attempt in range(attempts):
+            run["attempts"].append({"state": {"current": "RUNNING"}})
+            try:
+                ok = self._run_kind(execution, task, run, {**context, "taskrun": {"value": value, "id": run["id"]}})
+            except Exception as exc:  # noqa: BLE001 - any task error fails the task run, as in Kestra
+                self._log(execution, task["id"], "ERROR", str(exc))
+                ok = False
+            run["attempts"][-1]["state"]["current"] = "SUCCESS" if ok else "FAILED"
+            if ok or task["type"] in ("io.kestra.plugin.core.execution.Fail", "io.kestra.plugin.core.flow.If"):
+                break
+            if attempt + 1 < attempts:
+                time.sleep(1)  # the documented interval, capped for tests
+        if ok and len(run["attempts"]) > 1 and retry.get("warningOnRetry"):
+            self._state(run, "WARNING")
+        else:
+            self._state(run, "SUCCESS" if ok else "FAILED")
+        if ok:
+            context["outputs"][task["id"]] = run["outputs"]
+        return ok
+
+    def _run_kind(self, execution: dict[str, Any], task: dict[str, Any], run: dict[str, Any],
+                  context: dict[str, Any]) -> bool:
+        kind = ALIASES.get(task["type"], task["type"])
+        if kind == "io.kestra.plugin.scripts.shell.Commands":
+            return self._commands(execution, task, run, context)
+        if kind == "io.kestra.plugin.core.flow.If":
+            branch = "then" if str(self.render(task["condition"], context)).strip().lower() == "true" else "else"
+            return self._run_tasks(execution, task.get(branch) or [], context, context["taskrun"]["value"])
+        if kind == "io.kestra.plugin.core.flow.ForEach":
+            values = self.render(task["values"], context)
+            values = json.loads(values) if isinstance(values, str) else values
+            for item in values:
+                item_text = item if isinstance(item, str) else json.dumps(item)
+                if not self._run_tasks(execution, task["tasks"], context, item_text):
+                    return False
+            return True
+        if kind == "io.kestra.plugin.core.flow.Subflow":
+            target = self.latest(task["namespace"], task["flowId"])
+            if target is None:
+                raise ValueError(f"Unable to find flow {task['namespace']}.{task['flowId']}")
+            child = self.start(target, self.render(task.get("inputs") or {}, context), parent=execution["id"])
+            self.execute(child, target)
+            run["outputs"] = {"executionId": child["id"], "state": child["state"]["current"]}
+            return child["state"]["current"] == "SUCCESS" or not task.get("transmitFailed", True)
+        if kind == "io.kestra.plugin.core.execution.Fail":
+            self._log(execution, task["id"], "ERROR", self.render(task.get("errorMessage", "Flow failed"), context))
+            return False
+        if kind == "io.kestra.plugin.core.log.Log":
+            self._log(execution, task["id"], task.get("level", "INFO"), self.render(task["message"], context))
+            return True
+        if kind == "io.kestra.plugin.core.http.Request":
+            response = httpx.request(task.get("method", "GET"), self.render(task["uri"], context),
+                                     content=self.render(task.get("body", ""), context),
+                                     headers={"Content-Type": task.get("contentType", "application/json")}, timeout=10)
+            run["outputs"] = {"code": response.status_code, "body": response.text}
+            return response.status_code < 400
+        raise ValueError(f"the contract server does not run {kind}")
+
+    def _commands(self, execution: dict[str, Any], task: dict[str, Any], run: dict[str, Any],
+                  context: dict[str, Any]) -> bool:
+        runner = (task.get("taskRunner") or {}).get("type")
+        if runner != "io.kestra.plugin.core.runner.Process":
+            raise ValueError(f"the contract server runs only the Process task runner, not {runner}")
+        workdir = Path(tempfile.mkdtemp(prefix="task-", dir=self.storage))
+        env = {**self.worker_env, **{k: str(v) for k, v in self.render(task.get("env") or {}, context).items()}}
+        script = "set -e\n" + "\n".join(self.render(task["commands"], context))
+        timeout = _seconds(task.get("timeout"))
+        try:
+            done = subprocess.run(["/bin/sh", "-c", script], cwd=workdir, env=env, capture_output=True, text=True,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._log(execution, task["id"], "ERROR", f"Timeout after {timeout} s")
+            return False
+        variables: dict[str, Any] = {}
+        for line in done.stdout.splitlines():
+            match = re.fullmatch(r"::(\{.*\})::", line.strip())
+            if match:
+                variables.update(json.loads(match.group(1)).get("outputs", {}))
+            else:
+                self._log(execution, task["id"], "INFO", line)
+        for line in done.stderr.splitlines():
+            self._log(execution, task["id"], "WARN", line)
+        files = {}
+        if done.returncode == 0:
+            for name in task.get("outputFiles") or []:
+                relative = f"{execution['namespace']}/{execution['flowId']}/executions/{execution['id']}/tasks/" \
+                           f"{task['id']}/{run['id']}/{name}"
+                (self.storage / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(workdir / name, self.storage / relative)
+                files[name] = f"kestra:///{relative}"
+        run["outputs"] = {"exitCode": done.returncode, "vars": variables, "outputFiles": files}
+        if done.returncode != 0:
+            self._log(execution, task["id"], "ERROR", f"Command failed with exit code {done.returncode}")
+        return done.returncode == 0
+
+    # --- HTTP -------------------------------------------------------------------------------------
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: Any = None) -> None:
+                data = b"" if body is None else json.dumps(body).encode()
+                self.send_response(status)
+                if body is not None:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _dispatch(self, method: str) -> None:
+                url = urlparse(self.path)
+                query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+                server.requests.append((method, self.path))
+                if url.path == "/api/v1/configs" and method == "GET":
+                    return self._send(200, {"uuid": "contract", "version": server.version, "edition": "OSS"})
+                expected = "Basic " + base64.b64encode(f"{server.username}:{server.password}".encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    return self._send(401, {"message": "Unauthorized"})
+                if not url.path.startswith(server.prefix + "/"):
+                    return self._send(404, {"message": f"Page Not Found: {url.path}"})
+                parts = url.path[len(server.prefix) + 1:].split("/")
+                try:
+                    with server.lock:
+                        return self._route(method, parts, query)
+                except FlowInvalid as exc:
+                    return self._send(422, {"message": "Invalid entity: " + "; ".join(exc.errors),
+                                            "_embedded": {"errors": [{"message": e} for e in exc.errors]}})
+
+            def _route(self, method: str, parts: list[str], query: dict[str, str]) -> None:
+                if parts[0] == "flows":
+                    return self._flows(method, parts[1:], query)
+                if parts[0] == "executions":
+                    return self._executions(method, parts[1:], query)
+                if parts[0] == "logs" and method == "GET" and len(parts) == 2:
+                    return self._send(200, server.logs.get(parts[1], []))
+                return self._send(404, {"message": "Page Not Found"})
+
+            def _flows(self, method: str, parts: list[str], query: dict[str, str]) -> None:
+                if method == "POST" and parts == ["validate"]:
+                    answer = []
+                    for index, source in enumerate(self._body().decode().split("---")):
+                        flow, errors, deprecated = check_flow(source.strip(), server.missing)
+                        entry: dict[str, Any] = {"index": index, "deprecationPaths": deprecated}
+                        if flow:
+                            entry.update(flow=flow.get("id"), namespace=flow.get("namespace"))
+                        if errors:
+                            entry["errors"] = [{"detail": e.split(": ", 1)[-1], "path": e.split(": ", 1)[0]}
+                                               for e in errors]
+                        answer.append(entry)
+                    return self._send(200, answer)
+                if method == "POST" and len(parts) == 1:
+                    namespace = parts[0]
+                    sources = [s.strip() for s in self._body().decode().split("---") if s.strip()]
+                    parsed = [check_flow(s, server.missing) for s in sources]
+                    problems = [e for _, errors, _ in parsed for e in errors]
+                    problems += [f"flow.namespace: {f['namespace']}.{f['id']} - flow namespace is invalid"
+                                 for f, _, _ in parsed if f and f.get("namespace") != namespace]
+                    if problems:
+                        raise FlowInvalid(problems)
+                    ids = [f["id"] for f, _, _ in parsed if f]
+                    deleted = []
+                    if query.get("delete", "true") == "true":  # Kestra's default: a full sync
+                        for (ns, flow_id), revisions in server.flows.items():
+                            if ns == namespace and flow_id not in ids and not revisions[-1].get("deleted"):
+                                revisions.append({**revisions[-1], "deleted": True})
+                                deleted.append(revisions[-1])
+                    saved = [server.save(s) for s in sources]
+                    return self._send(200, [_public(f) for f in deleted + saved])
+                if method == "GET" and len(parts) == 1:
+                    return self._send(200, [_public(r[-1]) for (ns, _), r in sorted(server.flows.items())
+                                            if ns == parts[0] and not r[-1].get("deleted")])
+                if len(parts) == 2:
+                    flow = server.latest(*parts)
+                    if flow is None:
+                        return self._send(404, {"message": f"Flow {parts[0]}.{parts[1]} not found"})
+                    if method == "GET":
+                        return self._send(200, flow if query.get("source") == "true" else _public(flow))
+                    if method == "DELETE":
+                        server.flows[tuple(parts)].append({**flow, "deleted": True})  # type: ignore[index]
+                        return self._send(204)
+                return self._send(404, {"message": "Page Not Found"})
+
+            def _executions(self, method: str, parts: list[str], query: dict[str, str]) -> None:
+                if method == "GET" and parts == ["search"]:
+                    found = [e for e in server.executions.values()
+                             if e["namespace"] == query.get("namespace") and e["flowId"] == query.get("flowId")]
+                    found.sort(key=lambda e: e["state"]["startDate"], reverse=True)
+                    size = int(query.get("size", 10))
+                    return self._send(200, {"results": found[:size], "total": len(found)})
+                if method == "GET" and len(parts) == 1:
+                    execution = server.executions.get(parts[0])
+                    if execution is None:
+                        return self._send(404, {"message": f"Execution {parts[0]} not found"})
+                    return self._send(200, execution)
+                if method == "POST" and len(parts) == 2:
+                    if not (self.headers.get("Content-Type") or "").startswith("multipart/form-data"):
+                        return self._send(415, {"message": "Unsupported Media Type"})
+                    flow = server.latest(*parts)
+                    if flow is None:
+                        return self._send(404, {"message": f"Flow {parts[0]}.{parts[1]} not found"})
+                    execution = server.start(flow, self._form())
+                    threading.Thread(target=server.execute, args=(execution, flow), daemon=True).start()
+                    return self._send(200, execution)
+                return self._send(404, {"message": "Page Not Found"})
+
+            def _form(self) -> dict[str, str]:
+                body = self._body()
+                header = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()
+                message = BytesParser(policy=HTTP).parsebytes(header + body)
+                fields = {}
+                for part in message.iter_parts():
+                    name = part.get_param("name", header="content-disposition")
+                    if name:
+                        fields[str(name)] = part.get_content()
+                return fields
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                self._dispatch("GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._dispatch("POST")
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                self._dispatch("DELETE")
+
+        return Handler
+
+
+def _public(flow: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in flow.items() if k != "source"}
+
+
+def _seconds(duration: str | None) -> float | None:
+    match = re.fullmatch(r"PT(\d+)S", duration or "")
+    return float(match.group(1)) if match else None

@@ -1,0 +1,355 @@
+"""Kestra flows: rendering (pure), and `aipair flows ...` against ContractKestra.
+
+ContractKestra (tests/kestra_contract.py) is a TEST DOUBLE of the Kestra server built from its
+documented REST API, because a real server cannot be obtained here: `io.kestra:kestra` is not on
+Maven Central and Kestra does not publish its webserver module (see that file and issue 6). Every
+test that talks to it says `contract` in its name. The flows' commands run for real: git, aipair,
+the Docker engine and the OCI registry of the upgrade tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import sys
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from aipair.app import app
+from aipair.catalog import load_catalog
+from aipair.render.kestra import render_kestra_flows
+
+from .conftest import DEFAULT_CATALOG
+from .kestra_contract import ContractKestra
+from .test_upgrade_validate import _catalog, _leftovers, images  # noqa: F401 - `images` is a fixture
+
+runner = CliRunner()
+USER, PASSWORD = "admin@kestra.io", "Admin1234"
+CURRENT_TYPES = ("io.kestra.plugin.core.", "io.kestra.plugin.scripts.")
+
+
+def _types(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "type" and isinstance(value, str) and value.startswith("io.kestra"):
+                yield value
+            yield from _types(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _types(item)
+
+
+def _env(server: ContractKestra, **extra: str) -> dict[str, str]:
+    return {"KESTRA_URL": server.url, "KESTRA_USER": USER, "KESTRA_PASSWORD": PASSWORD, **extra}
+
+
+def _invoke(args: list[str], env: dict[str, str], input: str | None = None) -> Any:
+    return runner.invoke(app, args, env=env, input=input)
+
+
+# --- rendering (pure) ------------------------------------------------------------------------------
+
+def test_flows_are_deterministic_use_current_task_types_and_take_inputs_through_env() -> None:
+    catalog = load_catalog(DEFAULT_CATALOG)
+    first, second = render_kestra_flows(catalog), render_kestra_flows(catalog)
+    assert first == second and list(first) == ["validate-candidate", "watch-versions"]
+    for flow in first.values():
+        assert flow["namespace"] == "aipair.platform"
+        types = set(_types(flow))
+        assert types and all(t.startswith(CURRENT_TYPES) for t in types), types
+    validate, watch = first["validate-candidate"], first["watch-versions"]
+    assert watch["triggers"] == [{"id": "schedule", "type": "io.kestra.plugin.core.trigger.Schedule",
+                                  "cron": "0 5 * * 1-5", "timezone": "Europe/Berlin"}]
+    # production runner: the aipair image, with the engine's socket for the throw-away stacks
+    task = validate["tasks"][0]
+    assert task["taskRunner"]["type"] == "io.kestra.plugin.scripts.runner.docker.Docker"
+    assert task["containerImage"] == "ghcr.io/ai-pair/aipair:0.1.0"
+    # no input is ever spliced into a shell command: they arrive as environment variables
+    commands = json.dumps([t.get("commands") for t in validate["tasks"] + validate["tasks"][1]["then"]])
+    assert "aipair upgrade validate" in commands and "aipair upgrade apply" in commands
+    assert "inputs." not in commands and task["env"]["SERVICE"] == "{{ inputs.service }}"
+    assert {i["id"]: i["validator"] for i in validate["inputs"]}["service"].startswith("^[a-z]")
+    assert [t["id"] for t in validate["errors"]] == ["log-failure", "notify-failure"]
+    assert validate["outputs"][0] == {"id": "report", "type": "FILE", "description": validate["outputs"][0]["description"],
+                                      "value": "{{ outputs.validate.outputFiles['report.json'] }}"}
+
+    local = render_kestra_flows(catalog, runner="process")["validate-candidate"]["tasks"][0]
+    assert local["taskRunner"] == {"type": "io.kestra.plugin.core.runner.Process"} and "containerImage" not in local
+
+
+def test_flows_render_check_and_a_catalog_without_kestra(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["flows", "render", "--check", "--catalog", str(DEFAULT_CATALOG)])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    written = runner.invoke(app, ["flows", "render", "--catalog", str(DEFAULT_CATALOG), "--out", str(out),
+                                  "--runner", "process"])
+    assert written.exit_code == 0, written.output
+    assert sorted(p.name for p in (out / "kestra-flows").iterdir()) == ["validate-candidate.yml", "watch-versions.yml"]
+    assert "io.kestra.plugin.core.runner.Process" in (out / "kestra-flows" / "validate-candidate.yml").read_text()
+    stale = runner.invoke(app, ["flows", "render", "--check", "--catalog", str(DEFAULT_CATALOG), "--out", str(out)])
+    assert stale.exit_code == 1 and "aipair flows render" in stale.output
+
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(yaml.safe_dump({"version": 1, "project": {"name": "p", "domain": "p.example.com",
+                                                               "tls": {"acme_email": "o@p.example.com"}},
+                                     "services": {"web": {"layer": "application", "image": "nginx:1.27.0",
+                                                          "health": {"type": "tcp", "port": 80},
+                                                          "ports": [{"port": 80}]}}}))
+    missing = runner.invoke(app, ["flows", "render", "--catalog", str(plain)])
+    assert missing.exit_code == 2 and "project.kestra is not set" in missing.stderr
+
+
+@pytest.mark.parametrize("kestra, field, message", [
+    ({"repository": "/r.git", "propose": "webhook"}, "project.kestra", "needs notify_secret"),
+    ({"repository": "/r.git", "schedule": "every day"}, "project.kestra.schedule", "cron"),
+    ({"repository": "/r.git; rm -rf /"}, "project.kestra.repository", ""),
+    ({"repository": "/r.git", "runner": "kubernetes"}, "project.kestra.runner", ""),
+])
+def test_bad_kestra_settings_name_file_line_and_field(tmp_path: Path, kestra: dict, field: str, message: str) -> None:
+    path = tmp_path / "catalog.yaml"
+    data = yaml.safe_load(DEFAULT_CATALOG.read_text())
+    data["project"]["kestra"] = kestra
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = runner.invoke(app, ["flows", "render", "--catalog", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert f"{path}:" in result.stderr and field in result.stderr and message in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+# --- against ContractKestra --------------------------------------------------------------------------
+
+@pytest.fixture()
+def kestra() -> Iterator[ContractKestra]:
+    with ContractKestra(username=USER, password=PASSWORD) as server:
+        yield server
+
+
+def test_contract_register_is_idempotent_and_prune_deletes_only_what_it_listed(kestra: ContractKestra) -> None:
+    env = _env(kestra)
+    args = ["--catalog", str(DEFAULT_CATALOG), "--json"]
+    first = _invoke(["flows", "register", *args], env)
+    assert first.exit_code == 0, first.output
+    assert [(f["flow"], f["action"], f["revision_after"]) for f in json.loads(first.stdout)["flows"]] == [
+        ("validate-candidate", "created", 1), ("watch-versions", "created", 1)]
+    bulk = [path for method, path in kestra.requests if method == "POST" and "/flows/aipair.platform" in path]
+    assert bulk and all("delete=false" in path for path in bulk)
+
+    again = _invoke(["flows", "register", *args], env)
+    assert [(f["action"], f["revision_after"]) for f in json.loads(again.stdout)["flows"]] == [
+        ("unchanged", 1), ("unchanged", 1)]
+
+    # A flow nobody renders any more, and one in another namespace.
+    for source in ("id: old-check\nnamespace: aipair.platform\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi",
+                   "id: keep-me\nnamespace: other.team\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi"):
+        kestra.save(source)
+    kept = _invoke(["flows", "register", *args], env)
+    assert {f["flow"]: f["action"] for f in json.loads(kept.stdout)["flows"]}["old-check"] == "kept"
+    assert kestra.latest("aipair.platform", "old-check") is not None
+
+    plan = _invoke(["flows", "register", "--prune", "--dry-run", *args], env)
+    assert plan.exit_code == 0
+    assert {f["flow"]: f["action"] for f in json.loads(plan.stdout)["flows"]} == {
+        "validate-candidate": "unchanged", "watch-versions": "unchanged", "old-check": "delete"}
+    assert kestra.latest("aipair.platform", "old-check") is not None
+
+    refused = _invoke(["flows", "register", "--prune", "--catalog", str(DEFAULT_CATALOG)], env, input="n\n")
+    assert refused.exit_code == 1 and "old-check" in refused.output
+    assert kestra.latest("aipair.platform", "old-check") is not None
+
+    pruned = _invoke(["flows", "register", "--prune", "--yes", *args], env)
+    assert pruned.exit_code == 0, pruned.output
+    assert {f["flow"]: f["action"] for f in json.loads(pruned.stdout)["flows"]} == {
+        "validate-candidate": "unchanged", "watch-versions": "unchanged", "old-check": "deleted"}
+    assert kestra.latest("aipair.platform", "old-check") is None
+    assert kestra.latest("other.team", "keep-me") is not None
+    assert kestra.latest("aipair.platform", "validate-candidate")["revision"] == 1
+
+    status = _invoke(["flows", "status", *args], env)
+    assert status.exit_code == 0 and all(f["in_sync"] for f in json.loads(status.stdout)["flows"])
+
+
+def test_contract_server_rejects_a_broken_flow_and_aipair_shows_its_message(kestra: ContractKestra,
+                                                                            tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text("id: broken\nnamespace: aipair.platform\ntasks:\n  - id: say\n"
+                      "    type: io.kestra.plugin.core.log.Logg\n    message: hi\n  - id: run\n"
+                      "    type: io.kestra.plugin.scripts.shell.Commands\n    command: [echo]\n")
+    result = _invoke(["flows", "validate", str(broken)], _env(kestra))
+    assert result.exit_code == 1
+    assert "aipair.platform.broken" in result.output
+    assert "tasks[say].type: Invalid type: io.kestra.plugin.core.log.Logg" in result.output
+    assert 'tasks[run].command: Unrecognized field "command"' in result.output
+
+
+def test_contract_register_stops_when_the_server_lacks_a_plugin() -> None:
+    with ContractKestra(username=USER, password=PASSWORD,
+                        missing_plugins=frozenset({"io.kestra.plugin.scripts.shell.Commands"})) as server:
+        result = _invoke(["flows", "register", "--catalog", str(DEFAULT_CATALOG)], _env(server))
+        assert result.exit_code == 1
+        assert "nothing was registered" in result.stderr
+        assert "Invalid type: io.kestra.plugin.scripts.shell.Commands" in result.stderr
+        assert server.flows == {}
+
+
+def test_contract_wrong_credentials_server_down_unknown_flow_and_bad_input(kestra: ContractKestra) -> None:
+    wrong = _invoke(["flows", "status"], _env(kestra, KESTRA_PASSWORD="nope"))
+    assert wrong.exit_code == 3 and "refused the credentials (401)" in wrong.stderr
+
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    down = _invoke(["flows", "status", "--server", closed], _env(kestra, KESTRA_URL=closed))
+    assert down.exit_code == 3 and "cannot reach Kestra" in down.stderr and "is the server running?" in down.stderr
+
+    unknown = _invoke(["flows", "run", "validate-candidat", "-i", "service=web"], _env(kestra))
+    assert unknown.exit_code == 2 and "no flow aipair.platform.validate-candidat" in unknown.stderr
+    assert "aipair flows register" in unknown.stderr
+
+    malformed = _invoke(["flows", "run", "validate-candidate", "-i", "service"], _env(kestra))
+    assert malformed.exit_code == 2 and "NAME=VALUE" in malformed.stderr
+
+    assert _invoke(["flows", "register", "--catalog", str(DEFAULT_CATALOG)], _env(kestra)).exit_code == 0
+    hostile = _invoke(["flows", "run", "validate-candidate", "-i", "service=web; rm -rf /", "-i", "version=1"],
+                      _env(kestra))
+    assert hostile.exit_code == 1 and "must match the pattern" in hostile.stderr
+
+
+def test_contract_client_finds_the_tenant_path_from_the_server_version() -> None:
+    with ContractKestra(username=USER, password=PASSWORD, version="0.22.6") as legacy:
+        result = _invoke(["flows", "register", "--catalog", str(DEFAULT_CATALOG)], _env(legacy))
+        assert result.exit_code == 0, result.output
+        paths = [path for _, path in legacy.requests if path != "/api/v1/configs"]
+        assert paths and all(p.startswith("/api/v1/flows") for p in paths)
+    with ContractKestra(username=USER, password=PASSWORD) as current:
+        _invoke(["flows", "register", "--catalog", str(DEFAULT_CATALOG)], _env(current))
+        assert all(p.startswith("/api/v1/main/") for _, p in current.requests if p != "/api/v1/configs")
+
+
+# --- the validation flow, run for real through ContractKestra ------------------------------------------
+
+class _Webhook(ThreadingHTTPServer):
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                outer.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}/hook"
+
+
+def _git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture()
+def platform_repo(images: str, tmp_path: Path) -> tuple[Path, Path]:  # noqa: F811
+    """A bare git repository holding a catalog of the registry's images, with kestra settings."""
+    work = tmp_path / "work"
+    work.mkdir()
+    catalog = _catalog(work, images)
+    data = yaml.safe_load(catalog.read_text())
+    bare = tmp_path / "platform.git"
+    data["project"]["kestra"] = {"repository": str(bare), "runner": "process", "validate_timeout": 25, "retries": 0,
+                                 "propose": "branch", "notify_secret": "AIPAIR_NOTIFY_WEBHOOK"}
+    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+    (work / ".gitignore").write_text(Path(__file__).parent.parent.joinpath(".gitignore").read_text())
+    _git("init", "--quiet", "--initial-branch", "main", cwd=work)
+    _git("add", "--all", cwd=work)
+    _git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "catalog", cwd=work)
+    _git("clone", "--quiet", "--bare", str(work), str(bare), cwd=tmp_path)
+    return catalog, bare
+
+
+def test_contract_validation_flow_runs_for_real_good_candidate_succeeds_broken_one_fails(
+        platform_repo: tuple[Path, Path], docker_host: str, tmp_path: Path) -> None:
+    import docker
+
+    catalog, bare = platform_repo
+    webhook = _Webhook()
+    threading.Thread(target=webhook.serve_forever, daemon=True).start()
+    worker = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DOCKER_HOST": docker_host,
+              "SECRET_AIPAIR_NOTIFY_WEBHOOK": base64.b64encode(webhook.url.encode()).decode()}
+    try:
+        with ContractKestra(username=USER, password=PASSWORD, worker_env=worker) as server:
+            env = _env(server)
+            registered = _invoke(["flows", "register", "--catalog", str(catalog)], env)
+            assert registered.exit_code == 0, registered.output
+
+            good = _invoke(["flows", "run", "validate-candidate", "--catalog", str(catalog), "-i", "service=web",
+                            "-i", "version=1.1.0", "--json"], env)
+            assert good.exit_code == 0, good.output
+            execution = json.loads(good.stdout)
+            assert execution["state"] == "SUCCESS" and execution["outputs"]["verdict"] == "passed"
+            assert [t["task"] for t in execution["tasks"]] == ["validate", "decide", "propose"]
+            report = json.loads(server._read(execution["outputs"]["report"]))
+            assert report["ok"] and report["service"] == "web" and report["version"] == "1.1.0" and report["torn_down"]
+            # the proposal: a pushed branch whose catalog pins the candidate by digest
+            branch = "aipair/upgrade-web-1.1.0"
+            pinned = _git("show", f"{branch}:catalog.yaml", cwd=bare)
+            assert f"{report['image']}@sha256:" in pinned
+            assert "validated by Kestra execution" in _git("log", "-1", "--format=%s", branch, cwd=bare)
+            assert webhook.received == []
+
+            bad = _invoke(["flows", "run", "validate-candidate", "--catalog", str(catalog), "-i", "service=web",
+                           "-i", "version=1.2.0", "--json"], env)
+            assert bad.exit_code == 1, bad.output
+            failed = json.loads(bad.stdout)
+            assert failed["state"] == "FAILED"
+            states = {t["task"]: t["state"] for t in failed["tasks"]}
+            assert states == {"validate": "SUCCESS", "reject": "FAILED", "decide": "FAILED",
+                              "log-failure": "SUCCESS", "notify-failure": "SUCCESS"}
+            assert [(m["service"], m["version"], m["result"]) for m in webhook.received] == [
+                ("web", "1.2.0", "failed validation")]
+            assert "aipair/upgrade-web-1.2.0" not in _git("branch", "--list", cwd=bare)
+
+            # The scheduled flow, started by hand: upgrade check finds web 1.2.0 (1.1.0 is older) and
+            # nothing for cache; one validation subflow runs and fails, the watch itself succeeds.
+            watch = _invoke(["flows", "run", "watch-versions", "--catalog", str(catalog), "--json"], env)
+            assert watch.exit_code == 0, watch.output
+            watched = json.loads(watch.stdout)
+            assert [(t["task"], t["state"]) for t in watched["tasks"]] == [
+                ("check", "SUCCESS"), ("each-candidate", "SUCCESS"), ("validate", "SUCCESS")]
+            assert json.loads(watched["tasks"][2]["value"]) == {"service": "web", "version": "1.2.0"}
+            assert [(m["service"], m["version"]) for m in webhook.received] == [("web", "1.2.0"), ("web", "1.2.0")]
+            children = [e for e in server.executions.values() if e["parentId"] == watched["id"]]
+            assert [(c["flowId"], c["state"]["current"], c["inputs"]) for c in children] == [
+                ("validate-candidate", "FAILED", {"service": "web", "version": "1.2.0"})]
+
+            status = _invoke(["flows", "status", "--catalog", str(catalog), "--json"], env)
+            assert {f["flow"]: f["last_state"] for f in json.loads(status.stdout)["flows"]} == {
+                "validate-candidate": "FAILED", "watch-versions": "SUCCESS"}
+            client = docker.DockerClient(base_url=docker_host, timeout=60)
+            assert _leftovers(client, "up-validate-web") == []
+    finally:
+        webhook.shutdown()
+
+
+def test_contract_run_shows_task_states_and_exits_with_the_final_state(kestra: ContractKestra) -> None:
+    kestra.save("id: hello\nnamespace: aipair.platform\ninputs:\n  - id: who\n    type: STRING\ntasks:\n"
+                "  - id: greet\n    type: io.kestra.plugin.core.log.Log\n    message: 'hello {{ inputs.who }}'\n"
+                "outputs:\n  - id: greeting\n    type: STRING\n    value: 'hi {{ inputs.who }}'\n")
+    kestra.save("id: doomed\nnamespace: aipair.platform\ntasks:\n  - id: stop\n"
+                "    type: io.kestra.plugin.core.execution.Fail\n    errorMessage: out of coffee\n")
+    ok = _invoke(["flows", "run", "hello", "-i", "who=ops"], _env(kestra))
+    assert ok.exit_code == 0, ok.output
+    assert "greet" in ok.stderr and "SUCCESS" in ok.stderr  # the live table
+    assert "output greeting: hi ops" in ok.stdout and "ended SUCCESS" in ok.stdout
+    failed = _invoke(["flows", "run", "aipair.platform.doomed"], _env(kestra))
+    assert failed.exit_code == 1 and "ended FAILED" in failed.stdout and "out of coffee" in failed.stderr
