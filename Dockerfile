@@ -1,5 +1,5 @@
 # The aipair image: what Kestra's Docker task runner uses to run the version-validation flows
-# (project.kestra.image in the catalog; runner: docker). Build and push it with:
+# (project.kestra.task_image in the catalog; runner: docker). Build and push it with:
 #   docker build -t ghcr.io/ai-pair/aipair:0.1.0 . && docker push ghcr.io/ai-pair/aipair:0.1.0
 # The flows clone the platform repository (git, ssh), validate candidates on the host's engine
 # through the mounted /var/run/docker.sock (Kestra: kestra.tasks.scripts.docker.volume-enabled=true),

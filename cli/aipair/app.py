@@ -81,6 +81,10 @@ HostOption = Annotated[Optional[str], typer.Option("--host", help="Engine to use
 ProfileOption = Annotated[Profile, typer.Option("--profile", help="real images, or mock: local stand-ins that keep "
                                                                    "names, ports and health endpoints (offline).")]
 DEFAULT_CATALOG = Path("catalog.yaml")
+OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output root (default: the catalog's folder).",
+                                                   file_okay=False)]
+CheckOption = Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 and show a diff if the files on "
+                                                           "disk differ from what the catalog renders.")]
 
 
 def _version(value: bool) -> None:
@@ -181,10 +185,8 @@ def render(
     phase: Annotated[Optional[Phase], typer.Option(help="mvp: Docker Compose for one VPS (compose/); scale: Kubernetes "
                                                         "manifests (k8s/). Default: every phase.")] = None,
     catalog: CatalogOption = DEFAULT_CATALOG,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output root (default: the catalog's folder).",
-                                                file_okay=False)] = None,
-    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 and show a diff if the files on "
-                                                        "disk differ from what the catalog renders.")] = False,
+    out: OutOption = None,
+    check: CheckOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Render the phases' files from the catalog, deterministically, and print the translation report.
@@ -519,10 +521,8 @@ def _rendered_flows(loaded: "Catalog", catalog: Path, runner: Optional[Runner]) 
 def flows_render(
     catalog: CatalogOption = DEFAULT_CATALOG,
     runner: RunnerOption = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output root (default: the catalog's folder).",
-                                                file_okay=False)] = None,
-    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 with a diff if kestra-flows/ is "
-                                                        "stale.")] = False,
+    out: OutOption = None,
+    check: CheckOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Write kestra-flows/ from the catalog: the scheduled watch flow and the validation flow.

@@ -430,7 +430,7 @@ class KestraSettings(Strict):
     runner: Literal["docker", "process"] = Field(
         default="docker", description="docker: each task in the aipair image (production); process: on the "
                                       "Kestra worker itself, which needs aipair, git and Docker access (local use).")
-    image: Annotated[str, StringConstraints(pattern=IMAGE_RE.pattern)] = Field(
+    task_image: Annotated[str, StringConstraints(pattern=IMAGE_RE.pattern)] = Field(
         default="ghcr.io/ai-pair/aipair:0.1.0", description="The aipair image for the docker runner (Dockerfile).")
     repository: Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\s'\"`${}\\]+$")] = Field(
         description="Git URL (or path) of the repository that holds this catalog; the flows clone it.")

@@ -57,7 +57,7 @@ def _task_runner(settings: KestraSettings) -> dict[str, Any]:
         return {"taskRunner": {"type": PROCESS_RUNNER}}
     # The validation starts containers: the task talks to the host's engine through its socket.
     return {"taskRunner": {"type": DOCKER_RUNNER, "volumes": ["/var/run/docker.sock:/var/run/docker.sock"]},
-            "containerImage": settings.image}
+            "containerImage": settings.task_image}
 
 
 def _retry(settings: KestraSettings) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from ..catalog.model import Catalog
 
 # Named groups in JavaScript syntax (Renovate runs them as JS/RE2 regexes).
-IMAGE_LINE = (r"image:\s*[\"']?(?<depName>[^\s:@\"']+(?::\d+)?(?:/[^\s:@\"']+)*)"
+IMAGE_LINE = (r"\bimage:\s*[\"']?(?<depName>[^\s:@\"']+(?::\d+)?(?:/[^\s:@\"']+)*)"
               r":(?<currentValue>[^\s@\"']+)(?:@(?<currentDigest>sha256:[a-f0-9]{64}))?")
 DISABLED_UPDATES = {"patch": ["minor", "major"], "minor": ["major"], "major": [], "calver": []}
 
