@@ -353,3 +353,17 @@ def test_contract_run_shows_task_states_and_exits_with_the_final_state(kestra: C
     assert "output greeting: hi ops" in ok.stdout and "ended SUCCESS" in ok.stdout
     failed = _invoke(["flows", "run", "aipair.platform.doomed"], _env(kestra))
     assert failed.exit_code == 1 and "ended FAILED" in failed.stdout and "out of coffee" in failed.stderr
+
+
+def test_contract_validate_upstream_flows_shows_deprecations_and_missing_plugins(kestra: ContractKestra) -> None:
+    corpus = Path(__file__).parent / "fixtures" / "kestra"
+    old_names = corpus / "kestra-io__examples__blueprints_128_subflowForEachValue.yml"
+    needs_aws = corpus / "kestra-io__blueprints__api-to-s3.yaml"
+    result = _invoke(["flows", "validate", str(old_names), "--json"], _env(kestra))
+    assert result.exit_code == 0, result.output  # pre-0.17 task names still load, with a warning
+    flow = json.loads(result.stdout)["flows"][0]
+    assert flow["errors"] == [] and flow["deprecations"] == ["tasks[parallel].type", "tasks[parallel].tasks[subflow].type"]
+    both = _invoke(["flows", "validate", str(old_names), str(needs_aws)], _env(kestra))
+    assert both.exit_code == 1
+    assert "deprecated: tasks[parallel].type" in both.stdout
+    assert "tasks[upload].type: Invalid type: io.kestra.plugin.aws.s3.Upload" in both.stdout
