@@ -173,18 +173,20 @@ class ContractKestra:
     """Start with ``with ContractKestra(...) as server: server.url``."""
 
     def __init__(self, *, username: str = "admin@kestra.io", password: str = "Admin1234", version: str = "1.0.4",
-                 worker_env: dict[str, str] | None = None, missing_plugins: frozenset[str] = frozenset()) -> None:
+                 worker_env: dict[str, str] | None = None, missing_plugins: frozenset[str] = frozenset(),
+                 token: str | None = None, port: int = 0) -> None:
         self.username, self.password, self.version = username, password, version
         self.prefix = "/api/v1/main" if tuple(int(p) for p in version.split(".")[:2]) >= (0, 23) else "/api/v1"
         self.worker_env = {**os.environ, **(worker_env or {})}
         self.missing = missing_plugins
+        self.token = token  # an API token accepted as `Authorization: Bearer ...` besides basic auth
         self.flows: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.executions: dict[str, dict[str, Any]] = {}
         self.logs: dict[str, list[dict[str, Any]]] = {}
         self.storage = Path(tempfile.mkdtemp(prefix="contract-kestra-"))
         self.lock = threading.RLock()
         self.requests: list[tuple[str, str]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> "ContractKestra":
@@ -423,7 +425,8 @@ class ContractKestra:
                 if url.path == "/api/v1/configs" and method == "GET":
                     return self._send(200, {"uuid": "contract", "version": server.version, "edition": "OSS"})
                 expected = "Basic " + base64.b64encode(f"{server.username}:{server.password}".encode()).decode()
-                if self.headers.get("Authorization") != expected:
+                allowed = {expected, f"Bearer {server.token}"} if server.token else {expected}
+                if self.headers.get("Authorization") not in allowed:
                     return self._send(401, {"message": "Unauthorized"})
                 if not url.path.startswith(server.prefix + "/"):
                     return self._send(404, {"message": f"Page Not Found: {url.path}"})

@@ -367,3 +367,31 @@ def test_contract_validate_upstream_flows_shows_deprecations_and_missing_plugins
     assert both.exit_code == 1
     assert "deprecated: tasks[parallel].type" in both.stdout
     assert "tasks[upload].type: Invalid type: io.kestra.plugin.aws.s3.Upload" in both.stdout
+
+
+def test_contract_api_token_and_retry_while_the_server_is_still_starting(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started: list[ContractKestra] = []
+
+    def start_late() -> None:  # nothing listens for the client's first attempts
+        import time
+
+        time.sleep(1.0)
+        started.append(ContractKestra(username=USER, password=PASSWORD, token="t0ken", port=port).__enter__())
+
+    late = threading.Thread(target=start_late)
+    late.start()
+    try:
+        env = {"KESTRA_URL": f"http://127.0.0.1:{port}", "KESTRA_API_TOKEN": "t0ken"}
+        result = _invoke(["flows", "register", "--catalog", str(DEFAULT_CATALOG), "--json"], env)
+        late.join()
+        assert result.exit_code == 0, result.output
+        assert [f["action"] for f in json.loads(result.stdout)["flows"]] == ["created", "created"]
+        wrong = _invoke(["flows", "status"], {**env, "KESTRA_API_TOKEN": "stale"})
+        assert wrong.exit_code == 3 and "KESTRA_API_TOKEN" in wrong.stderr
+    finally:
+        late.join()
+        for server in started:
+            server.__exit__()
