@@ -439,7 +439,7 @@ def upgrade_check(
 
             from .workspace import atomic_write
 
-            due = [{"service": r.service, "version": r.candidate} for r in rows if r.candidate and not r.error]
+            due = [{"service": r.service, "version": r.candidate} for r in rows if r.due]
             atomic_write(candidates_file, _json.dumps(due) + "\n", mode=0o644)
         present.upgrade_table(rows, json_output)
 
@@ -600,23 +600,25 @@ def flows_register(
       aipair flows register --runner process --server http://localhost:8080
     """
     from . import present
-    from .flows import register, stale_flows
+    from .flows import plan, register, server_revisions, stale_flows
 
     with present.reporting(json_output):
         loaded = _load(catalog)
         rendered = _rendered_flows(loaded, catalog, runner)
         namespace = loaded.project.kestra_namespace
         with _kestra(server, timeout) as client:
-            stale = stale_flows(client, namespace, rendered)
+            current = server_revisions(client, namespace)
             if dry_run:
-                present.register_plan(client, namespace, rendered, stale, prune, json_output)
+                present.register_result(namespace, plan(client, namespace, rendered, current, prune=prune),
+                                        json_output, dry_run=True)
                 return
+            stale = stale_flows(current, rendered)
             if prune and stale and not yes:
                 present.err.print(f"--prune deletes these flows of {namespace}: {', '.join(stale)}")
                 if not typer.confirm("Delete them?", default=False):
                     present.err.print("nothing registered or deleted")
                     raise typer.Exit(1)
-            changes = register(client, namespace, rendered, prune=stale if prune else [])
+            changes = register(client, namespace, rendered, before=current, prune=stale if prune else [])
             present.register_result(namespace, changes, json_output)
 
 
@@ -645,8 +647,8 @@ def flows_run(
             raise present.UsageError(str(exc)) from None
         namespace, flow_id = flow_ref(_load(catalog), flow)
         with _kestra(server, timeout) as client, present.execution_display(json_output) as show:
-            execution = run(client, namespace, flow_id, values, timeout=wait, on_change=show)
-            present.execution_result(client, execution, json_output)
+            result = run(client, namespace, flow_id, values, timeout=wait, on_change=show)
+        present.execution_result(result, json_output)
 
 
 @flows_app.command("status")

@@ -363,7 +363,7 @@ def _stack_report(result: Any, json_output: bool) -> None:
 
 def upgrade_table(rows: list[Any], json_output: bool) -> None:
     errors = [r for r in rows if r.error]
-    due = [r for r in rows if r.candidate and not r.error]
+    due = [r for r in rows if r.due]
     if json_output:
         emit_json({"ok": not errors, "due": len(due), "services": [r.as_dict() for r in rows]})
     else:
@@ -441,42 +441,23 @@ def flow_violations(names: list[str], violations: list[Any], json_output: bool) 
         raise typer.Exit(1)
 
 
-def register_plan(client: Any, namespace: str, rendered: dict[str, str], stale: list[str], prune: bool,
-                  json_output: bool) -> None:
-    """--dry-run: what register would do, judged by comparing sources with the server's."""
-    rows = []
-    for flow_id, text in rendered.items():
-        current = client.flow(namespace, flow_id, source=True)
-        action = "create" if current is None else (
-            "unchanged" if str(current.get("source", "")).strip() == text.strip() else "update")
-        rows.append({"flow": flow_id, "action": action})
-    rows += [{"flow": flow_id, "action": "delete" if prune else "keep (not rendered; --prune deletes)"}
-             for flow_id in stale]
+def register_result(namespace: str, changes: list[Any], json_output: bool, *, dry_run: bool = False) -> None:
+    """What register did, or with ``dry_run`` what it would do (create/update/unchanged/delete/keep)."""
     if json_output:
-        emit_json({"ok": True, "namespace": namespace, "dry_run": True, "flows": rows})
+        emit_json({"ok": True, "namespace": namespace, "dry_run": dry_run, "flows": [c.as_dict() for c in changes]})
         return
-    table = _table(title=f"would register in {namespace} (dry run: nothing changed)", title_justify="left")
-    table.add_column("flow")
-    table.add_column("action")
-    for row in rows:
-        table.add_row(row["flow"], row["action"])
-    out.print(table)
-
-
-def register_result(namespace: str, changes: list[Any], json_output: bool) -> None:
-    if json_output:
-        emit_json({"ok": True, "namespace": namespace, "flows": [c.as_dict() for c in changes]})
-        return
-    colours = {"created": "green", "updated": "yellow", "deleted": "red", "kept": "dim", "unchanged": "dim"}
-    table = _table(title=f"flows in {namespace}", title_justify="left")
+    colours = {"created": "green", "create": "green", "updated": "yellow", "update": "yellow", "deleted": "red",
+               "delete": "red", "kept": "dim", "keep": "dim", "unchanged": "dim"}
+    title = f"would register in {namespace} (dry run: nothing changed)" if dry_run else f"flows in {namespace}"
+    table = _table(title=title, title_justify="left")
     for column in ("flow", "action", "revision"):
         table.add_column(column)
     for change in changes:
         before = "-" if change.revision_before is None else str(change.revision_before)
         after = "-" if change.revision_after is None else str(change.revision_after)
-        label = "kept (not rendered; --prune deletes)" if change.action == "kept" else change.action
+        label = f"{change.action} (not rendered; --prune deletes)" if change.action in ("kept", "keep") else change.action
         table.add_row(change.flow, f"[{colours[change.action]}]{label}[/]",
-                      after if before == after else f"{before} → {after}")
+                      before if dry_run else (after if before == after else f"{before} → {after}"))
     out.print(table)
 
 
@@ -507,25 +488,23 @@ def execution_display(json_output: bool) -> Iterator[Any]:
         yield lambda execution: live.update(table(execution), refresh=True)
 
 
-def execution_result(client: Any, execution: dict[str, Any], json_output: bool) -> None:
-    from .engines.kestra import SUCCESSFUL_STATES, state_of
+def execution_result(result: Any, json_output: bool) -> None:
+    from .engines.kestra import state_of
 
+    execution = result.execution
     state = state_of(execution)
-    ok = state in SUCCESSFUL_STATES
     if json_output:
-        emit_json({"ok": ok, "id": execution.get("id"), "namespace": execution.get("namespace"),
+        emit_json({"ok": result.ok, "id": execution.get("id"), "namespace": execution.get("namespace"),
                    "flow": execution.get("flowId"), "state": state, "outputs": execution.get("outputs") or {},
                    "tasks": [{"task": t.get("taskId"), "state": state_of(t), "value": t.get("value")}
                              for t in execution.get("taskRunList") or []]})
     else:
         for name, value in (execution.get("outputs") or {}).items():
             out.print(f"output [bold]{escape(str(name))}[/]: {escape(str(value))}")
-        if not ok:
-            for line in client.logs(execution["id"]):
-                if line.get("level") in ("ERROR", "WARN"):
-                    err.print(f"[red]{escape(str(line.get('taskId') or ''))}[/] {escape(str(line.get('message')))}")
-        out.print(f"{'[green]✓' if ok else '[bold red]✗'}[/] execution {execution.get('id')} ended {state}")
-    if not ok:
+        for line in result.problems:
+            err.print(f"[red]{escape(str(line.get('taskId') or ''))}[/] {escape(str(line.get('message')))}")
+        out.print(f"{'[green]✓' if result.ok else '[bold red]✗'}[/] execution {execution.get('id')} ended {state}")
+    if not result.ok:
         raise typer.Exit(1)
 
 

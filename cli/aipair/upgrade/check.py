@@ -22,6 +22,11 @@ class CheckRow:
     digest: str | None = None
     error: str | None = None
 
+    @property
+    def due(self) -> bool:
+        """A candidate the policy allows, read without error: what `upgrade check` exits 10 for."""
+        return bool(self.candidate) and not self.error
+
     def as_dict(self) -> dict[str, Any]:
         return {"service": self.service, "image": self.image, "current": self.current, "candidate": self.candidate,
                 "newest": self.newest, "digest": self.digest, "error": self.error}
