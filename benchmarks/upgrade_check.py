@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from tests.test_upgrade_check import _start_registry, push  # noqa: E402  (the tests' real-registry helpers)
 
 from aipair.catalog import parse_catalog  # noqa: E402
-from aipair.upgrade.check import run_check  # noqa: E402
+from aipair.ops.upgrade.check import run_check  # noqa: E402
 
 
 def start_delay_proxy(upstream: str, delay: float) -> str:

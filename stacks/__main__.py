@@ -1,5 +1,5 @@
-"""Pulumi program for phase 2: everything is built by aipair.stack from the service catalog."""
+"""Pulumi program for phase 2: everything is built by aipair.engines.pulumi_program from the service catalog."""
 
-from aipair.stack import main
+from aipair.engines.pulumi_program import main
 
 main()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from aipair.app import app
+from aipair.cli import app
 
 BASE = """\
 version: 1

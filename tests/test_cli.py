@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from aipair import __version__
-from aipair.app import app
+from aipair.cli import app
 
 from .catalogs import minimal, write
 from .conftest import DEFAULT_CATALOG, ROOT
@@ -38,7 +38,7 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
 
 
 def test_help_imports_nothing_heavy() -> None:
-    script = ("import sys\nsys.argv = ['aipair', '--help']\nfrom aipair.app import main\n"
+    script = ("import sys\nsys.argv = ['aipair', '--help']\nfrom aipair.cli import main\n"
               "try:\n    main()\nexcept SystemExit:\n    pass\n"
               "heavy = {'pydantic', 'yaml', 'docker', 'pulumi', 'kubernetes', 'httpx', 'jinja2'}\n"
               "print(sorted({m.split('.')[0] for m in sys.modules} & heavy), file=sys.stderr)")

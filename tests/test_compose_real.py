@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from aipair.app import app
+from aipair.cli import app
 from aipair.catalog import load_catalog
 from aipair.catalog.graph import condition
 from aipair.catalog.model import Catalog, HttpHealth, TcpHealth

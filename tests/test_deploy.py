@@ -15,7 +15,7 @@ import docker
 import pytest
 from typer.testing import CliRunner
 
-from aipair.app import app
+from aipair.cli import app
 from aipair.catalog import load_catalog
 from aipair.engines.mockimage import find_busybox, rootfs_tar
 

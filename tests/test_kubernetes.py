@@ -11,7 +11,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from aipair.app import app
+from aipair.cli import app
 from aipair.catalog import load_catalog
 from aipair.catalog.model import Catalog
 from aipair.render.kubernetes import render_kubernetes

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from aipair.app import app
+from aipair.cli import app
 from aipair.catalog import load_catalog
 from aipair.engines.pulumi import kubeconfig_present, secret_values_to_add
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from aipair.app import app
-from aipair.secretstore import read_env
+from aipair.cli import app
+from aipair.engines.secretstore import read_env
 
 from .catalogs import minimal, write
 from .conftest import DEFAULT_CATALOG, ROOT

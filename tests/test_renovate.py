@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 from typer.testing import CliRunner
 
-from aipair.app import app
+from aipair.cli import app
 from aipair.catalog import load_catalog
 
 from .conftest import DEFAULT_CATALOG

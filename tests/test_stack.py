@@ -49,7 +49,7 @@ def _numbers(value: Any) -> Any:
 
 
 def _run(catalog_path: Path, extra_config: dict[str, str] | None = None) -> list[pulumi.runtime.MockResourceArgs]:
-    from aipair.stack import build
+    from aipair.engines.pulumi_program import build
 
     catalog = load_catalog(catalog_path)
     mocks = RecordingMocks()

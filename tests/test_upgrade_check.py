@@ -17,8 +17,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from aipair.app import app
-from aipair.upgrade.check import run_check
+from aipair.cli import app
+from aipair.ops.upgrade.check import run_check
 from aipair.catalog import parse_catalog
 
 runner = CliRunner()
@@ -200,7 +200,8 @@ class HubLikeRegistryDouble:
 def test_pagination_throttling_and_bearer_tokens_as_docker_hub_does() -> None:
     import asyncio
 
-    from aipair.engines.registry import ImageRef, RegistryClient
+    from aipair.catalog.images import ImageRef
+    from aipair.engines.registry import RegistryClient
 
     double = HubLikeRegistryDouble([f"1.{i}.0" for i in range(9)])
     try:

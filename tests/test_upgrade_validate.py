@@ -11,7 +11,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from aipair.app import app
+from aipair.cli import app
 from aipair.engines.mockimage import find_busybox, rootfs_tar
 
 from .test_upgrade_check import _start_registry

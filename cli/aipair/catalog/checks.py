@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import difflib
 import re
+
+from ..errors import suggest
 from .graph import condition, find_cycle
 from .model import Catalog, Service, secret_references
 
 Loc = tuple[str | int, ...]
 
 SECRET_NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
-
-
-def suggest(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    if close:
-        return f"; did you mean {close[0]!r}?"
-    shown = ", ".join(known[:12]) + (", …" if len(known) > 12 else "")
-    return f"; known: {shown}" if known else ""
 
 
 def check_catalog(catalog: Catalog) -> list[tuple[Loc, str]]:

@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from ..errors import CatalogError, Problem
 from .checks import check_catalog
-from .model import PATTERN_HINTS, Catalog
+from .model import Catalog
+from .types import PATTERN_HINTS
 from .yamlpos import Positions, YamlProblem, format_path, load_positioned
 
 MAX_CATALOG_BYTES = 8 * 1024 * 1024

@@ -7,83 +7,28 @@ reported with its own field path and line.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
-# --- names and small value types -------------------------------------------------------------
-
-# A DNS-1123 label: valid as a Compose service name, a Kubernetes object name and a hostname part.
-ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")]
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")]
-# Secrets are environment-style names: they are the keys of compose/.env.
-SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,127}$")]
-EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$")]
-PortNumber = Annotated[int, Field(ge=1, le=65535)]
-# Go-style durations as Compose writes them: 10s, 1m30s, 500ms.
-Duration = Annotated[str, StringConstraints(pattern=r"^([0-9]+(ms|s|m|h))+$")]
-# Kubernetes binary quantities; Compose receives the same byte count.
-MemoryQuantity = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(Ki|Mi|Gi|Ti)$")]
-Hostname = Annotated[
-    str,
-    StringConstraints(
-        pattern=r"^(\{domain\}|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.(\{domain\}|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?))*$"
-    ),
-]
-
-# What each name pattern means, for error messages (a regex is no instruction).
-PATTERN_HINTS: dict[str, str] = {}
-
-
-def _hint(annotated: object, hint: str) -> None:
-    for meta in getattr(annotated, "__metadata__", ()):
-        if isinstance(meta, StringConstraints) and meta.pattern:
-            PATTERN_HINTS[str(meta.pattern)] = hint
-
-
-_hint(ServiceName, "use lowercase letters, digits and '-', starting with a letter, at most 63 characters (a DNS label)")
-_hint(Slug, "use lowercase letters, digits and '-', starting with a letter, at most 32 characters")
-_hint(SecretName, "use UPPER_CASE letters, digits and '_', starting with a letter")
-_hint(EnvName, "use letters, digits, '_' and '.', not starting with a digit")
-_hint(Duration, "write a duration such as 10s, 1m30s or 500ms")
-_hint(MemoryQuantity, "write a binary quantity such as 512Mi, 2Gi or 64Ki")
-_hint(Hostname, "write a hostname such as app.{domain} or api.example.com (lowercase)")
-
-Layer = Literal["application", "orchestration", "data", "management"]
-Phase = Literal["mvp", "scale"]
-LAYERS: tuple[str, ...] = ("application", "orchestration", "data", "management")
-PHASES: tuple[str, ...] = ("mvp", "scale")
-
-# docker/distribution's reference grammar, split so a failure can say which part is wrong.
-_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?"
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
-IMAGE_RE = re.compile(
-    rf"^(?P<repository>(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*)"
-    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
-    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+from ..errors import UnknownService
+from .images import ImageRef
+from .settings import KestraSettings, KubernetesSettings, Tls
+from .types import (
+    Duration,
+    EnvName,
+    Hostname,
+    Layer,
+    MemoryQuantity,
+    Phase,
+    PortNumber,
+    SecretName,
+    ServiceName,
+    Slug,
+    Strict,
+    hint,
+    secret_references,
 )
-
-
-# In env values, `${NAME}` references a catalog secret and `$$` is a literal dollar sign.
-REFERENCE_RE = re.compile(r"\$\$|\$\{([^}]*)\}|\$")
-
-
-def secret_references(value: str) -> list[str | None]:
-    """Each secret name referenced in ``value``; None stands for a lone `$` that is not `$$`."""
-    found: list[str | None] = []
-    for match in REFERENCE_RE.finditer(value):
-        text = match.group(0)
-        if text != "$$":
-            found.append(match.group(1) if text != "$" else None)
-    return found
-
-
-class Strict(BaseModel):
-    """Unknown fields are errors (a typo must not pass silently); models are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 # --- pieces of a service ---------------------------------------------------------------------
 
@@ -175,7 +120,7 @@ class SecretUse(Strict):
 
 
 VolumePath = Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._@+-]+(/[A-Za-z0-9._@+-]+)*$")]
-_hint(VolumePath, "write an absolute path inside the container, such as /var/lib/data (no host paths, no trailing '/')")
+hint(VolumePath, "write an absolute path inside the container, such as /var/lib/data (no host paths, no trailing '/')")
 
 
 class Volume(Strict):
@@ -314,29 +259,25 @@ class Service(Strict):
     @field_validator("image")
     @classmethod
     def _pinned_image(cls, value: str) -> str:
-        match = IMAGE_RE.match(value)
-        if not match:
-            raise ValueError(
-                f"{value!r} is not a valid image reference; write registry/name:tag, e.g. qdrant/qdrant:v1.13.4"
-            )
-        tag = match.group("tag")
-        if tag is None and match.group("digest") is None:
+        ref = ImageRef.parse(value)
+        tag = ref.tag
+        if tag is None and ref.digest is None:
             raise ValueError(f"{value!r} has no tag; pin a version, e.g. {value}:1.2.3")
         if tag == "latest":
             raise ValueError(f"{value!r} uses the moving tag 'latest'; pin a version so deploys are repeatable")
         return value
 
     @property
+    def image_ref(self) -> ImageRef:
+        return ImageRef.parse(self.image)  # validated when the catalog was loaded
+
+    @property
     def image_repository(self) -> str:
-        match = IMAGE_RE.match(self.image)
-        assert match
-        return match.group("repository")
+        return self.image_ref.name
 
     @property
     def image_tag(self) -> str | None:
-        match = IMAGE_RE.match(self.image)
-        assert match
-        return match.group("tag")
+        return self.image_ref.tag
 
     def in_phase(self, phase: str) -> bool:
         return phase in self.phases
@@ -397,66 +338,6 @@ class Defaults(Strict):
     autoscale: Autoscale = Field(default_factory=Autoscale)
 
 
-class Tls(Strict):
-    acme_email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-    issuer: Slug = Field(default="letsencrypt", description="ACME resolver (phase 1) / cert-manager issuer (phase 2).")
-
-
-class KubernetesSettings(Strict):
-    """Where phase 2 plugs into the cluster."""
-
-    ingress_class: Slug = Field(default="nginx", description="IngressClass of the cluster's ingress controller.")
-    ingress_namespace: Slug = Field(default="ingress-nginx", description="Namespace of the ingress controller "
-                                                                          "(allowed in by the NetworkPolicies).")
-    monitoring_namespace: Slug = Field(default="monitoring", description="Namespace of Prometheus (allowed to scrape).")
-    storage_class: Slug | None = Field(default=None, description="StorageClass for volumes (default: the cluster's).")
-
-
-# Kestra namespaces are dotted lowercase names (e.g. aipair.platform).
-KestraNamespace = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$")]
-_hint(KestraNamespace, "write a dotted lowercase name such as aipair.platform")
-# Five-field cron, as Kestra's Schedule trigger takes it (a quick shape check; Kestra validates the rest).
-Cron = Annotated[str, StringConstraints(pattern=r"^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$")]
-_hint(Cron, "write a five-field cron expression such as '0 5 * * 1-5' or @daily")
-
-
-class KestraSettings(Strict):
-    """How the version-validation flows in kestra-flows/ run (aipair flows render/register)."""
-
-    namespace: KestraNamespace | None = Field(default=None, description="Kestra namespace of the flows "
-                                                                         "(default: <project.namespace>.platform).")
-    schedule: Cron = Field(default="0 5 * * 1-5", description="When the watch flow looks for new versions.")
-    timezone: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$")] = "UTC"
-    runner: Literal["docker", "process"] = Field(
-        default="docker", description="docker: each task in the aipair image (production); process: on the "
-                                      "Kestra worker itself, which needs aipair, git and Docker access (local use).")
-    task_image: Annotated[str, StringConstraints(pattern=IMAGE_RE.pattern)] = Field(
-        default="ghcr.io/ai-pair/aipair:0.1.0", description="The aipair image for the docker runner (Dockerfile).")
-    repository: Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\s'\"`${}\\]+$")] = Field(
-        description="Git URL (or path) of the repository that holds this catalog; the flows clone it.")
-    branch: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]+$")] = "main"
-    catalog_path: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]+$")] = Field(
-        default="catalog.yaml", description="The catalog's path inside the repository.")
-    propose: Literal["branch", "webhook", "none"] = Field(
-        default="branch", description="What a passing candidate becomes: branch = `aipair upgrade apply` committed "
-                                      "on branch aipair/upgrade-<service>-<version> and pushed; webhook = a POST "
-                                      "to the notify webhook; none = only the report.")
-    notify_secret: SecretName | None = Field(
-        default=None, description="Kestra secret holding the webhook URL for failures (and webhook proposals).")
-    validate_timeout: Annotated[int, Field(ge=10, le=7200)] = Field(
-        default=600, description="Seconds a candidate may take to become healthy.")
-    concurrency: Annotated[int, Field(ge=1, le=16)] = Field(
-        default=1, description="Validations at once (each starts a throw-away stack on the engine).")
-    retries: Annotated[int, Field(ge=0, le=10)] = Field(
-        default=2, description="Retries of infrastructure failures (engine down, clone or push failed).")
-
-    @model_validator(mode="after")
-    def _webhook_needs_secret(self) -> "KestraSettings":
-        if self.propose == "webhook" and self.notify_secret is None:
-            raise ValueError("propose: webhook needs notify_secret (the Kestra secret holding the webhook URL)")
-        return self
-
-
 class Project(Strict):
     name: Slug
     description: str = ""
@@ -481,6 +362,12 @@ class Catalog(Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     secrets: dict[SecretName, Secret] = Field(default_factory=dict)
     services: dict[ServiceName, Service] = Field(min_length=1)
+
+    def service(self, name: str) -> Service:
+        """The service called ``name``; UnknownService (a usage error naming the closest one) if none."""
+        if name not in self.services:
+            raise UnknownService(name, list(self.services))
+        return self.services[name]
 
     def in_phase(self, phase: str) -> dict[str, Service]:
         return {name: svc for name, svc in self.services.items() if svc.in_phase(phase)}

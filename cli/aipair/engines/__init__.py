@@ -1,2 +1,3 @@
-"""Everything that talks to the outside world: the Docker engine, the Compose CLI, (later) Pulumi,
-Kestra and registries. Only these modules have side effects beyond the output files."""
+"""Everything that talks to the outside world: the Docker engine and the Compose CLI, registries,
+Kestra, Pulumi, the host's shell, and the files aipair writes. Only these modules have side effects;
+they never re-derive what a renderer decided."""

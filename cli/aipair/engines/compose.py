@@ -9,11 +9,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import AipairError
+from ..errors import Unavailable
 
 
-class ComposeMissing(AipairError):
-    exit_code = 3
+class ComposeMissing(Unavailable):
+    """No Compose v2 binary."""
 
 
 def compose_command() -> list[str]:

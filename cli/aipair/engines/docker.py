@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import AipairError
+from pydantic import Field, computed_field
+
+from ..errors import Unavailable
+from ..results import Result
 
 
-class EngineUnavailable(AipairError):
-    exit_code = 3
+class EngineUnavailable(Unavailable):
+    """No Docker engine answers."""
 
 
 def where(host: str | None) -> str:
@@ -36,8 +38,7 @@ def connect(host: str | None = None) -> Any:
     return client
 
 
-@dataclass
-class ContainerStatus:
+class ContainerStatus(Result):
     service: str
     container: str
     name: str
@@ -45,19 +46,15 @@ class ContainerStatus:
     state: str
     health: str
     exit_code: int
-    ports: list[str] = field(default_factory=list)
-    kind: str = "stateless"
+    ports: list[str] = Field(default_factory=list)
+    kind: str = Field(default="stateless", exclude=True)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def ok(self) -> bool:
         if self.kind == "job":
             return self.state == "exited" and self.exit_code == 0
         return self.state == "running" and self.health in ("healthy", "-")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"service": self.service, "container": self.container, "name": self.name, "image": self.image,
-                "state": self.state, "health": self.health, "exit_code": self.exit_code, "ports": self.ports,
-                "ok": self.ok}
 
 
 HEALTH_RE = re.compile(r"\((healthy|unhealthy|health: starting)\)")

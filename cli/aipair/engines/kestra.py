@@ -16,12 +16,14 @@ MiscController):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import httpx
+from pydantic import Field, JsonValue
 
-from ..errors import AipairError
+from ..errors import AipairError, Unavailable, UsageError
+from ..results import Result
 
 DEFAULT_URL = "http://localhost:8080"
 TERMINAL_STATES = frozenset({"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED", "RETRIED"})
@@ -32,16 +34,12 @@ class KestraError(AipairError):
     """The server refused or failed a request; the message carries the server's own words."""
 
 
-class KestraUnavailable(KestraError):
-    """Not reachable, or it refused our credentials: nothing was changed. Exit code 3."""
-
-    exit_code = 3
+class KestraUnavailable(KestraError, Unavailable):
+    """Not reachable, or it refused our credentials: nothing was changed."""
 
 
-class KestraNotFound(KestraError):
-    """A flow or execution that does not exist: a usage error. Exit code 2."""
-
-    exit_code = 2
+class KestraNotFound(KestraError, UsageError):
+    """A flow or execution that does not exist: a usage error."""
 
 
 @dataclass(frozen=True)
@@ -61,19 +59,58 @@ class Credentials:
         return {"Authorization": f"Bearer {self.token}"} if self.token and not self.username else {}
 
 
-@dataclass(frozen=True)
-class Violation:
+class Violation(Result):
     """One flow's validation result from the server."""
 
     index: int
     flow: str | None
     errors: list[str]
-    warnings: list[str] = field(default_factory=list)
-    deprecations: list[str] = field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    deprecations: list[str] = Field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "flow": self.flow, "errors": self.errors, "warnings": self.warnings,
-                "deprecations": self.deprecations}
+
+class FlowInfo(Result):
+    """A flow as the server holds it (``source`` only when asked for)."""
+
+    id: str
+    revision: int | None = None
+    source: str | None = None
+
+
+class TaskRun(Result):
+    task: str
+    state: str
+    value: JsonValue = None  # the iteration value of a ForEach child
+
+
+class Execution(Result):
+    """One execution, read from the API: what `flows run` follows and `flows status` shows."""
+
+    id: str
+    namespace: str | None
+    flow: str | None
+    state: str
+    outputs: dict[str, JsonValue] = Field(default_factory=dict)
+    tasks: list[TaskRun] = Field(default_factory=list)
+    started: str | None = Field(default=None, exclude=True)
+
+    @classmethod
+    def from_api(cls, body: dict[str, Any]) -> Execution:
+        return cls(id=str(body.get("id")), namespace=body.get("namespace"), flow=body.get("flowId"),
+                   state=state_of(body), outputs=body.get("outputs") or {},
+                   tasks=[TaskRun(task=str(run.get("taskId")), state=state_of(run), value=run.get("value"))
+                          for run in body.get("taskRunList") or []],
+                   started=(body.get("state") or {}).get("startDate"))
+
+    @property
+    def ok(self) -> bool:
+        return self.state in SUCCESSFUL_STATES
+
+
+class LogLine(Result):
+    task: str | None
+    level: str
+    message: str
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -158,29 +195,29 @@ class KestraClient:
                                  headers={"Content-Type": "application/x-yaml"})
         return [_violation(entry) for entry in response.json()]
 
-    def flows(self, namespace: str) -> list[dict[str, Any]]:
-        return list(self._request("GET", f"{self.api}/flows/{namespace}").json())
+    def flows(self, namespace: str) -> list[FlowInfo]:
+        return [_flow_info(body) for body in self._request("GET", f"{self.api}/flows/{namespace}").json()]
 
-    def flow(self, namespace: str, flow_id: str, *, source: bool = False) -> dict[str, Any] | None:
+    def flow(self, namespace: str, flow_id: str, *, source: bool = False) -> FlowInfo | None:
         try:
             response = self._request("GET", f"{self.api}/flows/{namespace}/{flow_id}",
                                      params={"source": str(source).lower()})
         except KestraNotFound:
             return None
-        return response.json() if response.content else None
+        return _flow_info(response.json()) if response.content else None
 
-    def update_namespace(self, namespace: str, sources: list[str]) -> list[dict[str, Any]]:
+    def update_namespace(self, namespace: str, sources: list[str]) -> list[FlowInfo]:
         """Create or update ``sources``; ``delete=false`` so flows not sent are left alone."""
         response = self._request("POST", f"{self.api}/flows/{namespace}", params={"delete": "false"},
                                  content=join_sources(sources), headers={"Content-Type": "application/x-yaml"})
-        return list(response.json())
+        return [_flow_info(body) for body in response.json()]
 
     def delete_flow(self, namespace: str, flow_id: str) -> None:
         self._request("DELETE", f"{self.api}/flows/{namespace}/{flow_id}")
 
     # --- executions -----------------------------------------------------------------------------
 
-    def start(self, namespace: str, flow_id: str, inputs: dict[str, str]) -> dict[str, Any]:
+    def start(self, namespace: str, flow_id: str, inputs: dict[str, str]) -> Execution:
         # The endpoint takes multipart/form-data only; httpx writes that for `files`, so each input is a
         # form field sent through `files` without a filename. No inputs: an empty multipart body.
         path = f"{self.api}/executions/{namespace}/{flow_id}"
@@ -190,40 +227,41 @@ class KestraClient:
             request = {"content": b"--aipair--\r\n",
                        "headers": {"Content-Type": "multipart/form-data; boundary=aipair"}}
         try:
-            return dict(self._request("POST", path, **request).json())
+            return Execution.from_api(self._request("POST", path, **request).json())
         except KestraNotFound:
             raise KestraNotFound(f"no flow {namespace}.{flow_id} on {self.url}: register it first "
                                  "(aipair flows register)") from None
 
-    def execution(self, execution_id: str) -> dict[str, Any]:
-        return dict(self._request("GET", f"{self.api}/executions/{execution_id}").json())
+    def execution(self, execution_id: str) -> Execution:
+        return Execution.from_api(self._request("GET", f"{self.api}/executions/{execution_id}").json())
 
     def follow(self, execution_id: str, *, interval: float = 1.0, timeout: float = 3600.0,
-               on_change: Callable[[dict[str, Any]], None] = lambda _: None) -> dict[str, Any]:
+               on_change: Callable[[Execution], None] = lambda _: None) -> Execution:
         """Poll until the execution ends; ``on_change`` sees every new snapshot (for a live display)."""
         deadline = time.monotonic() + timeout
-        last: Any = None
+        last: tuple[str, list[tuple[str, str]]] | None = None
         while True:
             current = self.execution(execution_id)
-            snapshot = (state_of(current), [(t.get("taskId"), state_of(t)) for t in current.get("taskRunList") or []])
+            snapshot = (current.state, [(t.task, t.state) for t in current.tasks])
             if snapshot != last:
                 on_change(current)
                 last = snapshot
-            if state_of(current) in TERMINAL_STATES:
+            if current.state in TERMINAL_STATES:
                 return current
             if time.monotonic() > deadline:
-                raise KestraError(f"execution {execution_id} is still {state_of(current)} after {timeout:.0f} s; "
+                raise KestraError(f"execution {execution_id} is still {current.state} after {timeout:.0f} s; "
                                   "it keeps running on the server")
             time.sleep(interval)
 
-    def executions(self, namespace: str, flow_id: str, *, size: int = 1) -> list[dict[str, Any]]:
+    def executions(self, namespace: str, flow_id: str, *, size: int = 1) -> list[Execution]:
         response = self._request("GET", f"{self.api}/executions/search",
                                  params={"namespace": namespace, "flowId": flow_id, "size": size, "page": 1,
                                          "sort": "state.startDate:desc"})
-        return list(response.json().get("results") or [])
+        return [Execution.from_api(body) for body in response.json().get("results") or []]
 
-    def logs(self, execution_id: str) -> list[dict[str, Any]]:
-        return list(self._request("GET", f"{self.api}/logs/{execution_id}").json())
+    def logs(self, execution_id: str) -> list[LogLine]:
+        return [LogLine(task=line.get("taskId"), level=str(line.get("level")), message=str(line.get("message")))
+                for line in self._request("GET", f"{self.api}/logs/{execution_id}").json()]
 
 
 def state_of(item: dict[str, Any]) -> str:
@@ -274,7 +312,18 @@ def _server_message(response: httpx.Response) -> str:
     return "\n".join(lines) or response.text.strip()[:500]
 
 
-def task_rows(execution: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
-    """(task id, state, value of a ForEach iteration) for each task run, in order."""
-    for run in execution.get("taskRunList") or []:
-        yield str(run.get("taskId")), state_of(run), str(run.get("value") or "")
+def _flow_info(body: dict[str, Any]) -> FlowInfo:
+    source = body.get("source")
+    return FlowInfo(id=str(body.get("id")), revision=body.get("revision"),
+                    source=None if source is None else str(source))
+
+
+def client_from_environment(server: str, *, timeout: float) -> KestraClient:
+    """A client for ``server`` with credentials from KESTRA_USER/KESTRA_PASSWORD or KESTRA_API_TOKEN
+    (secrets are never taken as flags, where `ps` would show them)."""
+    import os
+
+    credentials = Credentials(username=os.environ.get("KESTRA_USER") or None,
+                              password=os.environ.get("KESTRA_PASSWORD"),
+                              token=os.environ.get("KESTRA_API_TOKEN") or None)
+    return KestraClient(server, credentials=credentials, timeout=timeout)

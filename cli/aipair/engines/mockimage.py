@@ -14,14 +14,14 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import AipairError
+from ..errors import Unavailable
 from ..render.mock import MOCK_IMAGE, SERVE_SCRIPT
 
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
 
 
-class MockImageError(AipairError):
-    exit_code = 3
+class MockImageError(Unavailable):
+    """The mock image cannot be made here (no static busybox)."""
 
 
 def is_static_elf(path: Path) -> bool:

@@ -1,6 +1,6 @@
 """Phase 2 through Pulumi's Automation API: preview, up, destroy and outputs of a stack in stacks/.
 
-The program is aipair.stack.build (inline); state lives in a local file backend by default
+The program is aipair.engines.pulumi_program.build (inline); state lives in a local file backend by default
 (stacks/.pulumi, git-ignored) and secrets in the stack's config, encrypted by the passphrase
 provider. Missing generated secrets are made on first use; supplied ones must be set by you.
 """
@@ -10,29 +10,31 @@ from __future__ import annotations
 import os
 import shutil
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from pydantic import Field, JsonValue
+
 from ..catalog.model import Catalog
-from ..errors import AipairError
-from ..secretstore import generate, sign_jwt
+from ..errors import AipairError, Unavailable, UsageError
+from ..results import Result
+from .secretstore import generate, sign_jwt, signing_order
 
 
-class PulumiMissing(AipairError):
-    exit_code = 3
+class PulumiMissing(Unavailable):
+    """The Pulumi CLI is not installed."""
 
 
-class ClusterUnavailable(AipairError):
-    exit_code = 3
+class ClusterUnavailable(Unavailable):
+    """No kubeconfig for the stack."""
 
 
-class SecretsMissing(AipairError):
-    exit_code = 2
+class SecretsMissing(UsageError):
+    """Supplied secrets the stack config still lacks."""
 
 
 class PulumiFailed(AipairError):
-    """Exit code 1 (AipairError's)."""
+    """A Pulumi command failed; the message carries its last lines."""
 
 
 @contextmanager
@@ -50,17 +52,13 @@ def _pulumi_errors() -> Iterator[None]:
 PASSPHRASE_FILE = ".passphrase"
 
 
-@dataclass
-class StackResult:
+class StackResult(Result):
+    ok: bool = True
     stack: str
     action: str
-    changes: dict[str, int] = field(default_factory=dict)
-    outputs: dict[str, Any] = field(default_factory=dict)
-    generated: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"stack": self.stack, "action": self.action, "changes": self.changes, "outputs": self.outputs,
-                "generated_secrets": self.generated}
+    changes: dict[str, int] = Field(default_factory=dict)
+    outputs: dict[str, JsonValue] = Field(default_factory=dict)
+    generated: list[str] = Field(default_factory=list, serialization_alias="generated_secrets")
 
 
 def pulumi_cli() -> str:
@@ -88,7 +86,7 @@ def secret_values_to_add(catalog: Catalog, existing: dict[str, str]) -> tuple[di
     to_set: dict[str, str] = {}
     missing: list[str] = []
     names = catalog.secrets_for("scale")
-    for name in sorted(names, key=lambda n: catalog.secrets[n].jwt is not None):  # JWT signers first
+    for name in signing_order(catalog, names):
         if values.get(name):
             continue
         secret = catalog.secrets[name]
@@ -106,8 +104,8 @@ def _passphrase(stacks_dir: Path) -> str:
         return os.environ["PULUMI_CONFIG_PASSPHRASE"]
     path = stacks_dir / PASSPHRASE_FILE
     if not path.exists():
-        from ..workspace import atomic_write
         from ..catalog.model import GenerateSecret
+        from .files import atomic_write
 
         atomic_write(path, generate(GenerateSecret(length=48)) + "\n", mode=0o600)
     return path.read_text().strip()
@@ -117,7 +115,7 @@ def open_stack(catalog: Catalog, root: Path, stack_name: str, *, backend: str | 
     """The Automation API stack (created on first use) running aipair.stack.build inline."""
     from pulumi import automation as auto
 
-    from ..stack import build
+    from .pulumi_program import build
 
     stacks_dir = root / "stacks"
     stacks_dir.mkdir(exist_ok=True)

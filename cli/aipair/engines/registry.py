@@ -14,15 +14,14 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from ..catalog.images import DOCKER_HUB, ImageRef
 from ..errors import AipairError
 
-DOCKER_HUB = "registry-1.docker.io"
 MANIFEST_TYPES = ", ".join([
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -41,33 +40,12 @@ class RegistryAuthError(RegistryError):
     """Exit code 1 (AipairError's)."""
 
 
-@dataclass(frozen=True)
-class ImageRef:
-    registry: str
-    repository: str
-    tag: str | None
-
-    @classmethod
-    def parse(cls, image: str) -> "ImageRef":
-        name, _, _digest = image.partition("@")
-        tag = None
-        if ":" in name.rsplit("/", 1)[-1]:
-            name, tag = name.rsplit(":", 1)
-        first, _, rest = name.partition("/")
-        if rest and ("." in first or ":" in first or first == "localhost"):
-            registry, repository = first, rest
-        else:
-            registry, repository = DOCKER_HUB, name if "/" in name else f"library/{name}"
-        if registry == "docker.io":
-            registry = DOCKER_HUB
-        return cls(registry, repository, tag)
-
-    @property
-    def base_url(self) -> str:
-        host = self.registry.split(":")[0]
-        insecure = {h.strip() for h in os.environ.get("AIPAIR_INSECURE_REGISTRIES", "").split(",") if h.strip()}
-        plain = host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.") or self.registry in insecure
-        return f"{'http' if plain else 'https'}://{self.registry}"
+def base_url(ref: ImageRef) -> str:
+    """https, except for loopback registries and those listed in AIPAIR_INSECURE_REGISTRIES."""
+    host = ref.registry.split(":")[0]
+    insecure = {h.strip() for h in os.environ.get("AIPAIR_INSECURE_REGISTRIES", "").split(",") if h.strip()}
+    plain = host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.") or ref.registry in insecure
+    return f"{'http' if plain else 'https'}://{ref.registry}"
 
 
 def docker_credentials(registry: str, config_path: Path | None = None) -> tuple[str, str] | None:
@@ -111,11 +89,11 @@ class RegistryClient:
 
     async def tags(self, ref: ImageRef) -> list[str]:
         """Every tag of the repository, following `Link: <…>; rel="next"` pages."""
-        key = f"tags {ref.registry}/{ref.repository}"
+        key = f"tags {ref.registry}/{ref.path}"
         cached = self._cached(key)
         if cached is not None:
             return list(cached)
-        url: str | None = f"{ref.base_url}/v2/{ref.repository}/tags/list?n={self._page_size}"
+        url: str | None = f"{base_url(ref)}/v2/{ref.path}/tags/list?n={self._page_size}"
         found: list[str] = []
         while url:
             response = await self._request("GET", url, ref)
@@ -127,15 +105,15 @@ class RegistryClient:
 
     async def digest(self, ref: ImageRef, tag: str) -> str:
         """The manifest (or index) digest of ``tag``: what `image@sha256:…` pins."""
-        key = f"digest {ref.registry}/{ref.repository}:{tag}"
+        key = f"digest {ref.registry}/{ref.path}:{tag}"
         cached = self._cached(key)
         if cached is not None:
             return str(cached)
-        response = await self._request("HEAD", f"{ref.base_url}/v2/{ref.repository}/manifests/{tag}", ref,
+        response = await self._request("HEAD", f"{base_url(ref)}/v2/{ref.path}/manifests/{tag}", ref,
                                        headers={"Accept": MANIFEST_TYPES})
         digest = response.headers.get("docker-content-digest")
         if not digest:
-            raise RegistryError(f"{ref.registry}/{ref.repository}:{tag}: the registry sent no Docker-Content-Digest")
+            raise RegistryError(f"{ref.registry}/{ref.path}:{tag}: the registry sent no Docker-Content-Digest")
         self._cache[key] = (time.monotonic() + self._cache_seconds, digest)
         return digest
 
@@ -145,7 +123,7 @@ class RegistryClient:
 
     async def _request(self, method: str, url: str, ref: ImageRef, headers: dict[str, str] | None = None) -> httpx.Response:
         headers = dict(headers or {})
-        scope = f"repository:{ref.repository}:pull"
+        scope = f"repository:{ref.path}:pull"
         async with self._semaphore:
             for attempt in range(self._max_retries + 1):
                 token = self._tokens.get((ref.registry, scope))
@@ -184,7 +162,7 @@ class RegistryClient:
             except (KeyError, httpx.TransportError) as exc:
                 raise RegistryAuthError(f"{ref.registry}: cannot get a token ({exc})") from None
             if token_response.status_code in (401, 403):
-                raise RegistryAuthError(f"{ref.registry} refused the credentials for {ref.repository} "
+                raise RegistryAuthError(f"{ref.registry} refused the credentials for {ref.path} "
                                         f"(HTTP {token_response.status_code}); check `docker login {ref.registry}`")
             body = token_response.json()
             return "Bearer " + (body.get("token") or body.get("access_token") or "")
@@ -192,10 +170,10 @@ class RegistryClient:
 
     def _checked(self, response: httpx.Response, ref: ImageRef) -> httpx.Response:
         if response.status_code == 401:
-            raise RegistryAuthError(f"{ref.registry} refused the credentials for {ref.repository}; "
+            raise RegistryAuthError(f"{ref.registry} refused the credentials for {ref.path}; "
                                     f"check `docker login {ref.registry}`")
         if response.status_code == 404:
-            raise RegistryError(f"{ref.registry}/{ref.repository}: no such repository or tag")
+            raise RegistryError(f"{ref.registry}/{ref.path}: no such repository or tag")
         if response.status_code >= 400:
-            raise RegistryError(f"{ref.registry}/{ref.repository}: HTTP {response.status_code}")
+            raise RegistryError(f"{ref.registry}/{ref.path}: HTTP {response.status_code}")
         return response

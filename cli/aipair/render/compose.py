@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..catalog.graph import condition
-from ..catalog.model import LAYERS, REFERENCE_RE, Catalog, CommandHealth, HttpHealth, Port, Service, TcpHealth
+from ..catalog.model import Catalog, CommandHealth, HttpHealth, Port, Service, TcpHealth
+from ..catalog.types import LAYERS, REFERENCE_RE
 from .mock import mock_overrides
+from .names import volume_name
 from .report import Note
 
 PHASE = "mvp"
@@ -19,8 +21,12 @@ DOCKER_SOCKET = "/var/run/docker.sock"
 CONDITIONS = {"healthy": "service_healthy", "started": "service_started", "completed": "service_completed_successfully"}
 
 
+# A Compose file as data: free-form by nature (the compose-spec), checked by the real Compose binary in tests.
+ComposeDocument = dict[str, Any]
+
+
 def render_compose(catalog: Catalog, *, project_name: str | None = None,
-                   profile: str = "real") -> tuple[dict[str, Any], list[Note]]:
+                   profile: str = "real") -> tuple[ComposeDocument, list[Note]]:
     """The Compose document for phase 1 and the notes on what it approximates.
 
     ``project_name`` defaults to the catalog's; a throw-away project (upgrade validation) passes
@@ -48,7 +54,7 @@ def render_compose(catalog: Catalog, *, project_name: str | None = None,
                 del rendered["volumes"]
         document["services"][name] = rendered
         for volume in service.volumes:
-            volumes[f"{name}-{volume.name}"] = {"labels": {"com.aipair.service": name}}
+            volumes[volume_name(name, volume.name)] = {"labels": {"com.aipair.service": name}}
         for use in service.secrets:
             if use.file:
                 secrets[use.secret.lower()] = {"environment": use.secret}
@@ -96,7 +102,7 @@ def _service(catalog: Catalog, project: str, name: str, svc: Service, services: 
     if svc.ports:
         out["expose"] = [f"{port.port}/{port.protocol}" if port.protocol != "tcp" else str(port.port) for port in svc.ports]
     mounts = [
-        {"type": "volume", "source": f"{name}-{v.name}", "target": v.path, **({"read_only": True} if v.read_only else {})}
+        {"type": "volume", "source": volume_name(name, v.name), "target": v.path, **({"read_only": True} if v.read_only else {})}
         for v in svc.volumes
     ]
     if svc.docker_socket:

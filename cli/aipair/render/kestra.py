@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..catalog.model import Catalog, KestraSettings
+from ..catalog.model import Catalog
+from ..catalog.settings import KestraSettings
 
 VALIDATE_FLOW = "validate-candidate"
 WATCH_FLOW = "watch-versions"

@@ -10,8 +10,16 @@ import math
 import re
 from typing import Any
 
-from ..catalog.model import (Catalog, CommandHealth, HttpHealth, Service, TcpHealth, Volume,
-                             REFERENCE_RE)
+from ..catalog.model import (
+    Catalog,
+    CommandHealth,
+    HttpHealth,
+    Service,
+    TcpHealth,
+    Volume,
+)
+from ..catalog.types import REFERENCE_RE
+from .names import base_labels, volume_name
 from .report import Note
 
 PHASE = "scale"
@@ -56,18 +64,17 @@ def _meta(name: str, catalog: Catalog, svc_name: str | None = None, svc: Service
     if svc_name and svc:
         meta["labels"] = labels(catalog, svc_name, svc)
     else:
-        meta["labels"] = {"app.kubernetes.io/part-of": catalog.project.name, "app.kubernetes.io/managed-by": "aipair"}
+        meta["labels"] = base_labels(catalog)
     meta.update(extra)
     return meta
 
 
 def _namespace_objects(catalog: Catalog) -> list[dict[str, Any]]:
     k8s = catalog.project.kubernetes
-    base_labels = {"app.kubernetes.io/part-of": catalog.project.name, "app.kubernetes.io/managed-by": "aipair"}
     return [
         {"apiVersion": "v1", "kind": "Namespace",
          "metadata": {"name": catalog.project.namespace,
-                      "labels": {**base_labels, "pod-security.kubernetes.io/enforce": "baseline"}}},
+                      "labels": {**base_labels(catalog), "pod-security.kubernetes.io/enforce": "baseline"}}},
         {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
          "metadata": _meta("default-deny", catalog),
          "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}},
@@ -253,7 +260,7 @@ def _claim(catalog: Catalog, name: str, svc: Service, volume: Volume, *, templat
                             "resources": {"requests": {"storage": volume.size}}}
     if catalog.project.kubernetes.storage_class:
         spec["storageClassName"] = catalog.project.kubernetes.storage_class
-    claim_name = volume.name if template else f"{name}-{volume.name}"
+    claim_name = volume.name if template else volume_name(name, volume.name)
     claim = {"metadata": _meta(claim_name, catalog, name, svc), "spec": spec}
     if template:
         return claim
@@ -266,7 +273,7 @@ def _mounts(catalog: Catalog, name: str, svc: Service) -> tuple[list[dict[str, A
     for volume in svc.volumes:
         mounts.append({"name": volume.name, "mountPath": volume.path, **({"readOnly": True} if volume.read_only else {})})
         if svc.kind != "stateful":
-            volumes.append({"name": volume.name, "persistentVolumeClaim": {"claimName": f"{name}-{volume.name}"}})
+            volumes.append({"name": volume.name, "persistentVolumeClaim": {"claimName": volume_name(name, volume.name)}})
     if svc.files:
         volumes.append({"name": "aipair-files", "configMap": {"name": f"{name}-files"}})
         for index, file in enumerate(svc.files):

@@ -15,9 +15,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .catalog import load_catalog
-from .catalog.model import Catalog
-from .render.kubernetes import render_kubernetes, secret_name
+from ..catalog import load_catalog
+from ..catalog.model import Catalog
+from ..render.kubernetes import render_kubernetes, secret_name
+from ..render.names import base_labels
 
 # kube-prometheus-stack: Prometheus (discovers the prometheus.io/* annotations) and Grafana.
 MONITORING_CHART = "kube-prometheus-stack"
@@ -61,7 +62,7 @@ def build(catalog: Catalog, *, config: pulumi.Config | None = None) -> dict[str,
     secret = k8s.core.v1.Secret(
         "secret-" + secret_name(catalog),
         metadata={"name": secret_name(catalog), "namespace": catalog.project.namespace,
-                  "labels": {"app.kubernetes.io/part-of": catalog.project.name, "app.kubernetes.io/managed-by": "aipair"}},
+                  "labels": base_labels(catalog)},
         string_data={name: config.require_secret(name) for name in names},
         type="Opaque",
         opts=pulumi.ResourceOptions(provider=provider, depends_on=[namespace]),

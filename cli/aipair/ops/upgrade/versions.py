@@ -12,7 +12,7 @@ import fnmatch
 import re
 from dataclasses import dataclass
 
-from ..catalog.model import UpgradePolicy
+from ...catalog.model import UpgradePolicy
 
 TAG_RE = re.compile(r"^(?P<prefix>v?)(?P<numbers>\d+(?:\.\d+){0,3})(?P<suffix>-[0-9A-Za-z][0-9A-Za-z.-]*)?$")
 PRERELEASE_RE = re.compile(r"^-(alpha|beta|rc|pre|preview|dev|snapshot)[.-]?\d*", re.IGNORECASE)

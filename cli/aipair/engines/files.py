@@ -1,19 +1,22 @@
-"""Writing rendered files and comparing them with what is on disk (``render --check``)."""
+"""The files aipair writes: atomically, only when changed, and compared with the disk for ``--check``."""
 
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import JsonValue
 
-@dataclass(frozen=True)
-class Drift:
+from ..results import Result
+
+
+class Drift(Result):
     path: str
-    diff: str  # unified diff, committed → rendered; empty when the file is missing
     missing: bool
+    diff: str  # unified diff, committed → rendered; empty when the file is missing
 
 
 def compare(root: Path, files: dict[str, str]) -> list[Drift]:
@@ -24,12 +27,12 @@ def compare(root: Path, files: dict[str, str]) -> list[Drift]:
         try:
             current = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            drifts.append(Drift(relative, "", True))
+            drifts.append(Drift(path=relative, missing=True, diff=""))
             continue
         if current != text:
             diff = "".join(difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
                                                 fromfile=f"{relative} (committed)", tofile=f"{relative} (rendered)"))
-            drifts.append(Drift(relative, diff, False))
+            drifts.append(Drift(path=relative, missing=False, diff=diff))
     return drifts
 
 
@@ -60,3 +63,8 @@ def atomic_write(path: Path, text: str, *, mode: int) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: Path, payload: JsonValue, *, indent: int | None = 2) -> None:
+    """A JSON document (reports, candidate lists, generated configs), world-readable, newline-terminated."""
+    atomic_write(path, json.dumps(payload, indent=indent) + "\n", mode=0o644)

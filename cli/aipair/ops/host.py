@@ -6,16 +6,17 @@ bootstrap twice changes nothing. Steps run locally or over ssh (`--host ssh://us
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
-from .errors import AipairError
+from pydantic import Field
+
+from ..engines.shell import SSH_UNREACHABLE, Shell
+from ..errors import AipairError
+from ..results import Result
 
 
 class BootstrapFailed(AipairError):
-    """Exit code 1 (AipairError's)."""
+    """A step could not be applied, or the host cannot be reached."""
 
 
 @dataclass(frozen=True)
@@ -44,48 +45,33 @@ STEPS: tuple[Step, ...] = (
 )
 
 
-@dataclass
-class StepResult:
-    name: str
+class StepResult(Result):
+    name: str = Field(serialization_alias="step")
     state: str  # "done" (already true), "applied", "would apply", "failed"
     detail: str = ""
 
-    def as_dict(self) -> dict[str, str]:
-        return {"step": self.name, "state": self.state, "detail": self.detail}
+
+class BootstrapResult(Result):
+    dry_run: bool
+    steps: list[StepResult]
 
 
-def _runner(host: str | None) -> list[str]:
-    if not host:
-        return ["sh", "-c"]
-    parsed = urlparse(host)
-    if parsed.scheme != "ssh" or not parsed.hostname:
-        raise BootstrapFailed(f"--host must look like ssh://user@host[:port], not {host!r}")
-    target = f"{parsed.username + '@' if parsed.username else ''}{parsed.hostname}"
-    return ["ssh", *(["-p", str(parsed.port)] if parsed.port else []), "-o", "BatchMode=yes", target, "sh", "-c"]
-
-
-def _run(runner: list[str], script: str) -> subprocess.CompletedProcess[str]:
-    # ssh joins its arguments into one remote command line, so the script is quoted for the remote shell.
-    argument = shlex.quote(script) if runner[0] == "ssh" else script
-    return subprocess.run([*runner, argument], capture_output=True, text=True, timeout=900)
-
-
-def bootstrap(host: str | None = None, *, dry_run: bool = False) -> list[StepResult]:
-    runner = _runner(host)
+def bootstrap(host: str | None = None, *, dry_run: bool = False) -> BootstrapResult:
+    shell = Shell(host)
     results: list[StepResult] = []
     for step in STEPS:
-        checked = _run(runner, step.check)
-        if checked.returncode == 255 and runner[0] == "ssh":
+        checked = shell.run(step.check)
+        if checked.returncode == SSH_UNREACHABLE and shell.remote:
             raise BootstrapFailed(f"cannot reach {host} over ssh: {checked.stderr.strip()[:200]}")
         if checked.returncode == 0:
-            results.append(StepResult(step.name, "done"))
+            results.append(StepResult(name=step.name, state="done"))
             continue
         if dry_run:
-            results.append(StepResult(step.name, "would apply", step.action))
+            results.append(StepResult(name=step.name, state="would apply", detail=step.action))
             continue
-        applied = _run(runner, step.action)
+        applied = shell.run(step.action)
         if applied.returncode != 0:
-            results.append(StepResult(step.name, "failed", (applied.stderr or applied.stdout).strip()[-400:]))
-            raise BootstrapFailed(f"step '{step.name}' failed: {results[-1].detail}")
-        results.append(StepResult(step.name, "applied", step.action))
-    return results
+            detail = (applied.stderr or applied.stdout).strip()[-400:]
+            raise BootstrapFailed(f"step '{step.name}' failed: {detail}")
+        results.append(StepResult(name=step.name, state="applied", detail=step.action))
+    return BootstrapResult(dry_run=dry_run, steps=results)

@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .catalog.model import Catalog, GenerateSecret, JwtSecret
-from .workspace import atomic_write
+from ..catalog.model import Catalog, GenerateSecret, JwtSecret
+from .files import atomic_write
 
 ALPHABETS = {
     "alnum": string.ascii_letters + string.digits,
@@ -61,7 +61,7 @@ def ensure_env(catalog: Catalog, phase: str, path: Path) -> EnvResult:
     fill: dict[str, str] = {}
     additions: list[str] = []
     # Plain secrets first: JWTs are signed with them.
-    for name in sorted(catalog.secrets_for(phase), key=lambda n: catalog.secrets[n].jwt is not None):
+    for name in signing_order(catalog, catalog.secrets_for(phase)):
         secret = catalog.secrets[name]
         if existing.get(name):
             result.kept.append(name)
@@ -94,6 +94,11 @@ def ensure_env(catalog: Catalog, phase: str, path: Path) -> EnvResult:
     elif path.stat().st_mode & 0o077:
         path.chmod(0o600)
     return result
+
+
+def signing_order(catalog: Catalog, names: list[str]) -> list[str]:
+    """Plain secrets before the JWTs signed with them, otherwise in the given order."""
+    return sorted(names, key=lambda name: catalog.secrets[name].jwt is not None)
 
 
 def generate(spec: GenerateSecret) -> str:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ..catalog.model import Catalog
-from ..engines.registry import ImageRef, RegistryClient, RegistryError
+from ...catalog.images import ImageRef
+from ...catalog.model import Catalog
+from ...engines.files import write_json
+from ...engines.registry import RegistryClient, RegistryError
+from ...results import Result
 from .versions import Decision, decide, lockstep
 
 
-@dataclass
-class CheckRow:
+class CheckRow(Result):
     service: str
     image: str
     current: str
@@ -27,28 +27,32 @@ class CheckRow:
         """A candidate the policy allows, read without error: what `upgrade check` exits 10 for."""
         return bool(self.candidate) and not self.error
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"service": self.service, "image": self.image, "current": self.current, "candidate": self.candidate,
-                "newest": self.newest, "digest": self.digest, "error": self.error}
+
+class CheckReport(Result):
+    """What `upgrade check` exits on: 1 when a registry could not be read, else 10 when something is due."""
+
+    ok: bool
+    due: int
+    services: list[CheckRow]
 
 
-async def check_catalog(catalog: Catalog, *, concurrency: int = 8, page_size: int = 1000,
-                        docker_config: Path | None = None) -> list[CheckRow]:
+async def check_services(catalog: Catalog, *, concurrency: int = 8, page_size: int = 1000,
+                         docker_config: Path | None = None) -> list[CheckRow]:
     """One tags request per repository (shared by services using it), digests of the candidates."""
     services = {name: svc for name, svc in catalog.services.items() if svc.image_tag}
     refs = {name: ImageRef.parse(svc.image) for name, svc in services.items()}
     async with RegistryClient(concurrency=concurrency, page_size=page_size, docker_config=docker_config) as client:
-        repositories = sorted({(r.registry, r.repository) for r in refs.values()})
-        results = await asyncio.gather(*(client.tags(ImageRef(reg, repo, None)) for reg, repo in repositories),
-                                       return_exceptions=True)
+        repositories = sorted({(r.registry, r.path) for r in refs.values()})
+        first_ref = {(r.registry, r.path): r for r in reversed(list(refs.values()))}
+        results = await asyncio.gather(*(client.tags(first_ref[key]) for key in repositories), return_exceptions=True)
         tags_of = dict(zip(repositories, results))
         rows: dict[str, CheckRow] = {}
         decisions: dict[str, Decision] = {}
         tags_by_service: dict[str, list[str]] = {}
         for name, svc in services.items():
             ref = refs[name]
-            row = rows[name] = CheckRow(name, f"{ref.registry}/{ref.repository}", ref.tag or "")
-            found = tags_of[(ref.registry, ref.repository)]
+            row = rows[name] = CheckRow(service=name, image=f"{ref.registry}/{ref.path}", current=ref.tag or "")
+            found = tags_of[(ref.registry, ref.path)]
             if isinstance(found, BaseException):
                 row.error = str(found) if isinstance(found, RegistryError) else f"{found.__class__.__name__}: {found}"
                 continue
@@ -68,5 +72,16 @@ async def check_catalog(catalog: Catalog, *, concurrency: int = 8, page_size: in
     return list(rows.values())
 
 
-def run_check(catalog: Catalog, **options: Any) -> list[CheckRow]:
-    return asyncio.run(check_catalog(catalog, **options))
+def run_check(catalog: Catalog, *, concurrency: int = 8, page_size: int = 1000,
+              docker_config: Path | None = None) -> list[CheckRow]:
+    return asyncio.run(check_services(catalog, concurrency=concurrency, page_size=page_size,
+                                      docker_config=docker_config))
+
+
+def check(catalog: Catalog, *, concurrency: int = 8, candidates_file: Path | None = None) -> CheckReport:
+    """Every service's candidate; ``candidates_file`` gets the due ones as [{service, version}] (CI matrices,
+    the Kestra watch flow), an empty list when nothing is due."""
+    rows = run_check(catalog, concurrency=concurrency)
+    if candidates_file is not None:
+        write_json(candidates_file, [{"service": r.service, "version": r.candidate} for r in rows if r.due], indent=None)
+    return CheckReport(ok=not any(r.error for r in rows), due=sum(r.due for r in rows), services=rows)

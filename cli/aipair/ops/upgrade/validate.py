@@ -11,53 +11,50 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING
 
 import httpx
+from pydantic import Field, field_serializer
 
-from ..catalog.graph import dependency_closure
-from ..catalog.model import IMAGE_RE, Catalog, SmokeTest
-from ..engines import docker as engine
-from ..engines.compose import Project
-from ..errors import AipairError
+from ...catalog.graph import dependency_closure
+from ...catalog.images import ImageRef
+from ...catalog.model import Catalog, Port, SmokeTest
+from ...engines import docker as engine
+from ...engines.compose import Project
+from ...engines.files import atomic_write, write_json
+from ...engines.secretstore import ensure_env
+from ...render.compose import render_compose
+from ...render.files import dump_yaml
+from ...results import Result
+from ..callbacks import Progress, no_progress
 from ..outcome import Outcome
-from ..render.compose import render_compose
-from ..render.files import dump_yaml
-from ..secretstore import ensure_env
-from ..workspace import atomic_write
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 
-class UnknownService(AipairError):
-    exit_code = 2
-
-
-@dataclass
-class ValidationReport:
+class ValidationReport(Result):
     service: str
     version: str
     image: str
     project: str
     ok: bool = False
     stage: str = "starting"
-    services: list[dict[str, Any]] = field(default_factory=list)
-    smoke: list[Outcome] = field(default_factory=list)
-    logs: dict[str, str] = field(default_factory=dict)
+    services: list[engine.ContainerStatus] = Field(default_factory=list)
+    smoke: list[Outcome] = Field(default_factory=list)
+    logs: dict[str, str] = Field(default_factory=dict)
     seconds: float = 0.0
     torn_down: bool = False
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"service": self.service, "version": self.version, "image": self.image, "project": self.project,
-                "ok": self.ok, "stage": self.stage, "services": self.services,
-                "smoke": [s.as_dict() for s in self.smoke], "logs": self.logs, "seconds": round(self.seconds, 2),
-                "torn_down": self.torn_down}
+    @field_serializer("seconds")
+    def _rounded(self, seconds: float) -> float:
+        return round(seconds, 2)
 
 
 def candidate_image(image: str, version: str) -> str:
-    match = IMAGE_RE.match(image)
-    assert match  # the catalog validated it
-    return f"{match.group('repository')}:{version}"
+    """The catalog's image at another tag (a pinned digest belongs to the old tag, so it goes)."""
+    return str(ImageRef.parse(image).with_tag(version))
 
 
 def throwaway_catalog(catalog: Catalog, service: str, version: str) -> Catalog:
@@ -71,17 +68,24 @@ def throwaway_catalog(catalog: Catalog, service: str, version: str) -> Catalog:
 
 
 def validate(catalog: Catalog, root: Path, service: str, version: str, *, host: str | None = None,
-             timeout: int = 300, report: Callable[[str], None] = lambda _: None) -> ValidationReport:
-    if service not in catalog.services:
-        from ..catalog.checks import suggest
+             timeout: int = 300, report: Progress = no_progress, report_file: Path | None = None) -> ValidationReport:
+    """Run the candidate; ``report_file`` gets the JSON report (what the Kestra flow keeps as its output)."""
+    result = _validate(catalog, root, service, version, host=host, timeout=timeout, report=report)
+    if report_file is not None:
+        write_json(report_file, result.to_json())
+    return result
 
-        raise UnknownService(f"no service {service!r} in the catalog{suggest(service, list(catalog.services))}")
+
+def _validate(catalog: Catalog, root: Path, service: str, version: str, *, host: str | None,
+              timeout: int, report: Progress) -> ValidationReport:
+    catalog.service(service)
     trial = throwaway_catalog(catalog, service, version)
     project_name = f"{catalog.project.name}-validate-{service}"[:63].rstrip("-")
     document, _ = render_compose(trial, project_name=project_name)
     for rendered in document["services"].values():
         rendered.pop("ports", None)  # nothing published: the running platform keeps its host ports
-    result = ValidationReport(service, version, candidate_image(catalog.services[service].image, version), project_name)
+    result = ValidationReport(service=service, version=version, project=project_name,
+                              image=candidate_image(catalog.services[service].image, version))
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix=f"aipair-{project_name}-"))
     client = engine.connect(host)
@@ -95,7 +99,7 @@ def validate(catalog: Catalog, root: Path, service: str, version: str, *, host: 
         result.stage = "health"
         up = project.run("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--pull", "missing")
         statuses = engine.project_containers(client, project_name)
-        result.services = [s.as_dict() for s in statuses]
+        result.services = statuses
         healthy = up.returncode == 0 and statuses and all(s.ok for s in statuses)
         if healthy:
             result.stage = "smoke"
@@ -117,12 +121,12 @@ def validate(catalog: Catalog, root: Path, service: str, version: str, *, host: 
     return result
 
 
-def _smoke(client: Any, container: str, test: SmokeTest, ports: list[Any]) -> Outcome:
+def _smoke(client: DockerClient, container: str, test: SmokeTest, ports: list[Port]) -> Outcome:
     if test.command is not None:
         run = client.containers.get(container).exec_run(test.command)
         output = run.output.decode("utf-8", "replace")[-300:]
         ok = run.exit_code == 0 and (test.contains is None or test.contains in output)
-        return Outcome(test.name, ok, f"exit {run.exit_code}: {output.strip()}")
+        return Outcome.of(test.name, ok, f"exit {run.exit_code}: {output.strip()}")
     networks = client.containers.get(container).attrs["NetworkSettings"]["Networks"]
     address = next(n["IPAddress"] for n in networks.values() if n.get("IPAddress"))
     if test.tcp is not None:
@@ -130,15 +134,15 @@ def _smoke(client: Any, container: str, test: SmokeTest, ports: list[Any]) -> Ou
 
         try:
             with socket.create_connection((address, test.tcp), timeout=5):
-                return Outcome(test.name, True, f"tcp {test.tcp}: accepted")
+                return Outcome.of(test.name, True, f"tcp {test.tcp}: accepted")
         except OSError as exc:
-            return Outcome(test.name, False, f"tcp {test.tcp}: {exc.strerror or exc}")
+            return Outcome.of(test.name, False, f"tcp {test.tcp}: {exc.strerror or exc}")
     port = test.port or (ports[0].port if ports else 80)
     try:
         response = httpx.get(f"http://{address}:{port}{test.http}", timeout=10)
     except httpx.TransportError as exc:
-        return Outcome(test.name, False, f"GET {test.http}: {exc.__class__.__name__}")
+        return Outcome.of(test.name, False, f"GET {test.http}: {exc.__class__.__name__}")
     ok = response.status_code == test.status and (test.contains is None or test.contains in response.text)
-    return Outcome(test.name, ok, f"GET {test.http} → {response.status_code}"
+    return Outcome.of(test.name, ok, f"GET {test.http} → {response.status_code}"
                                       + ("" if test.contains is None else f", contains {test.contains!r}: "
                                                                           f"{test.contains in response.text}"))

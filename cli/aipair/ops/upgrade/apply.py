@@ -12,36 +12,39 @@ import asyncio
 import datetime as dt
 import difflib
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from ..catalog import parse_catalog
-from ..catalog.model import Catalog
-from ..errors import AipairError
-from ..render.files import render_all
-from ..workspace import atomic_write, write_files
+from pydantic import Field
+
+from ...catalog import load_catalog, parse_catalog
+from ...catalog.images import ImageRef
+from ...catalog.model import Catalog
+from ...engines.files import atomic_write, write_files, write_json
+from ...engines.registry import RegistryClient
+from ...errors import AipairError
+from ...render.files import render_all
+from ...results import Result
+from .validate import candidate_image
 
 HISTORY = ".aipair/upgrade-history.json"
 
+Deployer = Callable[[Catalog], bool]  # rolls the updated catalog out; False when its health gate failed
+
 
 class ApplyError(AipairError):
-    """Exit code 1 (AipairError's)."""
+    """The catalog cannot be changed as asked (nothing recorded to roll back, an image line not found)."""
 
 
-@dataclass
-class ApplyResult:
+class ApplyResult(Result):
+    ok: bool = True  # False when the deploy's health gate failed and everything was put back
     service: str
     previous: str
     image: str
-    catalog_diff: str
-    changed_files: list[str] = field(default_factory=list)
+    catalog_diff: str = Field(serialization_alias="diff")
+    changed_files: list[str] = Field(default_factory=list)
     deployed: bool | None = None
     rolled_back: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"service": self.service, "previous": self.previous, "image": self.image, "diff": self.catalog_diff,
-                "changed_files": self.changed_files, "deployed": self.deployed, "rolled_back": self.rolled_back}
 
 
 def replace_image(text: str, service: str, image: str) -> str:
@@ -72,51 +75,51 @@ def _history(root: Path) -> list[dict[str, str]]:
     return json.loads(path.read_text()) if path.exists() else []
 
 
-def change_image(path: Path, service: str, image: str, *, record: bool,
-                 deploy: Callable[[Catalog], bool] | None = None) -> ApplyResult:
+def change_image(path: Path, service: str, image: str, *, record: bool, deploy: Deployer | None = None) -> ApplyResult:
     """Write the new image into the catalog, re-render, optionally deploy (restoring everything on failure)."""
     root = path.parent
     before = path.read_text(encoding="utf-8")
     catalog = parse_catalog(before, source=str(path))
-    if service not in catalog.services:
-        from ..catalog.checks import suggest
-        from .validate import UnknownService
-
-        raise UnknownService(f"no service {service!r} in the catalog{suggest(service, list(catalog.services))}")
-    previous = catalog.services[service].image
+    previous = catalog.service(service).image
     after = replace_image(before, service, image)
     updated = parse_catalog(after, source=str(path))  # raises CatalogError: nothing is written
     diff = "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
                                         fromfile=f"{path.name} (before)", tofile=f"{path.name} (after)"))
     atomic_write(path, after, mode=path.stat().st_mode & 0o777)
-    result = ApplyResult(service, previous, image, diff, _render_all(updated, root, path.name))
+    result = ApplyResult(service=service, previous=previous, image=image, catalog_diff=diff,
+                         changed_files=_render_all(updated, root, path.name))
     if deploy is not None:
         result.deployed = deploy(updated)
         if not result.deployed:
             atomic_write(path, before, mode=path.stat().st_mode & 0o777)  # the catalog goes back too
             _render_all(catalog, root, path.name)
             result.rolled_back = True
+            result.ok = False
             return result
     if record:
         history = _history(root)
         history.append({"service": service, "from": previous, "to": image,
                         "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
-        atomic_write(root / HISTORY, json.dumps(history, indent=2) + "\n", mode=0o644)
+        write_json(root / HISTORY, history)
     return result
 
 
-def pinned_image(catalog: Catalog, service: str, version: str, **registry_options: Any) -> str:
+def pinned_image(catalog: Catalog, service: str, version: str) -> str:
     """repository:version@sha256:… as the registry reports it now."""
-    from ..engines.registry import ImageRef, RegistryClient
-    from .validate import candidate_image
-
-    image = candidate_image(catalog.services[service].image, version)
+    image = candidate_image(catalog.service(service).image, version)
 
     async def digest() -> str:
-        async with RegistryClient(**registry_options) as client:
+        async with RegistryClient() as client:
             return await client.digest(ImageRef.parse(image), version)
 
     return f"{image}@{asyncio.run(digest())}"
+
+
+def apply(path: Path, service: str, version: str, *, deploy: Deployer | None = None) -> ApplyResult:
+    """`aipair upgrade apply`: pin the registry's digest of ``version``, re-render, optionally deploy."""
+    catalog = load_catalog(path)
+    image = pinned_image(catalog, service, version) if service in catalog.services else version
+    return change_image(path, service, image, record=True, deploy=deploy)
 
 
 def rollback_target(root: Path, service: str) -> tuple[str, list[dict[str, str]]]:
@@ -128,9 +131,11 @@ def rollback_target(root: Path, service: str) -> tuple[str, list[dict[str, str]]
     raise ApplyError(f"no recorded upgrade of {service!r} to roll back (aipair upgrade apply records them)")
 
 
-def rollback(path: Path, service: str, *, deploy: Callable[[Catalog], bool] | None = None) -> ApplyResult:
+def rollback(path: Path, service: str, *, deploy: Deployer | None = None) -> ApplyResult:
+    """`aipair rollback`: the image the last recorded apply replaced, back in the catalog."""
+    load_catalog(path)
     target, remaining = rollback_target(path.parent, service)
     result = change_image(path, service, target, record=False, deploy=deploy)
     if not result.rolled_back:
-        atomic_write(path.parent / HISTORY, json.dumps(remaining, indent=2) + "\n", mode=0o644)
+        write_json(path.parent / HISTORY, remaining)
     return result

@@ -1,0 +1,5 @@
+"""`python -m aipair`: the same as the `aipair` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,126 @@
+"""Where output goes: rich on a terminal (stdout for results, stderr for progress and problems), JSON
+for `--json`. Failures become a message (or JSON) and their exit code, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
+
+import typer
+
+from ..errors import AipairError, CatalogError, Problem
+from ..results import Result
+from . import exits
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..ops.callbacks import Confirm, Progress
+
+
+class LazyConsole:
+    """A rich Console made on first use: `--json` runs never import rich (about 35 ms of start-up)."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True)
+        return self._console
+
+    def print(self, *objects: object, highlight: bool | None = None) -> None:
+        self.console().print(*objects, highlight=highlight)
+
+
+out = LazyConsole(stderr=False)
+err = LazyConsole(stderr=True)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def table(title: str, columns: list[str], *, fold: bool = True) -> Table:
+    """A left-titled table; long cells fold instead of being cut."""
+    from rich.table import Table
+
+    view = Table(title=title, title_justify="left")
+    for column in columns:
+        view.add_column(column, overflow="fold" if fold else "ellipsis")
+    return view
+
+
+def syntax(text: str, language: str) -> object:
+    from rich.syntax import Syntax
+
+    return Syntax(text, language, theme="ansi_dark", background_color="default")
+
+
+def emit_json(payload: object) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+
+
+def emit(result: Result) -> None:
+    emit_json(result.to_json())
+
+
+class Failure(Result):
+    ok: bool = False
+    error: str
+
+
+class Invalid(Result):
+    ok: bool = False
+    problems: list[Problem]
+
+
+@contextmanager
+def reporting(json_output: bool) -> Iterator[None]:
+    """Turn an AipairError into a message (or JSON) and its exit code; never a traceback."""
+    try:
+        yield
+    except CatalogError as exc:
+        if json_output:
+            emit(Invalid(problems=exc.problems))
+        else:
+            count = len(exc.problems)
+            err.print(f"[bold red]✗ {count} problem{'s' if count != 1 else ''} in the catalog[/]")
+            for problem in exc.problems:
+                err.print(f"  {escape(str(problem))}")
+        raise typer.Exit(int(exits.for_error(exc))) from None
+    except AipairError as exc:
+        if json_output:
+            emit(Failure(error=str(exc)))
+        else:
+            err.print(f"[bold red]✗[/] {escape(str(exc))}")
+        raise typer.Exit(int(exits.for_error(exc))) from None
+
+
+@contextmanager
+def progress(json_output: bool) -> Iterator[Progress]:
+    """A live status line for long work; silent with --json."""
+    if json_output:
+        yield lambda _message: None
+        return
+    with err.console().status("starting") as status:
+        def report(message: str) -> None:
+            status.update(escape(message))
+            err.print(f"[dim]· {escape(message)}[/]")
+
+        yield report
+
+
+def asker(yes: bool) -> Confirm:
+    """--yes answers every question; otherwise the terminal asks (no on a bare Enter)."""
+    if yes:
+        return lambda _question: True
+    return lambda question: typer.confirm(question, default=False)

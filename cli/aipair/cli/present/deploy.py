@@ -1,0 +1,77 @@
+"""Deploys, the project's health table, Pulumi stacks and `down`."""
+
+from __future__ import annotations
+
+from ...engines.docker import ContainerStatus
+from ...engines.pulumi import StackResult
+from ...ops.callbacks import Progress
+from ...ops.deploy import DeployResult
+from ...ops.operate import DownResult, ProjectStatus
+from ..output import emit, err, escape, out, table
+
+
+def container_table(project: str, rows: list[ContainerStatus]) -> None:
+    view = table(f"{project}: {sum(r.ok for r in rows)}/{len(rows)} services ready",
+                 ["service", "image", "state", "health", "published ports"])
+    for row in rows:
+        colour = "green" if row.ok else "red"
+        state = row.state if row.kind != "job" else f"{row.state} ({row.exit_code})"
+        view.add_row(row.service, row.image, f"[{colour}]{state}[/]", f"[{colour}]{row.health}[/]", "\n".join(row.ports))
+    out.print(view)
+
+
+def show_project_status(status: ProjectStatus, json_output: bool) -> None:
+    if json_output:
+        emit(status)
+        return
+    container_table(status.project, status.services)
+    if not status.services:
+        err.print(f"no containers of project {status.project} are deployed")
+
+
+def show_deploy(result: DeployResult, json_output: bool) -> None:
+    if json_output:
+        emit(result)
+        return
+    for check in result.checks:
+        out.print(f"{'[green]✓' if check.ok else '[red]✗'}[/] {check.name}: {escape(check.detail)}")
+    container_table(result.project, result.statuses)
+    for service, text in result.logs.items():
+        err.print(f"[bold red]{service} did not become ready; its last log lines:[/]")
+        err.print(escape(text.rstrip() or "(no output)"))
+    if not result.ok and not result.logs and result.compose_output.strip():
+        err.print("[bold red]Compose said:[/]")
+        err.print(escape("\n".join(result.compose_output.strip().splitlines()[-15:])))
+    for item in result.restored:
+        out.print(f"[yellow]restored[/] {item['service']}: {item['from']} → {item['to']}")
+    verdict = "[green]✓ deployed[/]" if result.ok else f"[bold red]✗ not ready: {', '.join(result.failed)}[/]"
+    out.print(f"{verdict} in {result.seconds:.1f} s")
+
+
+def pulumi_lines(json_output: bool) -> Progress:
+    """Pulumi's own progress lines on stderr; nothing with --json."""
+    if json_output:
+        return lambda _line: None
+    return lambda line: err.print(escape(line.rstrip()), highlight=False)
+
+
+def show_stack(result: StackResult, json_output: bool) -> None:
+    if json_output:
+        emit(result)
+        return
+    if result.generated:
+        out.print(f"[green]generated[/] {len(result.generated)} secrets into the stack's encrypted config (values not shown)")
+    changes = ", ".join(f"{k}: {v}" for k, v in sorted(result.changes.items())) or "no changes"
+    out.print(f"[green]✓[/] stack {result.stack} {result.action}: {changes}")
+    for key, value in sorted(result.outputs.items()):
+        out.print(f"  {key}: {value}")
+
+
+def show_down(result: DownResult) -> None:
+    if result.dry_run:
+        out.print(f"would stop and remove the containers and networks of project {result.project}")
+        if result.delete_volumes:
+            out.print("would delete volumes: " + ", ".join(result.volumes))
+        return
+    out.print(f"[green]✓[/] project {result.project} is down"
+              + (" and its volumes deleted" if result.delete_volumes else " (volumes kept)"))

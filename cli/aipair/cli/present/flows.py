@@ -1,0 +1,96 @@
+"""Kestra flows: the server's validation, registration, live executions and status."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from ...engines.kestra import Execution
+from ...ops.flows import RegisterResult, RunResult, StatusResult, ValidationResult
+from ..output import emit, emit_json, err, escape, out, table
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+COLOURS = {"SUCCESS": "green", "FAILED": "red", "RUNNING": "cyan", "WARNING": "yellow", "KILLED": "red"}
+ACTION_COLOURS = {"created": "green", "create": "green", "updated": "yellow", "update": "yellow", "deleted": "red",
+                  "delete": "red", "kept": "dim", "keep": "dim", "unchanged": "dim"}
+
+
+def show_validation(result: ValidationResult, json_output: bool) -> None:
+    """The server's verdict on each flow."""
+    if json_output:
+        emit(result)
+        return
+    for verdict in result.flows:
+        name = verdict.flow or verdict.name or f"#{verdict.index}"
+        out.print(f"{'[red]✗' if verdict.errors else '[green]✓'}[/] {escape(name)}")
+        for error in verdict.errors:
+            out.print(f"    [red]{escape(error)}[/]")
+        for warning in verdict.warnings + [f"deprecated: {d}" for d in verdict.deprecations]:
+            out.print(f"    [yellow]{escape(warning)}[/]")
+
+
+def show_register(result: RegisterResult, json_output: bool) -> None:
+    """What register did, or on a dry run what it would do (create/update/unchanged/delete/keep)."""
+    if json_output:
+        emit(result)
+        return
+    title = (f"would register in {result.namespace} (dry run: nothing changed)" if result.dry_run
+             else f"flows in {result.namespace}")
+    view = table(title, ["flow", "action", "revision"], fold=False)
+    for change in result.flows:
+        before = "-" if change.revision_before is None else str(change.revision_before)
+        after = "-" if change.revision_after is None else str(change.revision_after)
+        label = f"{change.action} (not rendered; --prune deletes)" if change.action in ("kept", "keep") else change.action
+        view.add_row(change.flow, f"[{ACTION_COLOURS[change.action]}]{label}[/]",
+                     before if result.dry_run else (after if before == after else f"{before} → {after}"))
+    out.print(view)
+
+
+def _execution_table(execution: Execution) -> Table:
+    view = table(f"{execution.namespace}.{execution.flow} execution {execution.id}: "
+                 f"[{COLOURS.get(execution.state, 'white')}]{execution.state}[/]", ["task", "state", "value"])
+    for task in execution.tasks:
+        view.add_row(task.task, f"[{COLOURS.get(task.state, 'white')}]{task.state}[/]",
+                     escape(str(task.value or "")))
+    return view
+
+
+@contextmanager
+def live_execution(json_output: bool) -> Iterator[Callable[[Execution], None]]:
+    """A live table of the execution's task runs (nothing on --json); yields the callback to feed it."""
+    if json_output:
+        yield lambda _execution: None
+        return
+    from rich.live import Live
+
+    with Live(console=err.console(), transient=False, auto_refresh=False) as live:
+        yield lambda execution: live.update(_execution_table(execution), refresh=True)
+
+
+def show_run(result: RunResult, json_output: bool) -> None:
+    execution = result.execution
+    if json_output:
+        emit_json({"ok": result.ok, **execution.to_json()})
+        return
+    for name, value in execution.outputs.items():
+        out.print(f"output [bold]{escape(str(name))}[/]: {escape(str(value))}")
+    for line in result.problems:
+        err.print(f"[red]{escape(line.task or '')}[/] {escape(line.message)}")
+    out.print(f"{'[green]✓' if result.ok else '[bold red]✗'}[/] execution {execution.id} ended {execution.state}")
+
+
+def show_status(result: StatusResult, json_output: bool) -> None:
+    if json_output:
+        emit(result)
+        return
+    view = table(f"{result.namespace} on Kestra {result.server_version}",
+                 ["flow", "revision", "catalog", "last execution", "started"], fold=False)
+    for row in result.flows:
+        sync = "[green]in sync[/]" if row.in_sync else ("[red]missing[/]" if row.revision is None else "[yellow]differs[/]")
+        view.add_row(row.flow, "-" if row.revision is None else str(row.revision), sync,
+                     row.last_state or "-", row.last_start or "-")
+    out.print(view)
+    if not result.ok:
+        err.print("run `aipair flows register` to bring the server in line with the catalog")

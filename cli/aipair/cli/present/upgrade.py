@@ -1,0 +1,56 @@
+"""Upgrade candidates, validation reports and catalog changes."""
+
+from __future__ import annotations
+
+from ...ops.upgrade.apply import ApplyResult
+from ...ops.upgrade.check import CheckReport
+from ...ops.upgrade.validate import ValidationReport
+from ..output import emit, err, escape, out, syntax, table
+
+
+def show_check(report: CheckReport, json_output: bool) -> None:
+    if json_output:
+        emit(report)
+        return
+    view = table(f"{report.due} upgrade candidate{'s' if report.due != 1 else ''}",
+                 ["service", "image", "current", "candidate", "newest", "digest / error"])
+    for row in report.services:
+        note = f"[red]{escape(row.error)}[/]" if row.error else (row.digest or "")
+        view.add_row(row.service, row.image, row.current, f"[green]{row.candidate}[/]" if row.candidate else "-",
+                     row.newest or "-", note)
+    out.print(view)
+
+
+def show_validation(result: ValidationReport, json_output: bool) -> None:
+    if json_output:
+        emit(result)
+        return
+    for row in result.services:
+        mark = "[green]✓[/]" if row.ok else "[red]✗[/]"
+        out.print(f"{mark} {row.service}: {row.state} {row.health} ({escape(row.image)})")
+    for smoke in result.smoke:
+        out.print(f"{'[green]✓' if smoke.ok else '[red]✗'}[/] smoke {smoke.name}: {escape(smoke.detail)}")
+    if not result.ok:
+        healthy = {row.service for row in result.services if row.ok}
+        for service, text in result.logs.items():
+            if service == result.service or service not in healthy:
+                err.print(f"[bold]{service}[/] last log lines:")
+                err.print(escape(text.rstrip() or "(no output)"))
+    verdict = "[green]✓ passed[/]" if result.ok else f"[bold red]✗ failed at {result.stage}[/]"
+    out.print(f"{verdict}: {result.service} {result.version} in {result.seconds:.1f} s "
+              f"({'torn down' if result.torn_down else 'TEAR-DOWN FAILED: remove project ' + result.project})")
+
+
+def show_apply(result: ApplyResult, json_output: bool) -> None:
+    if json_output:
+        emit(result)
+        return
+    out.print(syntax(result.catalog_diff, "diff"))
+    for path in result.changed_files:
+        out.print(f"[green]re-rendered[/] {escape(path)}")
+    if result.rolled_back:
+        err.print(f"[bold red]✗ {result.service} did not become healthy:[/] the previous version runs again and "
+                  "the catalog was restored")
+    else:
+        out.print(f"[green]✓[/] {result.service}: {escape(result.previous)} → {escape(result.image)}"
+                  + (" (deployed)" if result.deployed else ""))

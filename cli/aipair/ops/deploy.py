@@ -1,0 +1,141 @@
+"""Phase-1 deploy: render, preflight, make or pull images, `compose up --wait`, judge health, roll back.
+
+The steps call the engines; nothing here renders or prints. ``report`` receives progress
+messages so the CLI can show them (rich) or stay quiet (--json).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from pydantic import Field, field_serializer
+
+from ..catalog.model import Catalog
+from ..engines import docker as engine
+from ..engines.compose import Project
+from ..engines.files import atomic_write, write_files
+from ..engines.secretstore import ensure_env
+from ..errors import AipairError
+from ..render.compose import render_compose
+from ..render.files import render_phase
+from ..results import Result
+from .callbacks import Progress, no_progress
+from .outcome import Outcome
+from .preflight import preflight
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+COMPOSE_FILES = {"real": "compose/docker-compose.yml", "mock": "compose/docker-compose.mock.yml"}
+
+
+class PreflightFailed(AipairError):
+    def __init__(self, checks: list["Outcome"]) -> None:
+        self.checks = checks
+        failed = [c for c in checks if not c.ok]
+        super().__init__("preflight failed: " + "; ".join(f"{c.name}: {c.detail}" for c in failed))
+
+
+class DeployResult(Result):
+    ok: bool
+    project: str
+    profile: str
+    checks: list[Outcome]
+    statuses: list[engine.ContainerStatus] = Field(serialization_alias="services")
+    failed: list[str] = Field(default_factory=list)
+    logs: dict[str, str] = Field(default_factory=dict)
+    restored: list[dict[str, str]] = Field(default_factory=list)
+    compose_output: str = Field(default="", exclude=True)
+    seconds: float = 0.0
+
+    @field_serializer("seconds")
+    def _rounded(self, seconds: float) -> float:
+        return round(seconds, 2)
+
+
+def project_for(catalog: Catalog, root: Path, profile: str, host: str | None) -> Project:
+    return Project(catalog.project.name, root / COMPOSE_FILES[profile], root / "compose", host)
+
+
+def last_good_file(root: Path, profile: str, host: str | None) -> Path:
+    """The last successfully deployed file, per profile and per host (one checkout may serve several)."""
+    target = re.sub(r"[^a-z0-9]+", "-", (host or "local").lower()).strip("-")
+    return root / "compose" / ".state" / f"last-good.{profile}.{target}.yml"
+
+
+def deploy(catalog: Catalog, root: Path, *, source: str, profile: str = "real", host: str | None = None,
+           timeout: int = 300, rollback: bool = False, report: Progress = no_progress) -> DeployResult:
+    started = time.monotonic()
+    rendering = render_phase(catalog, "mvp", source=source)
+    write_files(root, rendering.files)
+    ensure_env(catalog, "mvp", root / "compose" / ".env")
+    project = project_for(catalog, root, profile, host)
+    document, _ = render_compose(catalog, profile=profile)
+
+    report("connecting to the engine")
+    client = engine.connect(host)
+    checks = preflight(client, project, document, report)
+    if not all(c.ok for c in checks):
+        raise PreflightFailed(checks)
+
+    report("starting services and waiting for health")
+    up = project.run("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--remove-orphans", "--pull", "never")
+    statuses = engine.project_containers(client, project.name)
+    failed = [s.service for s in statuses if not s.ok]
+    result = DeployResult(ok=up.returncode == 0 and not failed, project=project.name, profile=profile, checks=checks,
+                          statuses=statuses, failed=failed, compose_output=(up.stdout + up.stderr)[-4000:])
+    if result.ok:
+        atomic_write(last_good_file(root, profile, host), project.file.read_text(), mode=0o644)
+    else:
+        if not failed:  # compose failed before any container could be judged
+            failed = result.failed = sorted({s.service for s in statuses} or {"(compose)"})
+        result.logs = {s.service: engine.last_logs(client, s.container) for s in statuses if s.service in failed}
+        if rollback:
+            result.restored = _roll_back(client, project, root, profile, timeout, report)
+            result.statuses = engine.project_containers(client, project.name)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def deploy_gate(root: Path, *, source: str, profile: str, host: str | None, timeout: int,
+                progress: Progress = no_progress,
+                on_result: Callable[[DeployResult], None] = lambda _result: None) -> Callable[[Catalog], bool]:
+    """`--deploy` of upgrade apply and rollback: the phase-1 deploy with its health gate and automatic rollback."""
+    def roll_out(updated: Catalog) -> bool:
+        result = deploy(updated, root, source=source, profile=profile, host=host, timeout=timeout, rollback=True,
+                        report=progress)
+        on_result(result)
+        return result.ok
+
+    return roll_out
+
+
+def _roll_back(client: DockerClient, project: Project, root: Path, profile: str, timeout: int,
+               report: Progress) -> list[dict[str, str]]:
+    """Bring back the last successfully deployed file; report each service whose image changed back."""
+    previous = last_good_file(root, profile, project.host)
+    if not previous.exists():
+        report("no earlier successful deploy to roll back to")
+        return []
+    report("rolling back to the last successful deploy")
+    failed_images = {s.service: s.image for s in engine.project_containers(client, project.name)}
+    project.run("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--remove-orphans", "--pull", "never",
+                file=previous)
+    after = {s.service: s.image for s in engine.project_containers(client, project.name)}
+    return [{"service": name, "from": failed_images.get(name, ""), "to": image}
+            for name, image in sorted(after.items()) if failed_images.get(name) != image]
+
+
+def take_down(project: Project, *, volumes: bool, attempts: int = 3) -> None:
+    """`compose down` (volumes only when asked). Retried when the engine still lists endpoints of
+    just-removed containers on a network (a cleanup race of older engines); down is idempotent."""
+    for attempt in range(1, attempts + 1):
+        result = project.run("down", "--remove-orphans", *(["--volumes"] if volumes else []))
+        if result.returncode == 0:
+            return
+        if "active endpoints" not in result.stderr or attempt == attempts:
+            raise AipairError(f"compose down failed: {result.stderr.strip()[-600:]}")
+        time.sleep(1.0 * attempt)

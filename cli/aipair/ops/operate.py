@@ -1,0 +1,71 @@
+"""Operating a deployed phase-1 project: its health, its logs, taking it down, the mock image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from ..catalog.model import Catalog
+from ..engines import docker as engine
+from ..engines.mockimage import ensure_mock_image
+from ..errors import Declined
+from ..render.names import compose_volume_name
+from ..results import Result
+from .callbacks import Confirm
+from .deploy import project_for, take_down
+
+
+class ProjectStatus(Result):
+    project: str
+    ok: bool
+    services: list[engine.ContainerStatus]
+
+
+def status(catalog: Catalog, host: str | None) -> ProjectStatus:
+    """Every container of the project; ok only when there are some and all are ready."""
+    rows = engine.project_containers(engine.connect(host), catalog.project.name)
+    return ProjectStatus(project=catalog.project.name, ok=bool(rows) and all(r.ok for r in rows), services=rows)
+
+
+def logs(catalog: Catalog, root: Path, service: str, *, profile: str, host: str | None, tail: int,
+         follow: bool) -> int:
+    """Compose prints the service's logs straight to the terminal; returns its exit code."""
+    catalog.service(service)
+    args = ["logs", "--tail", str(tail), *(["--follow"] if follow else []), service]
+    return project_for(catalog, root, profile, host).run(*args, capture=False).returncode
+
+
+class DownResult(Result):
+    project: str
+    delete_volumes: bool
+    volumes: list[str] = Field(default_factory=list)  # deleted, or that would be
+    dry_run: bool = False
+
+
+def data_volumes(catalog: Catalog) -> list[str]:
+    return [compose_volume_name(catalog.project.name, name, volume.name)
+            for name, svc in catalog.in_phase("mvp").items() for volume in svc.volumes]
+
+
+def down(catalog: Catalog, root: Path, *, profile: str, host: str | None, volumes: bool, dry_run: bool,
+         confirm: Confirm) -> DownResult:
+    """Stop and remove containers and networks; volumes only when asked, and only after ``confirm``."""
+    result = DownResult(project=catalog.project.name, delete_volumes=volumes,
+                        volumes=data_volumes(catalog) if volumes else [], dry_run=dry_run)
+    if dry_run:
+        return result
+    if volumes and not confirm(f"Delete {len(result.volumes)} data volumes of {catalog.project.name}?"):
+        raise Declined("nothing removed")
+    take_down(project_for(catalog, root, profile, host), volumes=volumes)
+    return result
+
+
+class MockImage(Result):
+    image: str
+    built: bool
+
+
+def build_mock_image(host: str | None, *, rebuild: bool) -> MockImage:
+    image, built = ensure_mock_image(engine.connect(host), rebuild=rebuild)
+    return MockImage(image=image, built=built)

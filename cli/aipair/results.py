@@ -1,0 +1,18 @@
+"""The one JSON convention for results: typed models whose fields are the `--json` keys, in order.
+
+Every use case returns a ``Result``; the CLI prints ``to_json()`` for `--json`. The keys are a CI
+contract (tests/cli/test_json_contract.py pins them), so a field is renamed only with an alias.
+Plain dataclasses nested inside (a Problem, a translation Note) are written field by field.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=False, populate_by_name=True, validate_assignment=False)
+
+    def to_json(self) -> dict[str, JsonValue]:
+        dumped: dict[str, JsonValue] = self.model_dump(mode="json", by_alias=True)
+        return dumped
