@@ -40,13 +40,28 @@ def main() -> None:
         shutil.copy(ROOT / "catalog.yaml", work / "catalog.yaml")
         deploy = [aipair, "deploy", "--phase", "mvp", "--profile", "mock", "--json"]
         down = [aipair, "down", "--volumes", "--yes", "--profile", "mock"]
-        plain = [str(BIN / "docker-compose"), "--project-name", "aipair", "--project-directory", "compose",
-                 "--file", "compose/docker-compose.mock.yml", "up", "--detach", "--wait", "--remove-orphans"]
+        plain = [
+            str(BIN / "docker-compose"),
+            "--project-name",
+            "aipair",
+            "--project-directory",
+            "compose",
+            "--file",
+            "compose/docker-compose.mock.yml",
+            "up",
+            "--detach",
+            "--wait",
+            "--remove-orphans",
+        ]
         subprocess.run([aipair, "render", "--phase", "mvp"], cwd=work, check=True, capture_output=True)
         subprocess.run([aipair, "mocks", "build"], cwd=work, check=True, capture_output=True)
         subprocess.run(down, cwd=work, capture_output=True)
-        results: dict[str, list[float]] = {"aipair cold": [], "aipair no-change": [], "compose cold": [],
-                                           "compose no-change": []}
+        results: dict[str, list[float]] = {
+            "aipair cold": [],
+            "aipair no-change": [],
+            "compose cold": [],
+            "compose no-change": [],
+        }
         try:
             for _ in range(args.runs):
                 results["aipair cold"].append(timed(deploy, work))
@@ -66,8 +81,10 @@ def main() -> None:
         print(f"{phase:<12}{ours:>10.2f}{theirs:>11.2f}{ours - theirs:>12.2f}{(ours / theirs - 1) * 100:>11.0f}%")
     cold_overhead = median["aipair cold"] / median["compose cold"] - 1
     rerun_overhead = median["aipair no-change"] - median["compose no-change"]
-    print(f"targets: cold overhead < 20% ({'met' if cold_overhead < 0.2 else 'NOT met'}: {cold_overhead * 100:.0f}%), "
-          f"no-change overhead < 2 s ({'met' if rerun_overhead < 2 else 'NOT met'}: {rerun_overhead:.2f} s)")
+    print(
+        f"targets: cold overhead < 20% ({'met' if cold_overhead < 0.2 else 'NOT met'}: {cold_overhead * 100:.0f}%), "
+        f"no-change overhead < 2 s ({'met' if rerun_overhead < 2 else 'NOT met'}: {rerun_overhead:.2f} s)"
+    )
 
 
 if __name__ == "__main__":

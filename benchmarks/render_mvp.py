@@ -32,10 +32,16 @@ def generated_catalog(count: int) -> dict:
     applications on both, management on nothing. Dependency depth stays at most 3, as in real stacks
     (Compose's own `config` slows down exponentially on long diamond-shaped chains: see the note)."""
     layers = ["data", "orchestration", "application", "management"]
-    services: dict[str, dict] = {"proxy": {
-        "layer": "management", "phases": ["mvp"], "image": "traefik:v3.3.4",
-        "ports": [{"name": "web", "port": 80, "publish": 80}, {"name": "websecure", "port": 443, "publish": 443}],
-        "health": {"type": "command", "command": ["traefik", "healthcheck", "--ping"]}, "docker_socket": True}}
+    services: dict[str, dict] = {
+        "proxy": {
+            "layer": "management",
+            "phases": ["mvp"],
+            "image": "traefik:v3.3.4",
+            "ports": [{"name": "web", "port": 80, "publish": 80}, {"name": "websecure", "port": 443, "publish": 443}],
+            "health": {"type": "command", "command": ["traefik", "healthcheck", "--ping"]},
+            "docker_socket": True,
+        }
+    }
     secrets: dict[str, dict] = {}
     for index in range(count - 1):
         name = f"svc-{index:04d}"
@@ -46,18 +52,36 @@ def generated_catalog(count: int) -> dict:
             "kind": "stateful" if index % 5 == 0 else "stateless",
             "image": f"ghcr.io/example/{name}:1.{index % 7}.{index % 3}",
             "env": {"LOG_LEVEL": "info", "API_KEY": f"${{{secret}}}", "PUBLIC_URL": f"https://{name}.{{domain}}"},
-            "ports": [{"name": "http", "port": 8080, **({"public": {"hostname": f"{name}.{{domain}}"}} if index % 3 == 0 else {})}],
-            "health": {"type": "http", "port": 8080, "path": "/healthz", "probe": ["curl", "wget", "node", "bash"][index % 4]},
+            "ports": [
+                {
+                    "name": "http",
+                    "port": 8080,
+                    **({"public": {"hostname": f"{name}.{{domain}}"}} if index % 3 == 0 else {}),
+                }
+            ],
+            "health": {
+                "type": "http",
+                "port": 8080,
+                "path": "/healthz",
+                "probe": ["curl", "wget", "node", "bash"][index % 4],
+            },
             "depends_on": _dependencies(index),
             "resources": {"cpus": 0.25, "memory": "256Mi"},
         }
         if service["kind"] == "stateful":
             service["volumes"] = [{"name": "data", "path": "/var/lib/data", "size": "5Gi"}]
         services[name] = service
-    return {"version": 1,
-            "project": {"name": "bench", "domain": "bench.example.com", "reverse_proxy": "proxy",
-                        "tls": {"acme_email": "ops@bench.example.com"}},
-            "secrets": secrets, "services": services}
+    return {
+        "version": 1,
+        "project": {
+            "name": "bench",
+            "domain": "bench.example.com",
+            "reverse_proxy": "proxy",
+            "tls": {"acme_email": "ops@bench.example.com"},
+        },
+        "secrets": secrets,
+        "services": services,
+    }
 
 
 def _dependencies(index: int) -> list[str]:
@@ -101,27 +125,39 @@ def main() -> None:
             ours = timed(render, runs)
             human = timed([c for c in render if c != "--json"], runs)  # rich tables and the report
             theirs = timed([str(compose), "-f", str(out / "compose" / "docker-compose.yml"), "config", "-q"], runs)
-            scale = timed([str(aipair), "render", "--phase", "scale", "--json", "--catalog", str(catalog),
-                           "--out", str(out)], runs)
+            scale = timed(
+                [str(aipair), "render", "--phase", "scale", "--json", "--catalog", str(catalog), "--out", str(out)],
+                runs,
+            )
             rows.append((label, services, ours, theirs, scale, human))
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"aipair render --phase mvp (CLI start included), median of runs; reference: docker-compose config -q "
-          f"on the rendered file ({subprocess.run([str(compose), 'version', '--short'], capture_output=True, text=True).stdout.strip()})")
+    print(
+        f"aipair render --phase mvp (CLI start included), median of runs; reference: docker-compose config -q "
+        f"on the rendered file ({subprocess.run([str(compose), 'version', '--short'], capture_output=True, text=True).stdout.strip()})"
+    )
     print("mvp = --json (CI); human = the same with rich tables and the translation report")
-    print(f"{'catalog':<28}{'services':>9}{'mvp ms':>9}{'human ms':>10}{'ms/svc':>8}{'compose ms':>12}{'mvp/compose':>13}"
-          f"{'scale ms':>10}{'ms/svc':>8}")
+    print(
+        f"{'catalog':<28}{'services':>9}{'mvp ms':>9}{'human ms':>10}{'ms/svc':>8}{'compose ms':>12}{'mvp/compose':>13}"
+        f"{'scale ms':>10}{'ms/svc':>8}"
+    )
     for label, services, ours, theirs, scale, human in rows:
-        print(f"{label:<28}{services:>9}{ours * 1000:>9.0f}{human * 1000:>10.0f}{ours * 1000 / services:>8.2f}"
-              f"{theirs * 1000:>12.0f}{ours / theirs:>13.2f}{scale * 1000:>10.0f}{scale * 1000 / services:>8.2f}")
+        print(
+            f"{label:<28}{services:>9}{ours * 1000:>9.0f}{human * 1000:>10.0f}{ours * 1000 / services:>8.2f}"
+            f"{theirs * 1000:>12.0f}{ours / theirs:>13.2f}{scale * 1000:>10.0f}{scale * 1000 / services:>8.2f}"
+        )
     (_, n100, t100, _, s100, _), (_, n1000, t1000, _, s1000, _) = rows[-2], rows[-1]
     for phase, small, large in (("mvp", t100, t1000), ("scale", s100, s1000)):
-        print(f"{phase}: growth 100 → 1,000 services: {large / small:.1f}x time for {n1000 / n100:.0f}x services "
-              f"(marginal {((large - small) / (n1000 - n100)) * 1000:.2f} ms per added service)")
+        print(
+            f"{phase}: growth 100 → 1,000 services: {large / small:.1f}x time for {n1000 / n100:.0f}x services "
+            f"(marginal {((large - small) / (n1000 - n100)) * 1000:.2f} ms per added service)"
+        )
     default_ms, default_scale_ms, default_human_ms = rows[0][2] * 1000, rows[0][4] * 1000, rows[0][5] * 1000
-    print(f"default catalog: mvp {default_ms:.0f} ms --json, {default_human_ms:.0f} ms with tables "
-          f"(target < 300 ms: {'met' if max(default_ms, default_human_ms) < 300 else 'NOT met'}), "
-          f"scale {default_scale_ms:.0f} ms (target < 1 s: {'met' if default_scale_ms < 1000 else 'NOT met'})")
+    print(
+        f"default catalog: mvp {default_ms:.0f} ms --json, {default_human_ms:.0f} ms with tables "
+        f"(target < 300 ms: {'met' if max(default_ms, default_human_ms) < 300 else 'NOT met'}), "
+        f"scale {default_scale_ms:.0f} ms (target < 1 s: {'met' if default_scale_ms < 1000 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

@@ -24,13 +24,16 @@ BIN = Path(sys.executable).parent
 
 def cpu_seconds(command: list[str], cwd: Path) -> float:
     """user + sys of one child process (and its children), from wait4's rusage."""
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, "NO_COLOR": "1"})
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "NO_COLOR": "1"}
+    )
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode not in (0,):
-        raise SystemExit(f"{' '.join(command)} exited {process.returncode}: "
-                         f"{process.stderr.read().decode() if process.stderr else ''}")
+        raise SystemExit(
+            f"{' '.join(command)} exited {process.returncode}: "
+            f"{process.stderr.read().decode() if process.stderr else ''}"
+        )
     return usage.ru_utime + usage.ru_stime
 
 

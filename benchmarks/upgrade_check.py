@@ -18,8 +18,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -52,8 +52,9 @@ def start_delay_proxy(upstream: str, delay: float) -> str:
 
     async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(host, int(port))
-        await asyncio.gather(pipe(client_reader, up_writer, 0), pipe(up_reader, client_writer, delay),
-                             return_exceptions=True)
+        await asyncio.gather(
+            pipe(client_reader, up_writer, 0), pipe(up_reader, client_writer, delay), return_exceptions=True
+        )
 
     async def serve() -> None:
         server = await asyncio.start_server(handle, "127.0.0.1", 0)
@@ -99,11 +100,28 @@ def main() -> None:
                 push(address, f"bench/svc-{index}", ["1.0.0", "1.0.1", "1.1.0", "2.0.0"])
 
             def catalog_for(registry: str) -> object:
-                services = {f"svc-{i}": {"layer": "application", "kind": "job", "upgrade": {"track": "minor"},
-                                         "image": f"{registry}/bench/svc-{i}:1.0.0"} for i in range(args.services)}
-                return parse_catalog(yaml.safe_dump({
-                    "version": 1, "project": {"name": "bench", "domain": "bench.example.com",
-                                              "tls": {"acme_email": "o@bench.example.com"}}, "services": services}))
+                services = {
+                    f"svc-{i}": {
+                        "layer": "application",
+                        "kind": "job",
+                        "upgrade": {"track": "minor"},
+                        "image": f"{registry}/bench/svc-{i}:1.0.0",
+                    }
+                    for i in range(args.services)
+                }
+                return parse_catalog(
+                    yaml.safe_dump(
+                        {
+                            "version": 1,
+                            "project": {
+                                "name": "bench",
+                                "domain": "bench.example.com",
+                                "tls": {"acme_email": "o@bench.example.com"},
+                            },
+                            "services": services,
+                        }
+                    )
+                )
 
             local = measure(catalog_for, address, args.runs)
             delayed = measure(catalog_for, start_delay_proxy(address, args.latency_ms / 1000), args.runs)
@@ -112,8 +130,10 @@ def main() -> None:
     head = f"upgrade check of {args.services} services (tags + digest each), median of {args.runs}"
     local_best = report(f"{head}; local registry on loopback", local)
     delayed_best = report(f"{head}; same registry behind a {args.latency_ms:.0f} ms delay proxy", delayed)
-    print(f"target >= 5x: loopback {'met' if local_best >= 5 else 'NOT met'} ({local_best:.1f}x), "
-          f"with {args.latency_ms:.0f} ms latency {'met' if delayed_best >= 5 else 'NOT met'} ({delayed_best:.1f}x)")
+    print(
+        f"target >= 5x: loopback {'met' if local_best >= 5 else 'NOT met'} ({local_best:.1f}x), "
+        f"with {args.latency_ms:.0f} ms latency {'met' if delayed_best >= 5 else 'NOT met'} ({delayed_best:.1f}x)"
+    )
 
 
 if __name__ == "__main__":

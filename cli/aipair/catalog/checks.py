@@ -6,7 +6,8 @@ import re
 
 from ..errors import suggest
 from .graph import condition, find_cycle
-from .model import Catalog, Service, secret_references
+from .model import Catalog, Service
+from .types import secret_references
 
 Loc = tuple[str | int, ...]
 
@@ -41,18 +42,29 @@ def _check_dependencies(catalog: Catalog) -> list[tuple[Loc, str]]:
             target = services[dep]
             missing = [p for p in service.phases if p not in target.phases]
             if missing:
-                problems.append((loc, f"{dep!r} is not part of phase {', '.join(missing)}, but {name!r} is; "
-                                      f"add the phase to {dep!r} or remove the dependency"))
+                problems.append(
+                    (
+                        loc,
+                        f"{dep!r} is not part of phase {', '.join(missing)}, but {name!r} is; "
+                        f"add the phase to {dep!r} or remove the dependency",
+                    )
+                )
             wanted = condition(services, name, dep)
             if wanted == "completed" and target.kind != "job":
-                problems.append((loc, f"`completed` waits for a job to exit, but {dep!r} is {target.kind}; use healthy or started"))
+                problems.append(
+                    (loc, f"`completed` waits for a job to exit, but {dep!r} is {target.kind}; use healthy or started")
+                )
             if wanted == "healthy" and target.kind == "job":
                 problems.append((loc, f"{dep!r} is a job and has no health; wait for `completed` instead"))
     edges = {n: [d for d in s.depends_on if d in services and d != n] for n, s in services.items()}
     cycle = find_cycle(edges)
     if cycle:
-        problems.append((("services", cycle[0], "depends_on", cycle[1]),
-                         "dependency cycle: " + " → ".join(cycle) + "; remove one of these dependencies"))
+        problems.append(
+            (
+                ("services", cycle[0], "depends_on", cycle[1]),
+                "dependency cycle: " + " → ".join(cycle) + "; remove one of these dependencies",
+            )
+        )
     return problems
 
 
@@ -60,37 +72,55 @@ def _check_service(catalog: Catalog, name: str, service: Service) -> list[tuple[
     problems: list[tuple[Loc, str]] = []
     base: Loc = ("services", name)
     if service.kind != "job" and service.health is None:
-        problems.append((base + ("health",),
-                         f"missing: a {service.kind} service needs a health check (http, tcp or command) "
-                         "so that deploys can wait for it"))
+        problems.append(
+            (
+                base + ("health",),
+                f"missing: a {service.kind} service needs a health check (http, tcp or command) "
+                "so that deploys can wait for it",
+            )
+        )
     if service.kind == "job" and service.health is not None:
         problems.append((base + ("health",), "a job runs to completion; remove its health check"))
-    for field, seen_values in (("name", {}), ("port", {})):
+    by_field: tuple[tuple[str, dict[object, int]], ...] = (("name", {}), ("port", {}))
+    for field, seen_values in by_field:
         for index, port in enumerate(service.ports):
             value = getattr(port, field)
             if value in seen_values:
-                problems.append((base + ("ports", index, field),
-                                 f"port {field} {value!r} is already used by ports[{seen_values[value]}]"))
+                problems.append(
+                    (
+                        base + ("ports", index, field),
+                        f"port {field} {value!r} is already used by ports[{seen_values[value]}]",
+                    )
+                )
             seen_values.setdefault(value, index)
     numbers = {p.port for p in service.ports}
     health = service.health
     if health is not None and health.type in ("http", "tcp") and health.port not in numbers:
-        problems.append((base + ("health", "port"),
-                         f"port {health.port} is not among this service's ports ({sorted(numbers) or 'none'}); declare it under ports"))
+        problems.append(
+            (
+                base + ("health", "port"),
+                f"port {health.port} is not among this service's ports ({sorted(numbers) or 'none'}); declare it under ports",
+            )
+        )
     for collection, key in (("volumes", "name"), ("volumes", "path"), ("files", "path")):
         seen: dict[str, int] = {}
         for index, item in enumerate(getattr(service, collection)):
             value = getattr(item, key)
             if value in seen:
-                problems.append((base + (collection, index, key), f"{value!r} is already used by {collection}[{seen[value]}]"))
+                problems.append(
+                    (base + (collection, index, key), f"{value!r} is already used by {collection}[{seen[value]}]")
+                )
             seen.setdefault(value, index)
     env_targets = {use.env: index for index, use in enumerate(service.secrets) if use.env}
     for var in service.env:
         if var in env_targets:
-            problems.append((base + ("env", var),
-                             f"{var} is also set from a secret (secrets[{env_targets[var]}]); keep only one"))
+            problems.append(
+                (base + ("env", var), f"{var} is also set from a secret (secrets[{env_targets[var]}]); keep only one")
+            )
     if service.scale.managed is not None and service.kind != "stateful":
-        problems.append((base + ("scale", "managed"), "only a stateful service (a database) can be replaced by a managed endpoint"))
+        problems.append(
+            (base + ("scale", "managed"), "only a stateful service (a database) can be replaced by a managed endpoint")
+        )
     return problems
 
 
@@ -103,8 +133,12 @@ def _check_host_ports(catalog: Catalog) -> list[tuple[Loc, str]]:
                 continue
             key = (port.publish, port.protocol)
             if key in owners:
-                problems.append((("services", name, "ports", index, "publish"),
-                                 f"host port {port.publish}/{port.protocol} is already published by {owners[key]}; pick another"))
+                problems.append(
+                    (
+                        ("services", name, "ports", index, "publish"),
+                        f"host port {port.publish}/{port.protocol} is already published by {owners[key]}; pick another",
+                    )
+                )
             else:
                 owners[key] = f"{name} (ports[{index}])"
     return problems
@@ -123,22 +157,36 @@ def _check_routes(catalog: Catalog) -> list[tuple[Loc, str]]:
             first_public = first_public or loc
             key = (port.public.hostname, port.public.path)
             if key in routes:
-                problems.append((loc + ("hostname",),
-                                 f"{port.public.hostname}{port.public.path} is already routed to {routes[key]}"))
+                problems.append(
+                    (
+                        loc + ("hostname",),
+                        f"{port.public.hostname}{port.public.path} is already routed to {routes[key]}",
+                    )
+                )
             routes.setdefault(key, name)
     if proxy is None:
         if first_public is not None:
-            problems.append((("project", "reverse_proxy"),
-                             "missing: services declare public routes, so name the reverse-proxy service here"))
+            problems.append(
+                (
+                    ("project", "reverse_proxy"),
+                    "missing: services declare public routes, so name the reverse-proxy service here",
+                )
+            )
         return problems
     if proxy not in catalog.services:
-        problems.append((("project", "reverse_proxy"), f"unknown service {proxy!r}{suggest(proxy, list(catalog.services))}"))
+        problems.append(
+            (("project", "reverse_proxy"), f"unknown service {proxy!r}{suggest(proxy, list(catalog.services))}")
+        )
         return problems
     svc = catalog.services[proxy]
     repo = svc.image_repository.rsplit("/", 1)[-1]
     if repo != "traefik":
-        problems.append((("services", proxy, "image"),
-                         f"the reverse proxy must be a Traefik image (routes are rendered as Traefik labels), not {svc.image!r}"))
+        problems.append(
+            (
+                ("services", proxy, "image"),
+                f"the reverse proxy must be a Traefik image (routes are rendered as Traefik labels), not {svc.image!r}",
+            )
+        )
     if "mvp" not in svc.phases:
         problems.append((("services", proxy, "phases"), "the reverse proxy serves phase 1; include mvp"))
     return problems
@@ -158,17 +206,30 @@ def _check_secrets(catalog: Catalog) -> list[tuple[Loc, str]]:
     for name, service in catalog.services.items():
         for index, use in enumerate(service.secrets):
             if use.secret not in catalog.secrets:
-                problems.append((("services", name, "secrets", index, "secret"),
-                                 f"unknown secret {use.secret!r}{suggest(use.secret, known)}; declare it under secrets:"))
+                problems.append(
+                    (
+                        ("services", name, "secrets", index, "secret"),
+                        f"unknown secret {use.secret!r}{suggest(use.secret, known)}; declare it under secrets:",
+                    )
+                )
         for var, value in service.env.items():
             if not isinstance(value, str):
                 continue
             for ref in secret_references(value):
                 loc = ("services", name, "env", var)
                 if ref is None:
-                    problems.append((loc, "a lone `$`: write `$$` for a literal dollar sign or `${SECRET}` for a secret"))
+                    problems.append(
+                        (loc, "a lone `$`: write `$$` for a literal dollar sign or `${SECRET}` for a secret")
+                    )
                 elif not SECRET_NAME_RE.match(ref):
-                    problems.append((loc, f"`${{{ref}}}` is not a secret name (UPPER_CASE); write `$$` for a literal dollar sign"))
+                    problems.append(
+                        (loc, f"`${{{ref}}}` is not a secret name (UPPER_CASE); write `$$` for a literal dollar sign")
+                    )
                 elif ref not in catalog.secrets:
-                    problems.append((loc, f"`${{{ref}}}` refers to an unknown secret{suggest(ref, known)}; declare it under secrets:"))
+                    problems.append(
+                        (
+                            loc,
+                            f"`${{{ref}}}` refers to an unknown secret{suggest(ref, known)}; declare it under secrets:",
+                        )
+                    )
     return problems

@@ -40,7 +40,7 @@ def find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
                 stack.append((node, index + 1))
                 target = targets[index]
                 if colour[target] == GREY:
-                    return path[path.index(target):] + [target]
+                    return path[path.index(target) :] + [target]
                 if colour[target] == WHITE:
                     stack.append((target, 0))
             else:

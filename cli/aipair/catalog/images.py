@@ -35,7 +35,9 @@ class ImageRef:
         """Raises ValueError naming what to write instead."""
         match = IMAGE_RE.match(text)
         if not match:
-            raise ValueError(f"{text!r} is not a valid image reference; write registry/name:tag, e.g. qdrant/qdrant:v1.13.4")
+            raise ValueError(
+                f"{text!r} is not a valid image reference; write registry/name:tag, e.g. qdrant/qdrant:v1.13.4"
+            )
         return cls(match.group("repository"), match.group("tag"), match.group("digest"))
 
     def __str__(self) -> str:

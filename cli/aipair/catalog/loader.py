@@ -23,16 +23,29 @@ def load_catalog(path: Path | str) -> Catalog:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        raise CatalogError([Problem(shown, None, "", "file not found; pass --catalog PATH or set AIPAIR_CATALOG")]) from None
+        raise CatalogError(
+            [Problem(shown, None, "", "file not found; pass --catalog PATH or set AIPAIR_CATALOG")]
+        ) from None
     except OSError as exc:
         raise CatalogError([Problem(shown, None, "", f"cannot read: {exc.strerror}")]) from None
     if size > MAX_CATALOG_BYTES:
-        raise CatalogError([Problem(shown, None, "", f"the file is {size / 2**20:.1f} MiB; a catalog may be at most "
-                                                     f"{MAX_CATALOG_BYTES // 2**20} MiB — split it or remove generated content")])
+        raise CatalogError(
+            [
+                Problem(
+                    shown,
+                    None,
+                    "",
+                    f"the file is {size / 2**20:.1f} MiB; a catalog may be at most "
+                    f"{MAX_CATALOG_BYTES // 2**20} MiB — split it or remove generated content",
+                )
+            ]
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise CatalogError([Problem(shown, None, "", f"not UTF-8 text (byte {exc.start}); save the file as UTF-8")]) from None
+        raise CatalogError(
+            [Problem(shown, None, "", f"not UTF-8 text (byte {exc.start}); save the file as UTF-8")]
+        ) from None
     except OSError as exc:
         raise CatalogError([Problem(shown, None, "", f"cannot read: {exc.strerror}")]) from None
     return parse_catalog(text, source=shown)
@@ -45,9 +58,13 @@ def parse_catalog(text: str, *, source: str = "catalog.yaml") -> Catalog:
     except YamlProblem as exc:
         raise CatalogError([Problem(source, exc.line, "", exc.message)]) from None
     if data is None:
-        raise CatalogError([Problem(source, 1, "", "the catalog is empty; start with `version: 1`, `project:` and `services:`")])
+        raise CatalogError(
+            [Problem(source, 1, "", "the catalog is empty; start with `version: 1`, `project:` and `services:`")]
+        )
     if not isinstance(data, dict):
-        raise CatalogError([Problem(source, 1, "", f"the catalog must be a mapping of settings, not a {type(data).__name__}")])
+        raise CatalogError(
+            [Problem(source, 1, "", f"the catalog must be a mapping of settings, not a {type(data).__name__}")]
+        )
     try:
         catalog = Catalog.model_validate(data)
     except ValidationError as exc:
@@ -100,5 +117,5 @@ def _explain(error: Any) -> str:
         return "missing `type:`; use http, tcp or command"
     message = str(error["msg"])
     if message.startswith("Value error, "):
-        return message[len("Value error, "):]
+        return message[len("Value error, ") :]
     return f"{message} (got {shown})"

@@ -30,6 +30,9 @@ from .types import (
     secret_references,
 )
 
+PHASES_DEFAULT: tuple[Phase, ...] = ("mvp", "scale")
+
+
 # --- pieces of a service ---------------------------------------------------------------------
 
 
@@ -113,7 +116,7 @@ class SecretUse(Strict):
     file: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]+$")] | None = None
 
     @model_validator(mode="after")
-    def _one_target(self) -> "SecretUse":
+    def _one_target(self) -> SecretUse:
         if (self.env is None) == (self.file is None):
             raise ValueError("say how the image reads the secret: exactly one of `env: VAR` or `file: /path`")
         return self
@@ -160,7 +163,7 @@ class Autoscale(Strict):
     memory: Annotated[int, Field(ge=1, le=100)] = Field(default=80, description="Target average memory utilisation, %.")
 
     @model_validator(mode="after")
-    def _bounds(self) -> "Autoscale":
+    def _bounds(self) -> Autoscale:
         if self.min > self.max:
             raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
         return self
@@ -206,7 +209,7 @@ class SmokeTest(Strict):
     command: list[str] | None = None
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "SmokeTest":
+    def _one_kind(self) -> SmokeTest:
         if sum(kind is not None for kind in (self.http, self.tcp, self.command)) != 1:
             raise ValueError("a smoke test is exactly one of `http: /path`, `tcp: PORT` or `command: [...]`")
         return self
@@ -216,7 +219,7 @@ class Service(Strict):
     description: str = ""
     layer: Layer
     kind: Literal["stateless", "stateful", "job"] = "stateless"
-    phases: list[Phase] = Field(default_factory=lambda: ["mvp", "scale"], min_length=1)
+    phases: list[Phase] = Field(default_factory=lambda: list(PHASES_DEFAULT), min_length=1)
     image: str = Field(description="Image reference with a pinned tag (and optionally @sha256 digest).")
     command: list[str] | None = None
     entrypoint: list[str] | None = None
@@ -314,7 +317,7 @@ class Secret(Strict):
     supplied: bool = Field(default=False, description="The operator provides the value in compose/.env.")
 
     @model_validator(mode="after")
-    def _one_source(self) -> "Secret":
+    def _one_source(self) -> Secret:
         sources = [name for name in ("generate", "jwt") if getattr(self, name) is not None]
         if self.supplied:
             sources.append("supplied")
@@ -341,19 +344,22 @@ class Defaults(Strict):
 class Project(Strict):
     name: Slug
     description: str = ""
-    domain: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")]
+    domain: Annotated[
+        str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
+    ]
     namespace: Slug = Field(default="aipair", description="Kubernetes namespace and Kestra namespace prefix.")
     reverse_proxy: ServiceName | None = Field(
         default=None, description="The service (Traefik) that terminates TLS for public routes in phase 1."
     )
     tls: Tls
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
-    kestra: KestraSettings | None = Field(default=None, description="Version-validation flows for Kestra "
-                                                                     "(kestra-flows/); none are rendered without it.")
+    kestra: KestraSettings | None = Field(
+        default=None, description="Version-validation flows for Kestra (kestra-flows/); none are rendered without it."
+    )
 
     @property
     def kestra_namespace(self) -> str:
-        return (self.kestra.namespace if self.kestra and self.kestra.namespace else f"{self.namespace}.platform")
+        return self.kestra.namespace if self.kestra and self.kestra.namespace else f"{self.namespace}.platform"
 
 
 class Catalog(Strict):
@@ -379,5 +385,5 @@ class Catalog(Strict):
     def secrets_for(self, phase: str) -> list[str]:
         """The secrets the services of ``phase`` read, plus the secrets signing them, in catalog order."""
         used = {name for svc in self.in_phase(phase).values() for name in svc.secret_names()}
-        used |= {self.secrets[n].jwt.signed_with for n in used if n in self.secrets and self.secrets[n].jwt}
+        used |= {jwt.signed_with for n in used if n in self.secrets and (jwt := self.secrets[n].jwt) is not None}
         return [name for name in self.secrets if name in used]

@@ -9,8 +9,9 @@ aliases expand to, which defuses "billion laughs" documents before anything walk
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -77,7 +78,7 @@ def format_path(parts: list[str | int]) -> str:
     return text
 
 
-class _PositionLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _PositionLoader(_BaseLoader):  # type: ignore[misc]
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.positions = Positions()
@@ -94,7 +95,7 @@ class _PositionLoader(_BaseLoader):  # type: ignore[misc, valid-type]
             try:
                 first = seen.get(key)
             except TypeError:
-                raise YamlProblem("a mapping key must be a plain value, not a list or mapping", line)
+                raise YamlProblem("a mapping key must be a plain value, not a list or mapping", line) from None
             if first is not None:
                 raise YamlProblem(f"duplicate key {key!r} (first defined on line {first}); remove one", line)
             seen[key] = line
@@ -140,8 +141,9 @@ def _expanded_size(root: yaml.Node, max_nodes: int, max_depth: int) -> int:
             children = list(node.value)
         if not children_done:
             if key in in_progress:
-                raise YamlProblem("an alias refers to an anchor that contains it (a recursive document)",
-                                  node.start_mark.line + 1)
+                raise YamlProblem(
+                    "an alias refers to an anchor that contains it (a recursive document)", node.start_mark.line + 1
+                )
             in_progress.add(key)
             stack.append((node, depth, True))
             stack.extend((child, depth + 1, False) for child in children if id(child) not in sizes)

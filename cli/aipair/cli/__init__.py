@@ -49,8 +49,10 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[Optional[bool], typer.Option("--version", "-V", callback=_version, is_eager=True,
-                                                     help="Print the version and exit.")] = None,
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
 ) -> None:
     """Exit codes: 0 success, 1 failure or drift (render --check), 2 invalid catalog or usage."""
 

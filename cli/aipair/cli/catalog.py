@@ -10,8 +10,9 @@ import typer
 
 from .options import DEFAULT_CATALOG, CatalogOption, JsonOption, PhaseChoice, load
 
-app = typer.Typer(help="Inspect and validate the service catalog.\n\nExample:  aipair catalog list --phase mvp",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect and validate the service catalog.\n\nExample:  aipair catalog list --phase mvp", no_args_is_help=True
+)
 
 
 class GraphFormat(str, Enum):
@@ -75,7 +76,9 @@ def show(
 def graph(
     catalog: CatalogOption = DEFAULT_CATALOG,
     phase: Annotated[Optional[PhaseChoice], typer.Option(help="Only the services of this phase.")] = None,
-    fmt: Annotated[GraphFormat, typer.Option("--format", help="text (start waves) or mermaid (a diagram).")] = GraphFormat.text,
+    fmt: Annotated[
+        GraphFormat, typer.Option("--format", help="text (start waves) or mermaid (a diagram).")
+    ] = GraphFormat.text,
     json_output: JsonOption = False,
 ) -> None:
     """Start order: waves of services whose dependencies are all in earlier waves.

@@ -23,16 +23,21 @@ from .options import (
 
 
 def deploy(
-    phase: Annotated[PhaseChoice, typer.Option(help="mvp: the Compose project on one host; scale: Kubernetes through "
-                                                    "Pulumi (needs --stack).")] = PhaseChoice.mvp,
+    phase: Annotated[
+        PhaseChoice,
+        typer.Option(help="mvp: the Compose project on one host; scale: Kubernetes through Pulumi (needs --stack)."),
+    ] = PhaseChoice.mvp,
     profile: ProfileOption = ProfileChoice.real,
     catalog: CatalogOption = DEFAULT_CATALOG,
     host: HostOption = None,
     timeout: HealthTimeoutOption = 300,
-    rollback_on_failure: Annotated[bool, typer.Option("--rollback-on-failure",
-                                                      help="If health fails, restore the last successful deploy.")] = False,
+    rollback_on_failure: Annotated[
+        bool, typer.Option("--rollback-on-failure", help="If health fails, restore the last successful deploy.")
+    ] = False,
     stack: StackOption = None,
-    preview: Annotated[bool, typer.Option("--preview", help="Phase scale: show what would change; change nothing.")] = False,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Phase scale: show what would change; change nothing.")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Phase scale: apply without asking (CI).")] = False,
     backend: BackendOption = None,
     json_output: JsonOption = False,
@@ -61,8 +66,15 @@ def deploy(
 
         with reporting(json_output):
             loaded = load(catalog)
-            result = stacks.deploy(loaded, catalog.parent, stacks.require_stack(stack), preview_only=preview,
-                                   confirm=asker(yes), backend=backend, output=pulumi_lines(json_output))
+            result = stacks.deploy(
+                loaded,
+                catalog.parent,
+                stacks.require_stack(stack),
+                preview_only=preview,
+                confirm=asker(yes),
+                backend=backend,
+                output=pulumi_lines(json_output),
+            )
             show_stack(result, json_output)
         return
     from ..ops.deploy import deploy as run_deploy
@@ -71,15 +83,24 @@ def deploy(
     with reporting(json_output):
         loaded = load(catalog)
         with progress(json_output) as report:
-            outcome = run_deploy(loaded, catalog.parent, source=source_name(catalog, catalog.parent),
-                                 profile=profile.value, host=host, timeout=timeout, rollback=rollback_on_failure,
-                                 report=report)
+            outcome = run_deploy(
+                loaded,
+                catalog.parent,
+                source=source_name(catalog, catalog.parent),
+                profile=profile.value,
+                host=host,
+                timeout=timeout,
+                rollback=rollback_on_failure,
+                report=report,
+            )
         show_deploy(outcome, json_output)
     exits.finish(outcome)
 
 
 def destroy(
-    phase: Annotated[PhaseChoice, typer.Option(help="scale: delete every resource of the Pulumi stack.")] = PhaseChoice.scale,
+    phase: Annotated[
+        PhaseChoice, typer.Option(help="scale: delete every resource of the Pulumi stack.")
+    ] = PhaseChoice.scale,
     catalog: CatalogOption = DEFAULT_CATALOG,
     stack: StackOption = None,
     yes: YesOption = False,
@@ -100,15 +121,18 @@ def destroy(
             raise UsageError("phase mvp is taken down with `aipair down`")
         loaded = load(catalog)
         name = stacks.require_stack(stack)
-        result = stacks.destroy(loaded, catalog.parent, name, confirm=asker(yes), backend=backend,
-                                output=pulumi_lines(json_output))
+        result = stacks.destroy(
+            loaded, catalog.parent, name, confirm=asker(yes), backend=backend, output=pulumi_lines(json_output)
+        )
         show_stack(result, json_output)
 
 
 def status(
     catalog: CatalogOption = DEFAULT_CATALOG,
     host: HostOption = None,
-    phase: Annotated[PhaseChoice, typer.Option(help="mvp: containers on the host; scale: the Pulumi stack.")] = PhaseChoice.mvp,
+    phase: Annotated[
+        PhaseChoice, typer.Option(help="mvp: containers on the host; scale: the Pulumi stack.")
+    ] = PhaseChoice.mvp,
     stack: StackOption = None,
     backend: BackendOption = None,
     json_output: JsonOption = False,
@@ -154,8 +178,9 @@ def logs(
     from .output import reporting
 
     with reporting(False):
-        code = show_logs(load(catalog), catalog.parent, service, profile=profile.value, host=host, tail=tail,
-                         follow=follow)
+        code = show_logs(
+            load(catalog), catalog.parent, service, profile=profile.value, host=host, tail=tail, follow=follow
+        )
     raise typer.Exit(code)
 
 
@@ -176,5 +201,14 @@ def down(
     from .present.deploy import show_down
 
     with reporting(False):
-        show_down(take_down(load(catalog), catalog.parent, profile=profile.value, host=host, volumes=volumes,
-                            dry_run=dry_run, confirm=asker(yes)))
+        show_down(
+            take_down(
+                load(catalog),
+                catalog.parent,
+                profile=profile.value,
+                host=host,
+                volumes=volumes,
+                dry_run=dry_run,
+                confirm=asker(yes),
+            )
+        )

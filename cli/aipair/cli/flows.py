@@ -22,12 +22,13 @@ from .options import (
 
 app = typer.Typer(
     help="Kestra flows that validate new component versions on a schedule: render them from the catalog, "
-         "have the server validate them, register them, run them and see their state.\n\n"
-         "Server and credentials: --server or KESTRA_URL; KESTRA_USER and KESTRA_PASSWORD (basic auth) or "
-         "KESTRA_API_TOKEN. Exit codes: 0 ok, 1 rejected or failed, 2 bad input or unknown flow, "
-         "3 server unreachable or credentials refused.\n\n"
-         "Example:  aipair flows register --prune --dry-run",
-    no_args_is_help=True)
+    "have the server validate them, register them, run them and see their state.\n\n"
+    "Server and credentials: --server or KESTRA_URL; KESTRA_USER and KESTRA_PASSWORD (basic auth) or "
+    "KESTRA_API_TOKEN. Exit codes: 0 ok, 1 rejected or failed, 2 bad input or unknown flow, "
+    "3 server unreachable or credentials refused.\n\n"
+    "Example:  aipair flows register --prune --dry-run",
+    no_args_is_help=True,
+)
 
 
 @app.command("render")
@@ -50,16 +51,19 @@ def render(
     from .present.render import show_rendering
 
     with reporting(json_output):
-        result = render_flow_files(load(catalog), catalog, runner=runner.value if runner else None, out=out,
-                                   check=check)
+        result = render_flow_files(
+            load(catalog), catalog, runner=runner.value if runner else None, out=out, check=check
+        )
         show_rendering(result, json_output)
     exits.finish(result)
 
 
 @app.command("validate")
 def validate(
-    files: Annotated[Optional[list[Path]], typer.Argument(help="Flow files to check instead of the rendered flows.",
-                                                          exists=True, dir_okay=False)] = None,
+    files: Annotated[
+        Optional[list[Path]],
+        typer.Argument(help="Flow files to check instead of the rendered flows.", exists=True, dir_okay=False),
+    ] = None,
     catalog: CatalogOption = DEFAULT_CATALOG,
     runner: RunnerOption = None,
     server: ServerOption = DEFAULT_SERVER,
@@ -94,11 +98,16 @@ def register(
     catalog: CatalogOption = DEFAULT_CATALOG,
     runner: RunnerOption = None,
     server: ServerOption = DEFAULT_SERVER,
-    prune: Annotated[bool, typer.Option("--prune", help="Also delete flows of the namespace that are no longer "
-                                                        "rendered (they are listed first).")] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune", help="Also delete flows of the namespace that are no longer rendered (they are listed first)."
+        ),
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Prune without asking (CI).")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be created, updated and deleted; "
-                                                            "change nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be created, updated and deleted; change nothing.")
+    ] = False,
     timeout: HttpTimeoutOption = 30.0,
     json_output: JsonOption = False,
 ) -> None:
@@ -121,19 +130,26 @@ def register(
         loaded = load(catalog)
         rendered = flows.rendered_flows(loaded, catalog, runner.value if runner else None)
         with client_from_environment(server, timeout=timeout) as client:
-            result = flows.register_flows(client, loaded.project.kestra_namespace, rendered, prune=prune,
-                                          dry_run=dry_run, confirm=asker(yes))
+            result = flows.register_flows(
+                client, loaded.project.kestra_namespace, rendered, prune=prune, dry_run=dry_run, confirm=asker(yes)
+            )
         show_register(result, json_output)
 
 
 @app.command("run")
 def run(
     flow: Annotated[str, typer.Argument(help="Flow id (in the catalog's namespace) or namespace.id.")],
-    inputs: Annotated[Optional[list[str]], typer.Option("--input", "-i", help="An input as NAME=VALUE; repeat it.")] = None,
+    inputs: Annotated[
+        Optional[list[str]], typer.Option("--input", "-i", help="An input as NAME=VALUE; repeat it.")
+    ] = None,
     catalog: CatalogOption = DEFAULT_CATALOG,
     server: ServerOption = DEFAULT_SERVER,
-    wait: Annotated[float, typer.Option("--wait", help="Seconds to follow the execution before giving up "
-                                                      "(it keeps running on the server).", min=1)] = 3600.0,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait", help="Seconds to follow the execution before giving up (it keeps running on the server).", min=1
+        ),
+    ] = 3600.0,
     timeout: HttpTimeoutOption = 30.0,
     json_output: JsonOption = False,
 ) -> None:

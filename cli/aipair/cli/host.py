@@ -8,10 +8,13 @@ import typer
 
 from .options import HostOption, JsonOption
 
-host_app = typer.Typer(help="Prepare hosts for phase 1.\n\nExample:  aipair host bootstrap --host ssh://root@vps --dry-run",
-                       no_args_is_help=True)
-mocks_app = typer.Typer(help="Local stand-ins for the mock profile.\n\nExample:  aipair mocks build",
-                        no_args_is_help=True)
+host_app = typer.Typer(
+    help="Prepare hosts for phase 1.\n\nExample:  aipair host bootstrap --host ssh://root@vps --dry-run",
+    no_args_is_help=True,
+)
+mocks_app = typer.Typer(
+    help="Local stand-ins for the mock profile.\n\nExample:  aipair mocks build", no_args_is_help=True
+)
 
 
 @host_app.command("bootstrap")

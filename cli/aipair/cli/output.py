@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -112,6 +113,7 @@ def progress(json_output: bool) -> Iterator[Progress]:
         yield lambda _message: None
         return
     with err.console().status("starting") as status:
+
         def report(message: str) -> None:
             status.update(escape(message))
             err.print(f"[dim]· {escape(message)}[/]")

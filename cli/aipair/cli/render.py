@@ -18,8 +18,12 @@ from .options import (
 
 
 def render(
-    phase: Annotated[Optional[PhaseChoice], typer.Option(help="mvp: Docker Compose for one VPS (compose/); scale: "
-                                                              "Kubernetes manifests (k8s/). Default: every phase.")] = None,
+    phase: Annotated[
+        Optional[PhaseChoice],
+        typer.Option(
+            help="mvp: Docker Compose for one VPS (compose/); scale: Kubernetes manifests (k8s/). Default: every phase."
+        ),
+    ] = None,
     catalog: CatalogOption = DEFAULT_CATALOG,
     out: OutOption = None,
     check: CheckOption = False,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -21,21 +22,35 @@ from .options import (
     load,
 )
 
-app = typer.Typer(help="Keep components current: find newer versions allowed by each service's policy.\n\n"
-                       "Example:  aipair upgrade check --json", no_args_is_help=True)
+app = typer.Typer(
+    help="Keep components current: find newer versions allowed by each service's policy.\n\n"
+    "Example:  aipair upgrade check --json",
+    no_args_is_help=True,
+)
 
-DeployOption = Annotated[bool, typer.Option("--deploy", help="Roll out (phase 1) with the health gate; if it fails "
-                                                             "the old version runs again and the catalog is restored.")]
+DeployOption = Annotated[
+    bool,
+    typer.Option(
+        "--deploy",
+        help="Roll out (phase 1) with the health gate; if it fails "
+        "the old version runs again and the catalog is restored.",
+    ),
+]
 
 
 @app.command("check")
 def check(
     catalog: CatalogOption = DEFAULT_CATALOG,
     concurrency: Annotated[int, typer.Option(help="Registry requests at once.", min=1, max=64)] = 8,
-    candidates_file: Annotated[Optional[Path], typer.Option(
-        "--candidates-file", dir_okay=False,
-        help="Also write the candidates as a JSON list of {service, version} (what the Kestra watch flow "
-             "and CI matrices iterate over); an empty list when nothing is due.")] = None,
+    candidates_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--candidates-file",
+            dir_okay=False,
+            help="Also write the candidates as a JSON list of {service, version} (what the Kestra watch flow "
+            "and CI matrices iterate over); an empty list when nothing is due.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Ask each image's registry for its tags; show current, newest allowed candidate, newest overall, digest.
@@ -63,8 +78,9 @@ def validate(
     catalog: CatalogOption = DEFAULT_CATALOG,
     host: HostOption = None,
     timeout: HealthTimeoutOption = 300,
-    report_file: Annotated[Optional[Path], typer.Option("--report", help="Write the JSON report here.",
-                                                        dir_okay=False)] = None,
+    report_file: Annotated[
+        Optional[Path], typer.Option("--report", help="Write the JSON report here.", dir_okay=False)
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Run a candidate with its dependencies in a throw-away project, wait for health, run the smoke tests.
@@ -83,14 +99,23 @@ def validate(
     with reporting(json_output):
         loaded = load(catalog)
         with progress(json_output) as report:
-            result = run_validate(loaded, catalog.parent, service, version, host=host, timeout=timeout, report=report,
-                                  report_file=report_file)
+            result = run_validate(
+                loaded,
+                catalog.parent,
+                service,
+                version,
+                host=host,
+                timeout=timeout,
+                report=report,
+                report_file=report_file,
+            )
         show_validation(result, json_output)
     exits.finish(result)
 
 
-def _deploy_gate(catalog: Path, profile: ProfileChoice, host: str | None, timeout: int,
-                 json_output: bool) -> Callable[[Catalog], bool]:
+def _deploy_gate(
+    catalog: Path, profile: ProfileChoice, host: str | None, timeout: int, json_output: bool
+) -> Callable[[Catalog], bool]:
     """--deploy: the phase-1 deploy with its health gate, shown as `aipair deploy` shows it."""
     from ..ops.deploy import deploy_gate
     from .output import progress
@@ -98,9 +123,15 @@ def _deploy_gate(catalog: Path, profile: ProfileChoice, host: str | None, timeou
 
     def roll_out(updated: Catalog) -> bool:
         with progress(json_output) as report:
-            gate = deploy_gate(catalog.parent, source=catalog.name, profile=profile.value, host=host, timeout=timeout,
-                               progress=report,
-                               on_result=(lambda _result: None) if json_output else lambda r: show_deploy(r, False))
+            gate = deploy_gate(
+                catalog.parent,
+                source=catalog.name,
+                profile=profile.value,
+                host=host,
+                timeout=timeout,
+                progress=report,
+                on_result=(lambda _result: None) if json_output else lambda r: show_deploy(r, False),
+            )
             return gate(updated)
 
     return roll_out
@@ -137,8 +168,10 @@ def apply(
 @app.command("renovate-config")
 def renovate_config(
     catalog: CatalogOption = DEFAULT_CATALOG,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here (e.g. renovate.json) instead of stdout.",
-                                                dir_okay=False)] = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", "-o", help="Write here (e.g. renovate.json) instead of stdout.", dir_okay=False),
+    ] = None,
 ) -> None:
     """A Renovate config (customManagers) that tracks the catalog's images with each service's policy.
 

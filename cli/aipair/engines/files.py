@@ -8,8 +8,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from pydantic import JsonValue
-
 from ..results import Result
 
 
@@ -30,8 +28,14 @@ def compare(root: Path, files: dict[str, str]) -> list[Drift]:
             drifts.append(Drift(path=relative, missing=True, diff=""))
             continue
         if current != text:
-            diff = "".join(difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
-                                                fromfile=f"{relative} (committed)", tofile=f"{relative} (rendered)"))
+            diff = "".join(
+                difflib.unified_diff(
+                    current.splitlines(keepends=True),
+                    text.splitlines(keepends=True),
+                    fromfile=f"{relative} (committed)",
+                    tofile=f"{relative} (rendered)",
+                )
+            )
             drifts.append(Drift(path=relative, missing=False, diff=diff))
     return drifts
 
@@ -65,6 +69,6 @@ def atomic_write(path: Path, text: str, *, mode: int) -> None:
         raise
 
 
-def write_json(path: Path, payload: JsonValue, *, indent: int | None = 2) -> None:
+def write_json(path: Path, payload: object, *, indent: int | None = 2) -> None:
     """A JSON document (reports, candidate lists, generated configs), world-readable, newline-terminated."""
     atomic_write(path, json.dumps(payload, indent=indent) + "\n", mode=0o644)

@@ -16,8 +16,9 @@ MiscController):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 from pydantic import Field, JsonValue
@@ -96,11 +97,18 @@ class Execution(Result):
 
     @classmethod
     def from_api(cls, body: dict[str, Any]) -> Execution:
-        return cls(id=str(body.get("id")), namespace=body.get("namespace"), flow=body.get("flowId"),
-                   state=state_of(body), outputs=body.get("outputs") or {},
-                   tasks=[TaskRun(task=str(run.get("taskId")), state=state_of(run), value=run.get("value"))
-                          for run in body.get("taskRunList") or []],
-                   started=(body.get("state") or {}).get("startDate"))
+        return cls(
+            id=str(body.get("id")),
+            namespace=body.get("namespace"),
+            flow=body.get("flowId"),
+            state=state_of(body),
+            outputs=body.get("outputs") or {},
+            tasks=[
+                TaskRun(task=str(run.get("taskId")), state=state_of(run), value=run.get("value"))
+                for run in body.get("taskRunList") or []
+            ],
+            started=(body.get("state") or {}).get("startDate"),
+        )
 
     @property
     def ok(self) -> bool:
@@ -125,12 +133,25 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 class KestraClient:
     """One server. ``tenant`` None means: ask the server's version and choose (``main`` from 0.23 on)."""
 
-    def __init__(self, url: str = DEFAULT_URL, *, credentials: Credentials = Credentials(), tenant: str | None = None,
-                 timeout: float = 30.0, retries: int = 3, backoff: float = 0.5,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        credentials: Credentials = Credentials(),
+        tenant: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
-        self._client = httpx.Client(base_url=self.url, auth=credentials.auth(), headers=credentials.headers(),
-                                    timeout=timeout, transport=transport)
+        self._client = httpx.Client(
+            base_url=self.url,
+            auth=credentials.auth(),
+            headers=credentials.headers(),
+            timeout=timeout,
+            transport=transport,
+        )
         self._retries = retries
         self._backoff = backoff
         self._tenant = tenant
@@ -139,7 +160,7 @@ class KestraClient:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "KestraClient":
+    def __enter__(self) -> KestraClient:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -155,16 +176,20 @@ class KestraClient:
                 break
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if attempt == self._retries:
-                    raise KestraUnavailable(f"cannot reach Kestra at {self.url} ({exc}); is the server running? "
-                                            "Set --server or KESTRA_URL") from None
-                time.sleep(self._backoff * 2 ** attempt)
+                    raise KestraUnavailable(
+                        f"cannot reach Kestra at {self.url} ({exc}); is the server running? Set --server or KESTRA_URL"
+                    ) from None
+                time.sleep(self._backoff * 2**attempt)
             except httpx.TimeoutException:
-                raise KestraUnavailable(f"Kestra at {self.url} did not answer {method} {path} in time; "
-                                        "raise --timeout or check the server's load") from None
+                raise KestraUnavailable(
+                    f"Kestra at {self.url} did not answer {method} {path} in time; "
+                    "raise --timeout or check the server's load"
+                ) from None
         if response.status_code in (401, 403):
             raise KestraUnavailable(
                 f"Kestra at {self.url} refused the credentials ({response.status_code}): set KESTRA_USER and "
-                "KESTRA_PASSWORD (basic auth, mandatory since Kestra 0.24) or KESTRA_API_TOKEN")
+                "KESTRA_PASSWORD (basic auth, mandatory since Kestra 0.24) or KESTRA_API_TOKEN"
+            )
         if response.status_code >= 400:
             message = _server_message(response)
             if response.status_code == 404:
@@ -191,8 +216,12 @@ class KestraClient:
     # --- flows ----------------------------------------------------------------------------------
 
     def validate(self, sources: list[str]) -> list[Violation]:
-        response = self._request("POST", f"{self.api}/flows/validate", content=join_sources(sources),
-                                 headers={"Content-Type": "application/x-yaml"})
+        response = self._request(
+            "POST",
+            f"{self.api}/flows/validate",
+            content=join_sources(sources),
+            headers={"Content-Type": "application/x-yaml"},
+        )
         return [_violation(entry) for entry in response.json()]
 
     def flows(self, namespace: str) -> list[FlowInfo]:
@@ -200,16 +229,22 @@ class KestraClient:
 
     def flow(self, namespace: str, flow_id: str, *, source: bool = False) -> FlowInfo | None:
         try:
-            response = self._request("GET", f"{self.api}/flows/{namespace}/{flow_id}",
-                                     params={"source": str(source).lower()})
+            response = self._request(
+                "GET", f"{self.api}/flows/{namespace}/{flow_id}", params={"source": str(source).lower()}
+            )
         except KestraNotFound:
             return None
         return _flow_info(response.json()) if response.content else None
 
     def update_namespace(self, namespace: str, sources: list[str]) -> list[FlowInfo]:
         """Create or update ``sources``; ``delete=false`` so flows not sent are left alone."""
-        response = self._request("POST", f"{self.api}/flows/{namespace}", params={"delete": "false"},
-                                 content=join_sources(sources), headers={"Content-Type": "application/x-yaml"})
+        response = self._request(
+            "POST",
+            f"{self.api}/flows/{namespace}",
+            params={"delete": "false"},
+            content=join_sources(sources),
+            headers={"Content-Type": "application/x-yaml"},
+        )
         return [_flow_info(body) for body in response.json()]
 
     def delete_flow(self, namespace: str, flow_id: str) -> None:
@@ -224,19 +259,28 @@ class KestraClient:
         if inputs:
             request: dict[str, Any] = {"files": {name: (None, value) for name, value in inputs.items()}}
         else:
-            request = {"content": b"--aipair--\r\n",
-                       "headers": {"Content-Type": "multipart/form-data; boundary=aipair"}}
+            request = {
+                "content": b"--aipair--\r\n",
+                "headers": {"Content-Type": "multipart/form-data; boundary=aipair"},
+            }
         try:
             return Execution.from_api(self._request("POST", path, **request).json())
         except KestraNotFound:
-            raise KestraNotFound(f"no flow {namespace}.{flow_id} on {self.url}: register it first "
-                                 "(aipair flows register)") from None
+            raise KestraNotFound(
+                f"no flow {namespace}.{flow_id} on {self.url}: register it first (aipair flows register)"
+            ) from None
 
     def execution(self, execution_id: str) -> Execution:
         return Execution.from_api(self._request("GET", f"{self.api}/executions/{execution_id}").json())
 
-    def follow(self, execution_id: str, *, interval: float = 1.0, timeout: float = 3600.0,
-               on_change: Callable[[Execution], None] = lambda _: None) -> Execution:
+    def follow(
+        self,
+        execution_id: str,
+        *,
+        interval: float = 1.0,
+        timeout: float = 3600.0,
+        on_change: Callable[[Execution], None] = lambda _: None,
+    ) -> Execution:
         """Poll until the execution ends; ``on_change`` sees every new snapshot (for a live display)."""
         deadline = time.monotonic() + timeout
         last: tuple[str, list[tuple[str, str]]] | None = None
@@ -249,19 +293,25 @@ class KestraClient:
             if current.state in TERMINAL_STATES:
                 return current
             if time.monotonic() > deadline:
-                raise KestraError(f"execution {execution_id} is still {current.state} after {timeout:.0f} s; "
-                                  "it keeps running on the server")
+                raise KestraError(
+                    f"execution {execution_id} is still {current.state} after {timeout:.0f} s; "
+                    "it keeps running on the server"
+                )
             time.sleep(interval)
 
     def executions(self, namespace: str, flow_id: str, *, size: int = 1) -> list[Execution]:
-        response = self._request("GET", f"{self.api}/executions/search",
-                                 params={"namespace": namespace, "flowId": flow_id, "size": size, "page": 1,
-                                         "sort": "state.startDate:desc"})
+        response = self._request(
+            "GET",
+            f"{self.api}/executions/search",
+            params={"namespace": namespace, "flowId": flow_id, "size": size, "page": 1, "sort": "state.startDate:desc"},
+        )
         return [Execution.from_api(body) for body in response.json().get("results") or []]
 
     def logs(self, execution_id: str) -> list[LogLine]:
-        return [LogLine(task=line.get("taskId"), level=str(line.get("level")), message=str(line.get("message")))
-                for line in self._request("GET", f"{self.api}/logs/{execution_id}").json()]
+        return [
+            LogLine(task=line.get("taskId"), level=str(line.get("level")), message=str(line.get("message")))
+            for line in self._request("GET", f"{self.api}/logs/{execution_id}").json()
+        ]
 
 
 def state_of(item: dict[str, Any]) -> str:
@@ -280,9 +330,16 @@ def _violation(entry: dict[str, Any]) -> Violation:
     errors = [_error_line(e) for e in entry.get("errors") or []]
     if not errors and entry.get("constraints"):
         errors = [line.strip() for line in str(entry["constraints"]).splitlines() if line.strip()]
-    flow = f"{entry['namespace']}.{entry['flow']}" if entry.get("namespace") and entry.get("flow") else entry.get("flow")
-    return Violation(index=int(entry.get("index", 0)), flow=flow, errors=errors,
-                     warnings=list(entry.get("warnings") or []), deprecations=list(entry.get("deprecationPaths") or []))
+    flow = (
+        f"{entry['namespace']}.{entry['flow']}" if entry.get("namespace") and entry.get("flow") else entry.get("flow")
+    )
+    return Violation(
+        index=int(entry.get("index", 0)),
+        flow=flow,
+        errors=errors,
+        warnings=list(entry.get("warnings") or []),
+        deprecations=list(entry.get("deprecationPaths") or []),
+    )
 
 
 def _error_line(error: Any) -> str:
@@ -314,8 +371,9 @@ def _server_message(response: httpx.Response) -> str:
 
 def _flow_info(body: dict[str, Any]) -> FlowInfo:
     source = body.get("source")
-    return FlowInfo(id=str(body.get("id")), revision=body.get("revision"),
-                    source=None if source is None else str(source))
+    return FlowInfo(
+        id=str(body.get("id")), revision=body.get("revision"), source=None if source is None else str(source)
+    )
 
 
 def client_from_environment(server: str, *, timeout: float) -> KestraClient:
@@ -323,7 +381,9 @@ def client_from_environment(server: str, *, timeout: float) -> KestraClient:
     (secrets are never taken as flags, where `ps` would show them)."""
     import os
 
-    credentials = Credentials(username=os.environ.get("KESTRA_USER") or None,
-                              password=os.environ.get("KESTRA_PASSWORD"),
-                              token=os.environ.get("KESTRA_API_TOKEN") or None)
+    credentials = Credentials(
+        username=os.environ.get("KESTRA_USER") or None,
+        password=os.environ.get("KESTRA_PASSWORD"),
+        token=os.environ.get("KESTRA_API_TOKEN") or None,
+    )
     return KestraClient(server, credentials=credentials, timeout=timeout)

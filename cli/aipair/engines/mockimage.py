@@ -29,7 +29,7 @@ def is_static_elf(path: Path) -> bool:
     data = path.read_bytes()
     if data[:4] != b"\x7fELF" or data[4] != 2:  # 64-bit only, as on our hosts
         return False
-    phoff, = struct.unpack_from("<Q", data, 32)
+    (phoff,) = struct.unpack_from("<Q", data, 32)
     phentsize, phnum = struct.unpack_from("<HH", data, 54)
     return all(struct.unpack_from("<I", data, phoff + i * phentsize)[0] != 3 for i in range(phnum))
 
@@ -45,8 +45,10 @@ def rootfs_tar(busybox: Path) -> bytes:
     applets = subprocess.run([str(busybox), "--list"], capture_output=True, text=True, check=True).stdout.split()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        def add(name: str, *, data: bytes | None = None, mode: int = 0o755, kind: bytes = tarfile.DIRTYPE,
-                link: str = "") -> None:
+
+        def add(
+            name: str, *, data: bytes | None = None, mode: int = 0o755, kind: bytes = tarfile.DIRTYPE, link: str = ""
+        ) -> None:
             info = tarfile.TarInfo(name)
             info.type, info.mode, info.mtime, info.linkname = kind, mode, 0, link
             info.size = len(data) if data is not None else 0
@@ -73,7 +75,11 @@ def ensure_mock_image(client: Any, *, rebuild: bool = False) -> tuple[str, bool]
         except ImageNotFound:
             pass
     repository, tag = MOCK_IMAGE.rsplit(":", 1)
-    client.api.import_image_from_data(rootfs_tar(find_busybox()), repository=repository, tag=tag,
-                                      changes=['ENTRYPOINT ["/bin/sh", "/mock/serve"]', "ENV PATH=/bin"])
+    client.api.import_image_from_data(
+        rootfs_tar(find_busybox()),
+        repository=repository,
+        tag=tag,
+        changes=['ENTRYPOINT ["/bin/sh", "/mock/serve"]', "ENV PATH=/bin"],
+    )
     client.images.get(MOCK_IMAGE)  # raises if the import did not produce it
     return MOCK_IMAGE, True

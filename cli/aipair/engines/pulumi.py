@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from pydantic import Field, JsonValue
 
@@ -62,11 +63,14 @@ class StackResult(Result):
 
 
 def pulumi_cli() -> str:
-    found = shutil.which("pulumi") or (str(Path.home() / ".pulumi/bin/pulumi")
-                                       if (Path.home() / ".pulumi/bin/pulumi").exists() else None)
+    found = shutil.which("pulumi") or (
+        str(Path.home() / ".pulumi/bin/pulumi") if (Path.home() / ".pulumi/bin/pulumi").exists() else None
+    )
     if not found:
-        raise PulumiMissing("the Pulumi CLI is not installed (it is not on PyPI): install it from pulumi.com "
-                            "(`curl -fsSL https://get.pulumi.com | sh`) and put `pulumi` on PATH")
+        raise PulumiMissing(
+            "the Pulumi CLI is not installed (it is not on PyPI): install it from pulumi.com "
+            "(`curl -fsSL https://get.pulumi.com | sh`) and put `pulumi` on PATH"
+        )
     return found
 
 
@@ -121,13 +125,23 @@ def open_stack(catalog: Catalog, root: Path, stack_name: str, *, backend: str | 
     stacks_dir.mkdir(exist_ok=True)
     backend_url = backend or os.environ.get("PULUMI_BACKEND_URL") or f"file://{(stacks_dir / '.pulumi').resolve()}"
     if backend_url.startswith("file://"):
-        Path(backend_url[len("file://"):]).mkdir(parents=True, exist_ok=True)
-    env = {"PULUMI_CONFIG_PASSPHRASE": _passphrase(stacks_dir), "PULUMI_BACKEND_URL": backend_url,
-           "PULUMI_SKIP_UPDATE_CHECK": "true"}
-    options = auto.LocalWorkspaceOptions(work_dir=str(stacks_dir), env_vars=env, secrets_provider="passphrase",
-                                         pulumi_command=auto.PulumiCommand(root=str(Path(pulumi_cli()).parent.parent)))
-    return auto.create_or_select_stack(stack_name=stack_name, project_name="aipair",
-                                       program=lambda: build(catalog), opts=options)
+        Path(backend_url[len("file://") :]).mkdir(parents=True, exist_ok=True)
+    env = {
+        "PULUMI_CONFIG_PASSPHRASE": _passphrase(stacks_dir),
+        "PULUMI_BACKEND_URL": backend_url,
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+    }
+    options = auto.LocalWorkspaceOptions(
+        work_dir=str(stacks_dir),
+        env_vars=env,
+        secrets_provider="passphrase",
+        pulumi_command=auto.PulumiCommand(root=str(Path(pulumi_cli()).parent.parent)),
+    )
+
+    def program() -> None:
+        build(catalog)
+
+    return auto.create_or_select_stack(stack_name=stack_name, project_name="aipair", program=program, opts=options)
 
 
 def _prepare(catalog: Catalog, root: Path, stack_name: str, backend: str | None) -> tuple[Any, list[str]]:
@@ -137,47 +151,64 @@ def _prepare(catalog: Catalog, root: Path, stack_name: str, backend: str | None)
     stack = open_stack(catalog, root, stack_name, backend=backend)
     config = {key: value.value for key, value in stack.get_all_config().items()}
     if not kubeconfig_present(config):
-        raise ClusterUnavailable("no Kubernetes cluster is configured: set KUBECONFIG, or "
-                                 f"`pulumi config set --secret aipair:kubeconfig … --stack {stack_name}` in stacks/")
+        raise ClusterUnavailable(
+            "no Kubernetes cluster is configured: set KUBECONFIG, or "
+            f"`pulumi config set --secret aipair:kubeconfig … --stack {stack_name}` in stacks/"
+        )
     existing = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith("aipair:")}
     to_set, missing = secret_values_to_add(catalog, existing)
     for name, value in to_set.items():  # saved before asking for the supplied ones: never made twice
         stack.set_config(f"aipair:{name}", auto.ConfigValue(value=value, secret=True))
     if missing:
         env = stack.workspace.env_vars
-        prefix = (f"PULUMI_BACKEND_URL={env['PULUMI_BACKEND_URL']} "
-                  + ("" if os.environ.get("PULUMI_CONFIG_PASSPHRASE") else
-                     f"PULUMI_CONFIG_PASSPHRASE_FILE={(root / 'stacks' / PASSPHRASE_FILE).resolve()} "))
-        raise SecretsMissing(f"set the supplied secrets of stack {stack_name} first: " + "; ".join(
-            f"{prefix}pulumi config set --secret aipair:{name} VALUE --stack {stack_name} --cwd {(root / 'stacks').resolve()}"
-            for name in missing))
+        prefix = f"PULUMI_BACKEND_URL={env['PULUMI_BACKEND_URL']} " + (
+            ""
+            if os.environ.get("PULUMI_CONFIG_PASSPHRASE")
+            else f"PULUMI_CONFIG_PASSPHRASE_FILE={(root / 'stacks' / PASSPHRASE_FILE).resolve()} "
+        )
+        raise SecretsMissing(
+            f"set the supplied secrets of stack {stack_name} first: "
+            + "; ".join(
+                f"{prefix}pulumi config set --secret aipair:{name} VALUE --stack {stack_name} --cwd {(root / 'stacks').resolve()}"
+                for name in missing
+            )
+        )
     return stack, sorted(to_set)
 
 
-def preview(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None,
-            on_output: Callable[[str], None]) -> StackResult:
+def preview(
+    catalog: Catalog, root: Path, stack_name: str, *, backend: str | None, on_output: Callable[[str], None]
+) -> StackResult:
     with _pulumi_errors():
         stack, generated = _prepare(catalog, root, stack_name, backend)
         result = stack.preview(on_output=on_output, diff=True)
-        return StackResult(stack_name, "preview", dict(result.change_summary), {}, generated)
+        return StackResult(stack=stack_name, action="preview", changes=dict(result.change_summary), generated=generated)
 
 
-def up(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None,
-       on_output: Callable[[str], None]) -> StackResult:
+def up(
+    catalog: Catalog, root: Path, stack_name: str, *, backend: str | None, on_output: Callable[[str], None]
+) -> StackResult:
     with _pulumi_errors():
         stack, generated = _prepare(catalog, root, stack_name, backend)
         result = stack.up(on_output=on_output)
         outputs = {key: value.value for key, value in result.outputs.items()}
-        return StackResult(stack_name, "up", dict(result.summary.resource_changes or {}), outputs, generated)
+        return StackResult(
+            stack=stack_name,
+            action="up",
+            changes=dict(result.summary.resource_changes or {}),
+            outputs=outputs,
+            generated=generated,
+        )
 
 
-def destroy(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None,
-            on_output: Callable[[str], None]) -> StackResult:
+def destroy(
+    catalog: Catalog, root: Path, stack_name: str, *, backend: str | None, on_output: Callable[[str], None]
+) -> StackResult:
     with _pulumi_errors():
         pulumi_cli()
         stack = open_stack(catalog, root, stack_name, backend=backend)
         result = stack.destroy(on_output=on_output)
-        return StackResult(stack_name, "destroy", dict(result.summary.resource_changes or {}))
+        return StackResult(stack=stack_name, action="destroy", changes=dict(result.summary.resource_changes or {}))
 
 
 def outputs(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None) -> StackResult:
@@ -186,4 +217,4 @@ def outputs(catalog: Catalog, root: Path, stack_name: str, *, backend: str | Non
         stack = open_stack(catalog, root, stack_name, backend=backend)
         values = {key: value.value for key, value in stack.outputs().items()}
         resources = len(stack.export_stack().deployment.get("resources", []))
-        return StackResult(stack_name, "status", {"resources": resources}, values)
+        return StackResult(stack=stack_name, action="status", changes={"resources": resources}, outputs=values)

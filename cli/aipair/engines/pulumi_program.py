@@ -17,8 +17,8 @@ import pulumi_kubernetes as k8s
 
 from ..catalog import load_catalog
 from ..catalog.model import Catalog
-from ..render.kubernetes import render_kubernetes, secret_name
-from ..render.names import base_labels
+from ..render.kubernetes import render_kubernetes
+from ..render.names import base_labels, secret_name
 
 # kube-prometheus-stack: Prometheus (discovers the prometheus.io/* annotations) and Grafana.
 MONITORING_CHART = "kube-prometheus-stack"
@@ -47,8 +47,9 @@ def resource_name(obj: dict[str, Any]) -> str:
 def build(catalog: Catalog, *, config: pulumi.Config | None = None) -> dict[str, Any]:
     """Declare every resource of the catalog's phase 2; returns them by Pulumi resource name."""
     config = config or pulumi.Config("aipair")
-    provider = k8s.Provider("kubernetes", kubeconfig=config.get("kubeconfig"), context=config.get("context"),
-                            enable_server_side_apply=True)
+    provider = k8s.Provider(
+        "kubernetes", kubeconfig=config.get("kubeconfig"), context=config.get("context"), enable_server_side_apply=True
+    )
     skip_await = config.get_bool("skipAwait") or False
     groups, _ = render_kubernetes(catalog)
     objects = [obj for stem in groups for obj in groups[stem]]
@@ -61,8 +62,7 @@ def build(catalog: Catalog, *, config: pulumi.Config | None = None) -> dict[str,
     names = catalog.secrets_for("scale")
     secret = k8s.core.v1.Secret(
         "secret-" + secret_name(catalog),
-        metadata={"name": secret_name(catalog), "namespace": catalog.project.namespace,
-                  "labels": base_labels(catalog)},
+        metadata={"name": secret_name(catalog), "namespace": catalog.project.namespace, "labels": base_labels(catalog)},
         string_data={name: config.require_secret(name) for name in names},
         type="Opaque",
         opts=pulumi.ResourceOptions(provider=provider, depends_on=[namespace]),
@@ -82,14 +82,27 @@ def build(catalog: Catalog, *, config: pulumi.Config | None = None) -> dict[str,
             repository_opts={"repo": MONITORING_REPO},
             namespace=catalog.project.kubernetes.monitoring_namespace,
             create_namespace=True,
-            values={"grafana": {"enabled": True},
-                    "prometheus": {"prometheusSpec": {"podMonitorSelectorNilUsesHelmValues": False,
-                                                      "serviceMonitorSelectorNilUsesHelmValues": False}}},
+            values={
+                "grafana": {"enabled": True},
+                "prometheus": {
+                    "prometheusSpec": {
+                        "podMonitorSelectorNilUsesHelmValues": False,
+                        "serviceMonitorSelectorNilUsesHelmValues": False,
+                    }
+                },
+            },
             skip_await=skip_await,
             opts=pulumi.ResourceOptions(provider=provider),
         )
-    endpoints = sorted({f"https://{rule['host']}{path['path']}" for obj in objects if obj["kind"] == "Ingress"
-                        for rule in obj["spec"]["rules"] for path in rule["http"]["paths"]})
+    endpoints = sorted(
+        {
+            f"https://{rule['host']}{path['path']}"
+            for obj in objects
+            if obj["kind"] == "Ingress"
+            for rule in obj["spec"]["rules"]
+            for path in rule["http"]["paths"]
+        }
+    )
     pulumi.export("namespace", catalog.project.namespace)
     pulumi.export("endpoints", endpoints)
     return resources
@@ -101,8 +114,12 @@ def _declare(obj: dict[str, Any], provider: Any, skip_await: bool, depends_on: l
     if skip_await:  # for clusters without a kubelet (tests), where nothing would ever become ready
         metadata.setdefault("annotations", {})["pulumi.com/skipAwait"] = "true"
     fields = {key: value for key, value in obj.items() if key not in ("apiVersion", "kind", "metadata")}
-    return cls(resource_name(obj), metadata=metadata, **fields,
-               opts=pulumi.ResourceOptions(provider=provider, depends_on=depends_on))
+    return cls(
+        resource_name(obj),
+        metadata=metadata,
+        **fields,
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=depends_on),
+    )
 
 
 def main(catalog_path: str | Path | None = None) -> None:

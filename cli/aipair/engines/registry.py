@@ -22,12 +22,14 @@ import httpx
 from ..catalog.images import DOCKER_HUB, ImageRef
 from ..errors import AipairError
 
-MANIFEST_TYPES = ", ".join([
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-])
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
 CHALLENGE_RE = re.compile(r'(\w+)="([^"]*)"')
 LINK_RE = re.compile(r"<([^>]+)>;\s*rel=\"?next\"?")
 
@@ -69,8 +71,16 @@ def docker_credentials(registry: str, config_path: Path | None = None) -> tuple[
 class RegistryClient:
     """Async client; use as ``async with RegistryClient() as client``."""
 
-    def __init__(self, *, concurrency: int = 8, timeout: float = 15.0, cache_seconds: float = 300.0,
-                 max_retries: int = 3, docker_config: Path | None = None, page_size: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        concurrency: int = 8,
+        timeout: float = 15.0,
+        cache_seconds: float = 300.0,
+        max_retries: int = 3,
+        docker_config: Path | None = None,
+        page_size: int = 1000,
+    ) -> None:
         self._page_size = page_size
         self._semaphore = asyncio.Semaphore(concurrency)
         self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=True)
@@ -81,7 +91,7 @@ class RegistryClient:
         self._docker_config = docker_config
         self.requests = 0  # for benchmarks and tests
 
-    async def __aenter__(self) -> "RegistryClient":
+    async def __aenter__(self) -> RegistryClient:
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -109,19 +119,22 @@ class RegistryClient:
         cached = self._cached(key)
         if cached is not None:
             return str(cached)
-        response = await self._request("HEAD", f"{base_url(ref)}/v2/{ref.path}/manifests/{tag}", ref,
-                                       headers={"Accept": MANIFEST_TYPES})
+        response = await self._request(
+            "HEAD", f"{base_url(ref)}/v2/{ref.path}/manifests/{tag}", ref, headers={"Accept": MANIFEST_TYPES}
+        )
         digest = response.headers.get("docker-content-digest")
         if not digest:
             raise RegistryError(f"{ref.registry}/{ref.path}:{tag}: the registry sent no Docker-Content-Digest")
         self._cache[key] = (time.monotonic() + self._cache_seconds, digest)
-        return digest
+        return str(digest)
 
     def _cached(self, key: str) -> Any:
         entry = self._cache.get(key)
         return entry[1] if entry and entry[0] > time.monotonic() else None
 
-    async def _request(self, method: str, url: str, ref: ImageRef, headers: dict[str, str] | None = None) -> httpx.Response:
+    async def _request(
+        self, method: str, url: str, ref: ImageRef, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         headers = dict(headers or {})
         scope = f"repository:{ref.path}:pull"
         async with self._semaphore:
@@ -134,8 +147,10 @@ class RegistryClient:
                     response = await self._client.request(method, url, headers=headers)
                 except httpx.TransportError as exc:
                     if attempt == self._max_retries:
-                        raise RegistryError(f"cannot reach the registry {ref.registry}: {exc.__class__.__name__}: {exc}") from None
-                    await asyncio.sleep(0.2 * 2 ** attempt)
+                        raise RegistryError(
+                            f"cannot reach the registry {ref.registry}: {exc.__class__.__name__}: {exc}"
+                        ) from None
+                    await asyncio.sleep(0.2 * 2**attempt)
                     continue
                 if response.status_code == 401 and attempt < self._max_retries and "Authorization" not in headers:
                     self._tokens[(ref.registry, scope)] = await self._authorize(response, ref, scope)
@@ -162,16 +177,19 @@ class RegistryClient:
             except (KeyError, httpx.TransportError) as exc:
                 raise RegistryAuthError(f"{ref.registry}: cannot get a token ({exc})") from None
             if token_response.status_code in (401, 403):
-                raise RegistryAuthError(f"{ref.registry} refused the credentials for {ref.path} "
-                                        f"(HTTP {token_response.status_code}); check `docker login {ref.registry}`")
+                raise RegistryAuthError(
+                    f"{ref.registry} refused the credentials for {ref.path} "
+                    f"(HTTP {token_response.status_code}); check `docker login {ref.registry}`"
+                )
             body = token_response.json()
             return "Bearer " + (body.get("token") or body.get("access_token") or "")
         raise RegistryAuthError(f"{ref.registry} asks for an unsupported authentication: {challenge[:80]!r}")
 
     def _checked(self, response: httpx.Response, ref: ImageRef) -> httpx.Response:
         if response.status_code == 401:
-            raise RegistryAuthError(f"{ref.registry} refused the credentials for {ref.path}; "
-                                    f"check `docker login {ref.registry}`")
+            raise RegistryAuthError(
+                f"{ref.registry} refused the credentials for {ref.path}; check `docker login {ref.registry}`"
+            )
         if response.status_code == 404:
             raise RegistryError(f"{ref.registry}/{ref.path}: no such repository or tag")
         if response.status_code >= 400:

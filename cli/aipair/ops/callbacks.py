@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 Progress = Callable[[str], None]  # one line about what is happening now
 Confirm = Callable[[str], bool]  # a yes/no question; False means: change nothing

@@ -24,8 +24,12 @@ class CatalogSummary(Result):
 
 
 def summary(path: Path, catalog: Catalog) -> CatalogSummary:
-    return CatalogSummary(catalog=str(path), services=len(catalog.services), secrets=len(catalog.secrets),
-                          phases={phase: len(catalog.in_phase(phase)) for phase in PHASES})
+    return CatalogSummary(
+        catalog=str(path),
+        services=len(catalog.services),
+        secrets=len(catalog.secrets),
+        phases={phase: len(catalog.in_phase(phase)) for phase in PHASES},
+    )
 
 
 class ServiceRow(Result):
@@ -46,16 +50,28 @@ class ServiceList(Result):
 
 def public_hosts(catalog: Catalog, name: str) -> list[str]:
     """Each public route of the service as host + path, with the domain filled in."""
-    return [catalog.expand(p.public.hostname) + (p.public.path if p.public.path != "/" else "")
-            for p in catalog.services[name].ports if p.public]
+    return [
+        catalog.expand(p.public.hostname) + (p.public.path if p.public.path != "/" else "")
+        for p in catalog.services[name].ports
+        if p.public
+    ]
 
 
 def service_list(catalog: Catalog, phase: str | None) -> ServiceList:
     services = catalog.services if phase is None else catalog.in_phase(phase)
-    rows = [ServiceRow(name=name, layer=svc.layer, kind=svc.kind, image=svc.image, phases=list(svc.phases),
-                       ports=[p.port for p in svc.ports], public=public_hosts(catalog, name),
-                       depends_on=list(svc.depends_on))
-            for name, svc in services.items()]
+    rows = [
+        ServiceRow(
+            name=name,
+            layer=svc.layer,
+            kind=svc.kind,
+            image=svc.image,
+            phases=list(svc.phases),
+            ports=[p.port for p in svc.ports],
+            public=public_hosts(catalog, name),
+            depends_on=list(svc.depends_on),
+        )
+        for name, svc in services.items()
+    ]
     return ServiceList(title=catalog.project.description or catalog.project.name, rows=rows)
 
 
@@ -66,8 +82,10 @@ class ServiceDetail(Result):
 
 def service_detail(catalog: Catalog, name: str) -> ServiceDetail:
     detail: dict[str, JsonValue] = catalog.service(name).model_dump(mode="json")
-    detail["depends_on_all"] = sorted(dependency_closure(catalog, name))
-    detail["dependents"] = [other for other, svc in catalog.services.items() if name in svc.depends_on]
+    closure: list[JsonValue] = [*sorted(dependency_closure(catalog, name))]
+    dependents: list[JsonValue] = [other for other, svc in catalog.services.items() if name in svc.depends_on]
+    detail["depends_on_all"] = closure
+    detail["dependents"] = dependents
     return ServiceDetail(name=name, detail=detail)
 
 
@@ -87,17 +105,28 @@ class StartOrder(Result):
 def start_order(catalog: Catalog, phase: str | None) -> StartOrder:
     """Waves of services whose dependencies are all in earlier waves; CycleError names a cycle."""
     services = catalog.services if phase is None else catalog.in_phase(phase)
-    edges = [Edge(source=name, target=dep, condition=condition(services, name, dep))
-             for name, svc in services.items() for dep in svc.depends_on if dep in services]
-    return StartOrder(waves=start_waves(catalog, phase), edges=edges, nodes=list(services),
-                      roots=[name for name, svc in services.items() if not svc.depends_on])
+    edges = [
+        Edge(source=name, target=dep, condition=condition(services, name, dep))
+        for name, svc in services.items()
+        for dep in svc.depends_on
+        if dep in services
+    ]
+    return StartOrder(
+        waves=start_waves(catalog, phase),
+        edges=edges,
+        nodes=list(services),
+        roots=[name for name, svc in services.items() if not svc.depends_on],
+    )
 
 
 def schema(out: Path | None) -> str:
     """The catalog format as a JSON Schema document (draft 2020-12), for editors and CI; written to ``out``
     when given."""
-    document = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "aipair service catalog",
-                **Catalog.model_json_schema()}
+    document = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "aipair service catalog",
+        **Catalog.model_json_schema(),
+    }
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     if out is not None:
         atomic_write(out, text, mode=0o644)

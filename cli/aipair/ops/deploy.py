@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from pydantic import Field, field_serializer
 
@@ -33,7 +34,7 @@ COMPOSE_FILES = {"real": "compose/docker-compose.yml", "mock": "compose/docker-c
 
 
 class PreflightFailed(AipairError):
-    def __init__(self, checks: list["Outcome"]) -> None:
+    def __init__(self, checks: list[Outcome]) -> None:
         self.checks = checks
         failed = [c for c in checks if not c.ok]
         super().__init__("preflight failed: " + "; ".join(f"{c.name}: {c.detail}" for c in failed))
@@ -66,8 +67,17 @@ def last_good_file(root: Path, profile: str, host: str | None) -> Path:
     return root / "compose" / ".state" / f"last-good.{profile}.{target}.yml"
 
 
-def deploy(catalog: Catalog, root: Path, *, source: str, profile: str = "real", host: str | None = None,
-           timeout: int = 300, rollback: bool = False, report: Progress = no_progress) -> DeployResult:
+def deploy(
+    catalog: Catalog,
+    root: Path,
+    *,
+    source: str,
+    profile: str = "real",
+    host: str | None = None,
+    timeout: int = 300,
+    rollback: bool = False,
+    report: Progress = no_progress,
+) -> DeployResult:
     started = time.monotonic()
     rendering = render_phase(catalog, "mvp", source=source)
     write_files(root, rendering.files)
@@ -85,8 +95,15 @@ def deploy(catalog: Catalog, root: Path, *, source: str, profile: str = "real", 
     up = project.run("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--remove-orphans", "--pull", "never")
     statuses = engine.project_containers(client, project.name)
     failed = [s.service for s in statuses if not s.ok]
-    result = DeployResult(ok=up.returncode == 0 and not failed, project=project.name, profile=profile, checks=checks,
-                          statuses=statuses, failed=failed, compose_output=(up.stdout + up.stderr)[-4000:])
+    result = DeployResult(
+        ok=up.returncode == 0 and not failed,
+        project=project.name,
+        profile=profile,
+        checks=checks,
+        statuses=statuses,
+        failed=failed,
+        compose_output=(up.stdout + up.stderr)[-4000:],
+    )
     if result.ok:
         atomic_write(last_good_file(root, profile, host), project.file.read_text(), mode=0o644)
     else:
@@ -100,21 +117,31 @@ def deploy(catalog: Catalog, root: Path, *, source: str, profile: str = "real", 
     return result
 
 
-def deploy_gate(root: Path, *, source: str, profile: str, host: str | None, timeout: int,
-                progress: Progress = no_progress,
-                on_result: Callable[[DeployResult], None] = lambda _result: None) -> Callable[[Catalog], bool]:
+def deploy_gate(
+    root: Path,
+    *,
+    source: str,
+    profile: str,
+    host: str | None,
+    timeout: int,
+    progress: Progress = no_progress,
+    on_result: Callable[[DeployResult], None] = lambda _result: None,
+) -> Callable[[Catalog], bool]:
     """`--deploy` of upgrade apply and rollback: the phase-1 deploy with its health gate and automatic rollback."""
+
     def roll_out(updated: Catalog) -> bool:
-        result = deploy(updated, root, source=source, profile=profile, host=host, timeout=timeout, rollback=True,
-                        report=progress)
+        result = deploy(
+            updated, root, source=source, profile=profile, host=host, timeout=timeout, rollback=True, report=progress
+        )
         on_result(result)
         return result.ok
 
     return roll_out
 
 
-def _roll_back(client: DockerClient, project: Project, root: Path, profile: str, timeout: int,
-               report: Progress) -> list[dict[str, str]]:
+def _roll_back(
+    client: DockerClient, project: Project, root: Path, profile: str, timeout: int, report: Progress
+) -> list[dict[str, str]]:
     """Bring back the last successfully deployed file; report each service whose image changed back."""
     previous = last_good_file(root, profile, project.host)
     if not previous.exists():
@@ -122,11 +149,15 @@ def _roll_back(client: DockerClient, project: Project, root: Path, profile: str,
         return []
     report("rolling back to the last successful deploy")
     failed_images = {s.service: s.image for s in engine.project_containers(client, project.name)}
-    project.run("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--remove-orphans", "--pull", "never",
-                file=previous)
+    project.run(
+        "up", "--detach", "--wait", "--wait-timeout", str(timeout), "--remove-orphans", "--pull", "never", file=previous
+    )
     after = {s.service: s.image for s in engine.project_containers(client, project.name)}
-    return [{"service": name, "from": failed_images.get(name, ""), "to": image}
-            for name, image in sorted(after.items()) if failed_images.get(name) != image]
+    return [
+        {"service": name, "from": failed_images.get(name, ""), "to": image}
+        for name, image in sorted(after.items())
+        if failed_images.get(name) != image
+    ]
 
 
 def take_down(project: Project, *, volumes: bool, attempts: int = 3) -> None:

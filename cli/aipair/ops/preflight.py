@@ -27,11 +27,21 @@ def preflight(client: DockerClient, project: Project, document: ComposeDocument,
     from ..render.mock import MOCK_IMAGE
 
     version = client.version()
-    checks = [Outcome.of("engine", True, f"Docker {version.get('Version')} (API {version.get('ApiVersion')}) at "
-                                    f"{engine.where(project.host)}")]
+    checks = [
+        Outcome.of(
+            "engine",
+            True,
+            f"Docker {version.get('Version')} (API {version.get('ApiVersion')}) at {engine.where(project.host)}",
+        )
+    ]
     compose = compose_version()
-    checks.append(Outcome.of("compose", compose.split(".")[0].lstrip("v").isdigit() and int(compose.split(".")[0].lstrip("v")) >= 2,
-                        f"Docker Compose {compose}"))
+    checks.append(
+        Outcome.of(
+            "compose",
+            compose.split(".")[0].lstrip("v").isdigit() and int(compose.split(".")[0].lstrip("v")) >= 2,
+            f"Docker Compose {compose}",
+        )
+    )
     checks.append(_ports_check(client, project, document))
     checks.append(_disk_check(client, project))
     images = sorted({svc["image"] for svc in document["services"].values()})
@@ -47,8 +57,13 @@ def preflight(client: DockerClient, project: Project, document: ComposeDocument,
 
 
 def _ports_check(client: DockerClient, project: Project, document: ComposeDocument) -> Outcome:
-    wanted = sorted({(int(p["published"]), p.get("protocol", "tcp")) for svc in document["services"].values()
-                     for p in svc.get("ports", [])})
+    wanted = sorted(
+        {
+            (int(p["published"]), p.get("protocol", "tcp"))
+            for svc in document["services"].values()
+            for p in svc.get("ports", [])
+        }
+    )
     ours: set[tuple[int, str]] = set()
     conflicts = []
     for summary in engine.list_containers(client):

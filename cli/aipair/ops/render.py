@@ -55,8 +55,9 @@ def source_name(catalog_path: Path, root: Path) -> str:
         return catalog_path.name
 
 
-def write_or_check(rendering: Rendering, root: Path, *, check: bool,
-                   env_for: Catalog | None = None) -> RenderResult | CheckResult:
+def write_or_check(
+    rendering: Rendering, root: Path, *, check: bool, env_for: Catalog | None = None
+) -> RenderResult | CheckResult:
     """The one place rendered files meet the disk. ``env_for``: also make sure compose/.env has every secret."""
     if check:
         drifts = compare(root, rendering.files)
@@ -65,14 +66,21 @@ def write_or_check(rendering: Rendering, root: Path, *, check: bool,
     env = None
     if env_for is not None:
         made = ensure_env(env_for, "mvp", root / "compose" / ".env")
-        env = EnvSummary(path=str(made.path), generated=made.generated, kept=len(made.kept),
-                         unset_supplied=made.unset_supplied)
-    return RenderResult(phase=rendering.phase, files=[FileState(path=p, changed=p in changed) for p in rendering.files],
-                        notes=rendering.notes, env=env, root=root)
+        env = EnvSummary(
+            path=str(made.path), generated=made.generated, kept=len(made.kept), unset_supplied=made.unset_supplied
+        )
+    return RenderResult(
+        phase=rendering.phase,
+        files=[FileState(path=p, changed=p in changed) for p in rendering.files],
+        notes=rendering.notes,
+        env=env,
+        root=root,
+    )
 
 
-def render(catalog: Catalog, catalog_path: Path, *, phase: str | None, out: Path | None,
-           check: bool) -> RenderResult | CheckResult:
+def render(
+    catalog: Catalog, catalog_path: Path, *, phase: str | None, out: Path | None, check: bool
+) -> RenderResult | CheckResult:
     """One phase, or (``phase`` None) every phase and the Kestra flows."""
     root = out if out is not None else catalog_path.parent
     source = source_name(catalog_path, root)
@@ -83,13 +91,17 @@ def render(catalog: Catalog, catalog_path: Path, *, phase: str | None, out: Path
 
 def require_kestra(catalog: Catalog, catalog_path: Path) -> None:
     if catalog.project.kestra is None:
-        raise UsageError(f"{catalog_path}: project.kestra is not set, so there are no flows; add it "
-                         "(repository, schedule, runner: see `aipair catalog schema`)")
+        raise UsageError(
+            f"{catalog_path}: project.kestra is not set, so there are no flows; add it "
+            "(repository, schedule, runner: see `aipair catalog schema`)"
+        )
 
 
-def render_flow_files(catalog: Catalog, catalog_path: Path, *, runner: str | None, out: Path | None,
-                      check: bool) -> RenderResult | CheckResult:
+def render_flow_files(
+    catalog: Catalog, catalog_path: Path, *, runner: str | None, out: Path | None, check: bool
+) -> RenderResult | CheckResult:
     require_kestra(catalog, catalog_path)
     root = out if out is not None else catalog_path.parent
-    return write_or_check(render_flows(catalog, source=source_name(catalog_path, root), runner=runner), root,
-                          check=check)
+    return write_or_check(
+        render_flows(catalog, source=source_name(catalog_path, root), runner=runner), root, check=check
+    )

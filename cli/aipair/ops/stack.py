@@ -17,8 +17,16 @@ def require_stack(stack: str | None) -> str:
     return stack
 
 
-def deploy(catalog: Catalog, root: Path, stack: str, *, preview_only: bool, confirm: Confirm, backend: str | None,
-           output: Progress = no_progress) -> StackResult:
+def deploy(
+    catalog: Catalog,
+    root: Path,
+    stack: str,
+    *,
+    preview_only: bool,
+    confirm: Confirm,
+    backend: str | None,
+    output: Progress = no_progress,
+) -> StackResult:
     """Preview; unless ``preview_only``, ask ``confirm`` and update. Pulumi's own lines go to ``output``."""
     planned = engine.preview(catalog, root, stack, backend=backend, on_output=output)
     if preview_only:
@@ -28,8 +36,9 @@ def deploy(catalog: Catalog, root: Path, stack: str, *, preview_only: bool, conf
     return engine.up(catalog, root, stack, backend=backend, on_output=output)
 
 
-def destroy(catalog: Catalog, root: Path, stack: str, *, confirm: Confirm, backend: str | None,
-            output: Progress = no_progress) -> StackResult:
+def destroy(
+    catalog: Catalog, root: Path, stack: str, *, confirm: Confirm, backend: str | None, output: Progress = no_progress
+) -> StackResult:
     if not confirm(f"Delete every resource of stack {stack}?"):
         raise Declined("nothing deleted")
     return engine.destroy(catalog, root, stack, backend=backend, on_output=output)

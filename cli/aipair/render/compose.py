@@ -25,8 +25,9 @@ CONDITIONS = {"healthy": "service_healthy", "started": "service_started", "compl
 ComposeDocument = dict[str, Any]
 
 
-def render_compose(catalog: Catalog, *, project_name: str | None = None,
-                   profile: str = "real") -> tuple[ComposeDocument, list[Note]]:
+def render_compose(
+    catalog: Catalog, *, project_name: str | None = None, profile: str = "real"
+) -> tuple[ComposeDocument, list[Note]]:
     """The Compose document for phase 1 and the notes on what it approximates.
 
     ``project_name`` defaults to the catalog's; a throw-away project (upgrade validation) passes
@@ -38,7 +39,7 @@ def render_compose(catalog: Catalog, *, project_name: str | None = None,
     notes: list[Note] = []
     layers_of = {name: _networks(catalog, name, svc, services) for name, svc in services.items()}
     mocked = {name for name, svc in services.items() if profile == "mock" and svc.mock}
-    probed = {name for name, svc in services.items() if name in mocked and svc.kind != "job" or _healthcheck(svc)}
+    probed = {name for name, svc in services.items() if (name in mocked and svc.kind != "job") or _healthcheck(svc)}
 
     document: dict[str, Any] = {"name": project, "services": {}}
     volumes: dict[str, Any] = {}
@@ -73,8 +74,16 @@ def render_compose(catalog: Catalog, *, project_name: str | None = None,
     return document, sorted(notes)
 
 
-def _service(catalog: Catalog, project: str, name: str, svc: Service, services: dict[str, Service],
-             networks: list[str], probed: set[str], notes: list[Note]) -> dict[str, Any]:
+def _service(
+    catalog: Catalog,
+    project: str,
+    name: str,
+    svc: Service,
+    services: dict[str, Service],
+    networks: list[str],
+    probed: set[str],
+    notes: list[Note],
+) -> dict[str, Any]:
     out: dict[str, Any] = {"image": svc.image}
     if name == catalog.project.reverse_proxy and svc.command is None:
         out["command"] = _traefik_command(catalog, svc)
@@ -100,9 +109,16 @@ def _service(catalog: Catalog, project: str, name: str, svc: Service, services: 
     if published:
         out["ports"] = published
     if svc.ports:
-        out["expose"] = [f"{port.port}/{port.protocol}" if port.protocol != "tcp" else str(port.port) for port in svc.ports]
+        out["expose"] = [
+            f"{port.port}/{port.protocol}" if port.protocol != "tcp" else str(port.port) for port in svc.ports
+        ]
     mounts = [
-        {"type": "volume", "source": volume_name(name, v.name), "target": v.path, **({"read_only": True} if v.read_only else {})}
+        {
+            "type": "volume",
+            "source": volume_name(name, v.name),
+            "target": v.path,
+            **({"read_only": True} if v.read_only else {}),
+        }
         for v in svc.volumes
     ]
     if svc.docker_socket:
@@ -117,13 +133,23 @@ def _service(catalog: Catalog, project: str, name: str, svc: Service, services: 
     if healthcheck is not None:
         out["healthcheck"] = healthcheck
     elif svc.health is not None and name not in probed:
-        notes.append(Note(PHASE, "health", name, f"the image has no program to probe {_describe(svc)} from inside; "
-                                                  "Compose treats it as ready once started (Kubernetes probes it from the kubelet)"))
+        notes.append(
+            Note(
+                PHASE,
+                "health",
+                name,
+                f"the image has no program to probe {_describe(svc)} from inside; "
+                "Compose treats it as ready once started (Kubernetes probes it from the kubelet)",
+            )
+        )
     out["restart"] = "no" if svc.kind == "job" else catalog.defaults.restart
     out["security_opt"] = ["no-new-privileges:true"]
     out["deploy"] = {"resources": _resources(catalog, svc)}
     logging = catalog.defaults.logging
-    out["logging"] = {"driver": "json-file", "options": {"max-size": logging.max_size, "max-file": str(logging.max_file)}}
+    out["logging"] = {
+        "driver": "json-file",
+        "options": {"max-size": logging.max_size, "max-file": str(logging.max_file)},
+    }
     out["labels"] = _labels(catalog, project, name, svc)
     return out
 
@@ -136,14 +162,21 @@ def _networks(catalog: Catalog, name: str, svc: Service, services: dict[str, Ser
     return [layer for layer in LAYERS if layer in wanted]
 
 
-def _depends_on(name: str, svc: Service, services: dict[str, Service], probed: set[str],
-                notes: list[Note]) -> dict[str, Any]:
+def _depends_on(
+    name: str, svc: Service, services: dict[str, Service], probed: set[str], notes: list[Note]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for dep in svc.depends_on:
         wanted = condition(services, name, dep)
         if wanted == "healthy" and dep not in probed:
-            notes.append(Note(PHASE, "depends_on", name, f"waits for {dep!r} to start, not to be healthy: "
-                                                          f"Compose has no healthcheck for {dep!r}"))
+            notes.append(
+                Note(
+                    PHASE,
+                    "depends_on",
+                    name,
+                    f"waits for {dep!r} to start, not to be healthy: Compose has no healthcheck for {dep!r}",
+                )
+            )
             wanted = "started"
         out[dep] = {"condition": CONDITIONS[wanted]}
     return out
@@ -157,7 +190,9 @@ def _healthcheck(svc: Service) -> dict[str, Any] | None:
     test: list[str] | None
     if isinstance(health, CommandHealth):
         command = health.command
-        test = ["CMD-SHELL", _literal(command)] if isinstance(command, str) else ["CMD", *(_literal(c) for c in command)]
+        test = (
+            ["CMD-SHELL", _literal(command)] if isinstance(command, str) else ["CMD", *(_literal(c) for c in command)]
+        )
     elif isinstance(health, HttpHealth):
         test = _http_probe(health)
     elif isinstance(health, TcpHealth):
@@ -166,8 +201,13 @@ def _healthcheck(svc: Service) -> dict[str, Any] | None:
         raise TypeError(health)
     if test is None:
         return None
-    return {"test": test, "interval": health.interval, "timeout": health.timeout,
-            "retries": health.retries, "start_period": health.start_period}
+    return {
+        "test": test,
+        "interval": health.interval,
+        "timeout": health.timeout,
+        "retries": health.retries,
+        "start_period": health.start_period,
+    }
 
 
 def _http_probe(health: HttpHealth) -> list[str] | None:
@@ -186,8 +226,10 @@ def _http_probe(health: HttpHealth) -> list[str] | None:
         # Plain HTTP/1.0 over bash's /dev/tcp: only builtins, for images without any HTTP client.
         # `$$` because Compose interpolates `$` in the whole file.
         request = f"GET {health.path} HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n"
-        script = (f"exec 3<>/dev/tcp/127.0.0.1/{health.port} && printf '{request}' >&3 && "
-                  "read -r _ code _ <&3 && [ \"$${code:-500}\" -lt 400 ]")
+        script = (
+            f"exec 3<>/dev/tcp/127.0.0.1/{health.port} && printf '{request}' >&3 && "
+            'read -r _ code _ <&3 && [ "$${code:-500}" -lt 400 ]'
+        )
         return ["CMD", "bash", "-c", script]
     return None
 
@@ -227,7 +269,7 @@ def compose_bytes(quantity: str) -> str:
 
 
 def _labels(catalog: Catalog, project: str, name: str, svc: Service) -> dict[str, str]:
-    labels = {"com.aipair.kind": svc.kind, "com.aipair.layer": svc.layer}
+    labels: dict[str, str] = {"com.aipair.kind": svc.kind, "com.aipair.layer": svc.layer}
     public = [port for port in svc.ports if port.public]
     if public:
         labels["traefik.enable"] = "true"
@@ -293,20 +335,46 @@ def _literal(text: str) -> str:
 
 
 def _catalog_notes(catalog: Catalog, services: dict[str, Service]) -> list[Note]:
-    notes = [Note(PHASE, "networks", None,
-                  "one Docker network per layer: a service joins its own layer and those of its dependencies, "
-                  "so it can also reach the other services on those layers (phase 2 NetworkPolicies are exact)")]
+    notes = [
+        Note(
+            PHASE,
+            "networks",
+            None,
+            "one Docker network per layer: a service joins its own layer and those of its dependencies, "
+            "so it can also reach the other services on those layers (phase 2 NetworkPolicies are exact)",
+        )
+    ]
     scaled = [n for n, s in services.items() if s.scale.replicas > 1 or s.scale.autoscale]  # `false` counts as none
     if scaled:
-        notes.append(Note(PHASE, "replicas", None, "one container each on the single host; replicas and autoscaling "
-                                                   "apply in phase 2: " + ", ".join(scaled)))
+        notes.append(
+            Note(
+                PHASE,
+                "replicas",
+                None,
+                "one container each on the single host; replicas and autoscaling "
+                "apply in phase 2: " + ", ".join(scaled),
+            )
+        )
     if any(s.volumes for s in services.values()):
-        notes.append(Note(PHASE, "volumes", None, "volume sizes are not enforced by Docker local volumes; they size "
-                                                  "the PersistentVolumeClaims of phase 2"))
+        notes.append(
+            Note(
+                PHASE,
+                "volumes",
+                None,
+                "volume sizes are not enforced by Docker local volumes; they size "
+                "the PersistentVolumeClaims of phase 2",
+            )
+        )
     managed = [n for n, s in services.items() if s.scale.managed]
     if managed:
-        notes.append(Note(PHASE, "managed", None, "runs as a container on the host; managed endpoints apply in "
-                                                  "phase 2: " + ", ".join(managed)))
+        notes.append(
+            Note(
+                PHASE,
+                "managed",
+                None,
+                "runs as a container on the host; managed endpoints apply in phase 2: " + ", ".join(managed),
+            )
+        )
     skipped = [n for n, s in catalog.services.items() if not s.in_phase(PHASE)]
     if skipped:
         notes.append(Note(PHASE, "phases", None, "not part of phase 1: " + ", ".join(skipped)))

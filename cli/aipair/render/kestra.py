@@ -49,28 +49,42 @@ def render_kestra_flows(catalog: Catalog, *, runner: str | None = None) -> dict[
     if runner is not None:
         settings = settings.model_copy(update={"runner": runner})
     namespace = catalog.project.kestra_namespace
-    return {VALIDATE_FLOW: _validate_flow(catalog, settings, namespace),
-            WATCH_FLOW: _watch_flow(catalog, settings, namespace)}
+    return {
+        VALIDATE_FLOW: _validate_flow(catalog, settings, namespace),
+        WATCH_FLOW: _watch_flow(catalog, settings, namespace),
+    }
 
 
 def _task_runner(settings: KestraSettings) -> dict[str, Any]:
     if settings.runner == "process":
         return {"taskRunner": {"type": PROCESS_RUNNER}}
     # The validation starts containers: the task talks to the host's engine through its socket.
-    return {"taskRunner": {"type": DOCKER_RUNNER, "volumes": ["/var/run/docker.sock:/var/run/docker.sock"]},
-            "containerImage": settings.task_image}
+    return {
+        "taskRunner": {"type": DOCKER_RUNNER, "volumes": ["/var/run/docker.sock:/var/run/docker.sock"]},
+        "containerImage": settings.task_image,
+    }
 
 
 def _retry(settings: KestraSettings) -> dict[str, Any]:
     if settings.retries == 0:
         return {}
-    return {"retry": {"type": "exponential", "interval": "PT30S", "maxInterval": "PT5M",
-                      "maxAttempts": settings.retries + 1, "warningOnRetry": True}}
+    return {
+        "retry": {
+            "type": "exponential",
+            "interval": "PT30S",
+            "maxInterval": "PT5M",
+            "maxAttempts": settings.retries + 1,
+            "warningOnRetry": True,
+        }
+    }
 
 
 def _repository_env(settings: KestraSettings) -> dict[str, str]:
-    return {"AIPAIR_REPOSITORY": settings.repository, "AIPAIR_BRANCH": settings.branch,
-            "AIPAIR_CATALOG": f"repo/{settings.catalog_path}"}
+    return {
+        "AIPAIR_REPOSITORY": settings.repository,
+        "AIPAIR_BRANCH": settings.branch,
+        "AIPAIR_CATALOG": f"repo/{settings.catalog_path}",
+    }
 
 
 CLONE = 'git clone --quiet --depth 1 --branch "$AIPAIR_BRANCH" "$AIPAIR_REPOSITORY" repo'
@@ -82,8 +96,8 @@ def _validate_flow(catalog: Catalog, settings: KestraSettings, namespace: str) -
         "id": "validate",
         "type": COMMANDS,
         "description": "Start the candidate with its dependencies in a throw-away stack, wait for health, "
-                       "run the smoke tests. A failing candidate is a verdict, not an error; only "
-                       "infrastructure failures (exit codes above 1) fail this task and are retried.",
+        "run the smoke tests. A failing candidate is a verdict, not an error; only "
+        "infrastructure failures (exit codes above 1) fail this task and are retried.",
         **_task_runner(settings),
         "timeout": f"PT{settings.validate_timeout + 300}S",
         **_retry(settings),
@@ -93,7 +107,7 @@ def _validate_flow(catalog: Catalog, settings: KestraSettings, namespace: str) -
             CLONE,
             "rc=0",
             f'aipair upgrade validate "$SERVICE" "$VERSION" --catalog "$AIPAIR_CATALOG" '
-            f'--timeout {settings.validate_timeout} --report report.json || rc=$?',
+            f"--timeout {settings.validate_timeout} --report report.json || rc=$?",
             f'if [ "$rc" -gt {CANDIDATE_FAILED} ]; then exit "$rc"; fi',
             'if [ "$rc" -eq 0 ]; then verdict=passed; else verdict=failed; fi',
             """echo '::{"outputs":{"verdict":"'"$verdict"'"}}::'""",
@@ -108,14 +122,22 @@ def _validate_flow(catalog: Catalog, settings: KestraSettings, namespace: str) -
         "id": VALIDATE_FLOW,
         "namespace": namespace,
         "description": f"Validate one candidate version of a component of {catalog.project.name} in a "
-                       "throw-away stack, then propose the upgrade or report the failure. Rendered by aipair "
-                       "from the catalog: change the catalog, not this flow.",
+        "throw-away stack, then propose the upgrade or report the failure. Rendered by aipair "
+        "from the catalog: change the catalog, not this flow.",
         "labels": {"managed-by": "aipair", "project": catalog.project.name},
         "inputs": [
-            {"id": "service", "type": "STRING", "description": "Service name, as in the catalog.",
-             "validator": SERVICE_PATTERN},
-            {"id": "version", "type": "STRING", "description": "Candidate tag, as `aipair upgrade check` reports it.",
-             "validator": VERSION_PATTERN},
+            {
+                "id": "service",
+                "type": "STRING",
+                "description": "Service name, as in the catalog.",
+                "validator": SERVICE_PATTERN,
+            },
+            {
+                "id": "version",
+                "type": "STRING",
+                "description": "Candidate tag, as `aipair upgrade check` reports it.",
+                "validator": VERSION_PATTERN,
+            },
         ],
         "concurrency": {"limit": settings.concurrency, "behavior": "QUEUE"},
         "tasks": [
@@ -130,8 +152,12 @@ def _validate_flow(catalog: Catalog, settings: KestraSettings, namespace: str) -
         ],
         "errors": _failure_branch(settings),
         "outputs": [
-            {"id": "report", "type": "FILE", "description": "The JSON report of `aipair upgrade validate`.",
-             "value": "{{ outputs.validate.outputFiles['report.json'] }}"},
+            {
+                "id": "report",
+                "type": "FILE",
+                "description": "The JSON report of `aipair upgrade validate`.",
+                "value": "{{ outputs.validate.outputFiles['report.json'] }}",
+            },
             {"id": "verdict", "type": "STRING", "value": "{{ outputs.validate.vars.verdict }}"},
         ],
     }
@@ -139,47 +165,66 @@ def _validate_flow(catalog: Catalog, settings: KestraSettings, namespace: str) -
 
 def _proposal(catalog: Catalog, settings: KestraSettings) -> list[dict[str, Any]]:
     if settings.propose == "none":
-        return [{"id": "passed", "type": "io.kestra.plugin.core.log.Log",
-                 "message": "{{ inputs.service }} {{ inputs.version }} passed validation"}]
+        return [
+            {
+                "id": "passed",
+                "type": "io.kestra.plugin.core.log.Log",
+                "message": "{{ inputs.service }} {{ inputs.version }} passed validation",
+            }
+        ]
     if settings.propose == "webhook":
         return [_webhook("propose", settings, "passed validation: ready to upgrade")]
     env = {**_repository_env(settings), "SERVICE": "{{ inputs.service }}", "VERSION": "{{ inputs.version }}"}
     author = f"-c user.name=aipair -c user.email=aipair@{catalog.project.domain}"
-    return [{
-        "id": "propose",
-        "type": COMMANDS,
-        "description": "Pin the candidate (with its digest) in the catalog on a new branch, re-render every "
-                       "output, commit and push the branch for review.",
-        **_task_runner(settings),
-        **_retry(settings),
-        "env": env,
-        "commands": [
-            'git clone --quiet --branch "$AIPAIR_BRANCH" "$AIPAIR_REPOSITORY" repo',
-            'branch="aipair/upgrade-$SERVICE-$VERSION"',
-            'git -C repo checkout --quiet -b "$branch"',
-            'aipair upgrade apply "$SERVICE" "$VERSION" --catalog "$AIPAIR_CATALOG" --json > apply.json',
-            "git -C repo add --all",
-            f'git -C repo {author} commit --quiet -m "Upgrade $SERVICE to $VERSION (validated by Kestra '
-            'execution {{ execution.id }})"',
-            'git -C repo push --quiet --force origin "$branch"',
-            """echo '::{"outputs":{"branch":"'"$branch"'"}}::'""",
-        ],
-    }]
+    return [
+        {
+            "id": "propose",
+            "type": COMMANDS,
+            "description": "Pin the candidate (with its digest) in the catalog on a new branch, re-render every "
+            "output, commit and push the branch for review.",
+            **_task_runner(settings),
+            **_retry(settings),
+            "env": env,
+            "commands": [
+                'git clone --quiet --branch "$AIPAIR_BRANCH" "$AIPAIR_REPOSITORY" repo',
+                'branch="aipair/upgrade-$SERVICE-$VERSION"',
+                'git -C repo checkout --quiet -b "$branch"',
+                'aipair upgrade apply "$SERVICE" "$VERSION" --catalog "$AIPAIR_CATALOG" --json > apply.json',
+                "git -C repo add --all",
+                f'git -C repo {author} commit --quiet -m "Upgrade $SERVICE to $VERSION (validated by Kestra '
+                'execution {{ execution.id }})"',
+                'git -C repo push --quiet --force origin "$branch"',
+                """echo '::{"outputs":{"branch":"'"$branch"'"}}::'""",
+            ],
+        }
+    ]
 
 
 def _webhook(task_id: str, settings: KestraSettings, what: str) -> dict[str, Any]:
-    body = ('{"project": "{{ flow.namespace }}", "service": "{{ inputs.service }}", '
-            '"version": "{{ inputs.version }}", "result": "' + what + '", "execution": "{{ execution.id }}"}')
-    return {"id": task_id, "type": "io.kestra.plugin.core.http.Request",
-            "uri": f"{{{{ secret('{settings.notify_secret}') }}}}", "method": "POST",
-            "contentType": "application/json", "body": body, **_retry(settings)}
+    body = (
+        '{"project": "{{ flow.namespace }}", "service": "{{ inputs.service }}", '
+        '"version": "{{ inputs.version }}", "result": "' + what + '", "execution": "{{ execution.id }}"}'
+    )
+    return {
+        "id": task_id,
+        "type": "io.kestra.plugin.core.http.Request",
+        "uri": f"{{{{ secret('{settings.notify_secret}') }}}}",
+        "method": "POST",
+        "contentType": "application/json",
+        "body": body,
+        **_retry(settings),
+    }
 
 
 def _failure_branch(settings: KestraSettings) -> list[dict[str, Any]]:
-    tasks: list[dict[str, Any]] = [{
-        "id": "log-failure", "type": "io.kestra.plugin.core.log.Log", "level": "ERROR",
-        "message": "{{ inputs.service }} {{ inputs.version }} was not upgraded (execution {{ execution.id }})",
-    }]
+    tasks: list[dict[str, Any]] = [
+        {
+            "id": "log-failure",
+            "type": "io.kestra.plugin.core.log.Log",
+            "level": "ERROR",
+            "message": "{{ inputs.service }} {{ inputs.version }} was not upgraded (execution {{ execution.id }})",
+        }
+    ]
     if settings.notify_secret:
         tasks.append(_webhook("notify-failure", settings, "failed validation"))
     return tasks
@@ -207,25 +252,35 @@ def _watch_flow(catalog: Catalog, settings: KestraSettings, namespace: str) -> d
         "type": "io.kestra.plugin.core.flow.ForEach",
         "values": "{{ read(outputs.check.outputFiles['candidates.json']) }}",
         "concurrencyLimit": settings.concurrency,
-        "tasks": [{
-            "id": "validate",
-            "type": "io.kestra.plugin.core.flow.Subflow",
-            "namespace": namespace,
-            "flowId": VALIDATE_FLOW,
-            "inputs": {"service": "{{ fromJson(taskrun.value).service }}",
-                       "version": "{{ fromJson(taskrun.value).version }}"},
-            "wait": True,
-            # One rejected candidate must not stop the others; each validation reports its own failure.
-            "transmitFailed": False,
-        }],
+        "tasks": [
+            {
+                "id": "validate",
+                "type": "io.kestra.plugin.core.flow.Subflow",
+                "namespace": namespace,
+                "flowId": VALIDATE_FLOW,
+                "inputs": {
+                    "service": "{{ fromJson(taskrun.value).service }}",
+                    "version": "{{ fromJson(taskrun.value).version }}",
+                },
+                "wait": True,
+                # One rejected candidate must not stop the others; each validation reports its own failure.
+                "transmitFailed": False,
+            }
+        ],
     }
     return {
         "id": WATCH_FLOW,
         "namespace": namespace,
         "description": f"Find new versions of the {catalog.project.name} components on a schedule and validate "
-                       f"each candidate with {VALIDATE_FLOW}. Rendered by aipair from the catalog.",
+        f"each candidate with {VALIDATE_FLOW}. Rendered by aipair from the catalog.",
         "labels": {"managed-by": "aipair", "project": catalog.project.name},
         "tasks": [check, each],
-        "triggers": [{"id": "schedule", "type": "io.kestra.plugin.core.trigger.Schedule",
-                      "cron": settings.schedule, "timezone": settings.timezone}],
+        "triggers": [
+            {
+                "id": "schedule",
+                "type": "io.kestra.plugin.core.trigger.Schedule",
+                "cron": settings.schedule,
+                "timezone": settings.timezone,
+            }
+        ],
     }

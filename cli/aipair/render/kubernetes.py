@@ -6,41 +6,27 @@ values never appear: containers read them from the Secret `<project>-secrets` by
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
 from ..catalog.model import (
     Catalog,
-    CommandHealth,
-    HttpHealth,
     Service,
-    TcpHealth,
     Volume,
 )
-from ..catalog.types import REFERENCE_RE
-from .names import base_labels, volume_name
+from .kubernetes_pods import PHASE, pod_spec, scrape_annotations
+from .names import base_labels, secret_name, volume_name
 from .report import Note
 
-PHASE = "scale"
 DNS_PORT = 53
-_DURATION = re.compile(r"([0-9]+)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-
-
-def secret_name(catalog: Catalog) -> str:
-    return f"{catalog.project.name}-secrets"
-
-
-def seconds(duration: str) -> int:
-    """A Compose-style duration as whole seconds for probe fields (at least 1)."""
-    total = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(duration))
-    return max(1, math.ceil(total))
 
 
 def labels(catalog: Catalog, name: str, svc: Service) -> dict[str, str]:
-    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": catalog.project.name,
-            "app.kubernetes.io/component": svc.layer, "app.kubernetes.io/managed-by": "aipair"}
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/part-of": catalog.project.name,
+        "app.kubernetes.io/component": svc.layer,
+        "app.kubernetes.io/managed-by": "aipair",
+    }
 
 
 def selector(name: str) -> dict[str, str]:
@@ -58,8 +44,9 @@ def render_kubernetes(catalog: Catalog) -> tuple[dict[str, list[dict[str, Any]]]
     return groups, sorted(notes)
 
 
-def _meta(name: str, catalog: Catalog, svc_name: str | None = None, svc: Service | None = None,
-          **extra: Any) -> dict[str, Any]:
+def _meta(
+    name: str, catalog: Catalog, svc_name: str | None = None, svc: Service | None = None, **extra: Any
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "namespace": catalog.project.namespace}
     if svc_name and svc:
         meta["labels"] = labels(catalog, svc_name, svc)
@@ -72,41 +59,97 @@ def _meta(name: str, catalog: Catalog, svc_name: str | None = None, svc: Service
 def _namespace_objects(catalog: Catalog) -> list[dict[str, Any]]:
     k8s = catalog.project.kubernetes
     return [
-        {"apiVersion": "v1", "kind": "Namespace",
-         "metadata": {"name": catalog.project.namespace,
-                      "labels": {**base_labels(catalog), "pod-security.kubernetes.io/enforce": "baseline"}}},
-        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-         "metadata": _meta("default-deny", catalog),
-         "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}},
-        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-         "metadata": _meta("allow-dns", catalog),
-         "spec": {"podSelector": {}, "policyTypes": ["Egress"],
-                  "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
-                              "ports": [{"protocol": "UDP", "port": DNS_PORT}, {"protocol": "TCP", "port": DNS_PORT}]}]}},
-        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-         "metadata": _meta("allow-monitoring", catalog),
-         "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
-                  "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
-                      "kubernetes.io/metadata.name": k8s.monitoring_namespace}}}]}]}},
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": catalog.project.namespace,
+                "labels": {**base_labels(catalog), "pod-security.kubernetes.io/enforce": "baseline"},
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta("default-deny", catalog),
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta("allow-dns", catalog),
+            "spec": {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
+                        "ports": [{"protocol": "UDP", "port": DNS_PORT}, {"protocol": "TCP", "port": DNS_PORT}],
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta("allow-monitoring", catalog),
+            "spec": {
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"kubernetes.io/metadata.name": k8s.monitoring_namespace}
+                                }
+                            }
+                        ]
+                    }
+                ],
+            },
+        },
     ]
 
 
-def _service_objects(catalog: Catalog, name: str, svc: Service, services: dict[str, Service],
-                     notes: list[Note]) -> list[dict[str, Any]]:
+def _service_objects(
+    catalog: Catalog, name: str, svc: Service, services: dict[str, Service], notes: list[Note]
+) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
     if svc.scale.managed is not None:
         managed = svc.scale.managed
         ports = [{"name": p.name, "port": managed.port or p.port, "protocol": p.protocol.upper()} for p in svc.ports]
-        objects.append({"apiVersion": "v1", "kind": "Service", "metadata": _meta(name, catalog, name, svc),
-                        "spec": {"type": "ExternalName", "externalName": managed.host, "ports": ports}})
-        notes.append(Note(PHASE, "managed", name, f"an ExternalName Service for the managed endpoint {managed.host}; "
-                                                  f"credentials stay in the Secret {secret_name(catalog)}"))
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": _meta(name, catalog, name, svc),
+                "spec": {"type": "ExternalName", "externalName": managed.host, "ports": ports},
+            }
+        )
+        notes.append(
+            Note(
+                PHASE,
+                "managed",
+                name,
+                f"an ExternalName Service for the managed endpoint {managed.host}; "
+                f"credentials stay in the Secret {secret_name(catalog)}",
+            )
+        )
         return objects
     if svc.files:
-        objects.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(f"{name}-files", catalog, name, svc),
-                        "data": {f"file-{i}": f.content for i, f in enumerate(svc.files)}})
-    pod = _pod_spec(catalog, name, svc, notes)
-    template = {"metadata": {"labels": labels(catalog, name, svc), "annotations": _scrape_annotations(svc)}, "spec": pod}
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": _meta(f"{name}-files", catalog, name, svc),
+                "data": {f"file-{i}": f.content for i, f in enumerate(svc.files)},
+            }
+        )
+    pod = pod_spec(catalog, name, svc, notes)
+    template = {
+        "metadata": {"labels": labels(catalog, name, svc), "annotations": scrape_annotations(svc)},
+        "spec": pod,
+    }
     if not template["metadata"]["annotations"]:
         del template["metadata"]["annotations"]
     autoscale = svc.scale.autoscale
@@ -114,35 +157,75 @@ def _service_objects(catalog: Catalog, name: str, svc: Service, services: dict[s
         autoscale = catalog.defaults.autoscale  # the catalog's defaults apply unless the service says `false`
     if svc.kind == "job":
         pod["restartPolicy"] = "OnFailure"
-        objects.append({"apiVersion": "batch/v1", "kind": "Job", "metadata": _meta(name, catalog, name, svc),
-                        "spec": {"backoffLimit": 6, "template": template}})
+        objects.append(
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": _meta(name, catalog, name, svc),
+                "spec": {"backoffLimit": 6, "template": template},
+            }
+        )
     elif svc.kind == "stateful":
         claims = [_claim(catalog, name, svc, v, template=True) for v in svc.volumes]
-        spec: dict[str, Any] = {"serviceName": name, "replicas": svc.scale.replicas,
-                                "selector": {"matchLabels": selector(name)}, "template": template}
+        spec: dict[str, Any] = {
+            "serviceName": name,
+            "replicas": svc.scale.replicas,
+            "selector": {"matchLabels": selector(name)},
+            "template": template,
+        }
         if claims:
             spec["volumeClaimTemplates"] = claims
-        objects.append({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta(name, catalog, name, svc),
-                        "spec": spec})
+        objects.append(
+            {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta(name, catalog, name, svc), "spec": spec}
+        )
     else:
         replicas = autoscale.min if autoscale else svc.scale.replicas
         objects += [_claim(catalog, name, svc, v, template=False) for v in svc.volumes]
-        if svc.volumes and (autoscale and autoscale.max > 1 or replicas > 1):
-            notes.append(Note(PHASE, "volumes", name, "several replicas share ReadWriteOnce volumes: give the service "
-                                                      "kind stateful, or use a ReadWriteMany storage class"))
-        objects.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(name, catalog, name, svc),
-                        "spec": {"replicas": replicas, "selector": {"matchLabels": selector(name)}, "template": template}})
+        if svc.volumes and ((autoscale and autoscale.max > 1) or replicas > 1):
+            notes.append(
+                Note(
+                    PHASE,
+                    "volumes",
+                    name,
+                    "several replicas share ReadWriteOnce volumes: give the service "
+                    "kind stateful, or use a ReadWriteMany storage class",
+                )
+            )
+        objects.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": _meta(name, catalog, name, svc),
+                "spec": {"replicas": replicas, "selector": {"matchLabels": selector(name)}, "template": template},
+            }
+        )
     if svc.ports:
-        objects.append({"apiVersion": "v1", "kind": "Service", "metadata": _meta(name, catalog, name, svc),
-                        "spec": {"type": "ClusterIP", "selector": selector(name),
-                                 "ports": [{"name": p.name, "port": p.port, "targetPort": p.name,
-                                            "protocol": p.protocol.upper()} for p in svc.ports]}})
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": _meta(name, catalog, name, svc),
+                "spec": {
+                    "type": "ClusterIP",
+                    "selector": selector(name),
+                    "ports": [
+                        {"name": p.name, "port": p.port, "targetPort": p.name, "protocol": p.protocol.upper()}
+                        for p in svc.ports
+                    ],
+                },
+            }
+        )
     if svc.kind == "stateless" and autoscale:
         objects.append(_hpa(catalog, name, svc, autoscale))
     if svc.kind != "job":
-        objects.append({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-                        "metadata": _meta(name, catalog, name, svc),
-                        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(name)}}})
+        objects.append(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": _meta(name, catalog, name, svc),
+                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(name)}},
+            }
+        )
     objects.append(_network_policy(catalog, name, svc, services))
     ingress = _ingress(catalog, name, svc)
     if ingress:
@@ -150,114 +233,11 @@ def _service_objects(catalog: Catalog, name: str, svc: Service, services: dict[s
     return objects
 
 
-def _scrape_annotations(svc: Service) -> dict[str, str]:
-    if not svc.ports or svc.kind == "job":
-        return {}
-    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(svc.ports[0].port)}
-
-
-def _pod_spec(catalog: Catalog, name: str, svc: Service, notes: list[Note]) -> dict[str, Any]:
-    container: dict[str, Any] = {"name": name, "image": svc.image}
-    if svc.entrypoint is not None:
-        container["command"] = [_k8s_literal(part) for part in svc.entrypoint]
-    if svc.command is not None:
-        container["args"] = [_k8s_literal(part) for part in svc.command]
-    env = _env(catalog, svc)
-    if env:
-        container["env"] = env
-    if svc.ports:
-        container["ports"] = [{"name": p.name, "containerPort": p.port, "protocol": p.protocol.upper()} for p in svc.ports]
-    resources = svc.resources or catalog.defaults.resources
-    millicores = round(resources.cpus * 1000)
-    container["resources"] = {
-        "limits": {"cpu": f"{millicores}m", "memory": resources.memory},
-        "requests": {"cpu": f"{max(10, millicores // 4)}m", "memory": resources.reserve_memory or resources.memory},
-    }
-    probes = _probes(svc)
-    container.update(probes)
-    container["securityContext"] = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-    mounts, volumes = _mounts(catalog, name, svc)
-    if mounts:
-        container["volumeMounts"] = mounts
-    pod: dict[str, Any] = {
-        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}, **({} if svc.runs_as_root else {"runAsNonRoot": True})},
-        "containers": [container],
-    }
-    if volumes:
-        pod["volumes"] = volumes
-    if svc.docker_socket:
-        notes.append(Note(PHASE, "docker_socket", name, "the Docker socket does not exist in Kubernetes; not mounted"))
-    return pod
-
-
-def _env(catalog: Catalog, svc: Service) -> list[dict[str, Any]]:
-    """Plain values, secrets by reference. `${NAME}` inside a value uses Kubernetes' `$(VAR)`
-    expansion of a helper variable defined first; a literal `$(` is escaped as `$$(`."""
-    secret = secret_name(catalog)
-    helpers: dict[str, dict[str, Any]] = {}
-    plain: list[dict[str, Any]] = []
-    for key, value in svc.env.items():
-        if isinstance(value, bool):
-            plain.append({"name": key, "value": "true" if value else "false"})
-            continue
-        text = catalog.expand(str(value))
-        whole = REFERENCE_RE.fullmatch(text)
-        if whole and whole.group(1):
-            plain.append({"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": whole.group(1)}}})
-            continue
-        parts: list[str] = []
-        last = 0
-        for match in REFERENCE_RE.finditer(text):
-            parts.append(text[last:match.start()].replace("$(", "$$("))
-            token = match.group(0)
-            if token == "$$":
-                parts.append("$$" if text[match.end():match.end() + 1] == "(" else "$")
-            elif match.group(1):
-                helper = f"AIPAIR_SECRET_{match.group(1)}"
-                helpers[helper] = {"name": helper, "valueFrom": {"secretKeyRef": {"name": secret, "key": match.group(1)}}}
-                parts.append(f"$({helper})")
-            else:
-                parts.append("$")
-            last = match.end()
-        parts.append(text[last:].replace("$(", "$$("))
-        plain.append({"name": key, "value": "".join(parts)})
-    for use in svc.secrets:
-        if use.env:
-            plain.append({"name": use.env, "valueFrom": {"secretKeyRef": {"name": secret, "key": use.secret}}})
-    return [*helpers.values(), *plain]
-
-
-def _k8s_literal(text: str) -> str:
-    """Command and args expand `$(VAR)` in Kubernetes; the catalog means them literally."""
-    return text.replace("$(", "$$(")
-
-
-def _probes(svc: Service) -> dict[str, Any]:
-    health = svc.health
-    if health is None or svc.kind == "job":
-        return {}
-    if isinstance(health, HttpHealth):
-        port_name = next(p.name for p in svc.ports if p.port == health.port)
-        handler: dict[str, Any] = {"httpGet": {"path": health.path, "port": port_name}}
-    elif isinstance(health, TcpHealth):
-        port_name = next(p.name for p in svc.ports if p.port == health.port)
-        handler = {"tcpSocket": {"port": port_name}}
-    elif isinstance(health, CommandHealth):
-        command = health.command if isinstance(health.command, list) else ["sh", "-c", health.command]
-        handler = {"exec": {"command": list(command)}}
-    else:  # pragma: no cover
-        raise TypeError(health)
-    timing = {"periodSeconds": seconds(health.interval), "timeoutSeconds": seconds(health.timeout),
-              "failureThreshold": health.retries}
-    return {
-        "readinessProbe": {**handler, **timing},
-        "livenessProbe": {**handler, **timing, "initialDelaySeconds": seconds(health.start_period)},
-    }
-
-
 def _claim(catalog: Catalog, name: str, svc: Service, volume: Volume, *, template: bool) -> dict[str, Any]:
-    spec: dict[str, Any] = {"accessModes": ["ReadOnlyMany" if volume.read_only else "ReadWriteOnce"],
-                            "resources": {"requests": {"storage": volume.size}}}
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadOnlyMany" if volume.read_only else "ReadWriteOnce"],
+        "resources": {"requests": {"storage": volume.size}},
+    }
     if catalog.project.kubernetes.storage_class:
         spec["storageClassName"] = catalog.project.kubernetes.storage_class
     claim_name = volume.name if template else volume_name(name, volume.name)
@@ -267,37 +247,31 @@ def _claim(catalog: Catalog, name: str, svc: Service, volume: Volume, *, templat
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", **claim}
 
 
-def _mounts(catalog: Catalog, name: str, svc: Service) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    mounts: list[dict[str, Any]] = []
-    volumes: list[dict[str, Any]] = []
-    for volume in svc.volumes:
-        mounts.append({"name": volume.name, "mountPath": volume.path, **({"readOnly": True} if volume.read_only else {})})
-        if svc.kind != "stateful":
-            volumes.append({"name": volume.name, "persistentVolumeClaim": {"claimName": volume_name(name, volume.name)}})
-    if svc.files:
-        volumes.append({"name": "aipair-files", "configMap": {"name": f"{name}-files"}})
-        for index, file in enumerate(svc.files):
-            mounts.append({"name": "aipair-files", "mountPath": file.path, "subPath": f"file-{index}", "readOnly": True})
-    file_secrets = [(i, use) for i, use in enumerate(svc.secrets) if use.file]
-    if file_secrets:
-        volumes.append({"name": "aipair-secrets", "secret": {"secretName": secret_name(catalog), "defaultMode": 0o400,
-                                                             "items": [{"key": u.secret, "path": f"secret-{i}"}
-                                                                       for i, u in file_secrets]}})
-        for index, use in file_secrets:
-            mounts.append({"name": "aipair-secrets", "mountPath": use.file, "subPath": f"secret-{index}", "readOnly": True})
-    return mounts, volumes
-
-
 def _hpa(catalog: Catalog, name: str, svc: Service, autoscale: Any) -> dict[str, Any]:
     # only stateless services autoscale, so the target is always their Deployment
-    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": _meta(name, catalog, name, svc),
-            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                     "minReplicas": autoscale.min, "maxReplicas": autoscale.max,
-                     "metrics": [
-                         {"type": "Resource", "resource": {"name": "cpu", "target": {
-                             "type": "Utilization", "averageUtilization": autoscale.cpu}}},
-                         {"type": "Resource", "resource": {"name": "memory", "target": {
-                             "type": "Utilization", "averageUtilization": autoscale.memory}}}]}}
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(name, catalog, name, svc),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": autoscale.min,
+            "maxReplicas": autoscale.max,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": autoscale.cpu}},
+                },
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "memory",
+                        "target": {"type": "Utilization", "averageUtilization": autoscale.memory},
+                    },
+                },
+            ],
+        },
+    }
 
 
 def _network_policy(catalog: Catalog, name: str, svc: Service, services: dict[str, Service]) -> dict[str, Any]:
@@ -305,29 +279,54 @@ def _network_policy(catalog: Catalog, name: str, svc: Service, services: dict[st
     ingress = []
     dependents = [other for other, s in services.items() if name in s.depends_on]
     if dependents and svc.ports:
-        ingress.append({"from": [{"podSelector": {"matchLabels": selector(d)}} for d in dependents],
-                        "ports": [{"protocol": p.protocol.upper(), "port": p.name} for p in svc.ports]})
+        ingress.append(
+            {
+                "from": [{"podSelector": {"matchLabels": selector(d)}} for d in dependents],
+                "ports": [{"protocol": p.protocol.upper(), "port": p.name} for p in svc.ports],
+            }
+        )
     if any(p.public for p in svc.ports):
-        ingress.append({"from": [{"namespaceSelector": {"matchLabels": {
-            "kubernetes.io/metadata.name": catalog.project.kubernetes.ingress_namespace}}}],
-            "ports": [{"protocol": p.protocol.upper(), "port": p.name} for p in svc.ports if p.public]})
+        ingress.append(
+            {
+                "from": [
+                    {
+                        "namespaceSelector": {
+                            "matchLabels": {"kubernetes.io/metadata.name": catalog.project.kubernetes.ingress_namespace}
+                        }
+                    }
+                ],
+                "ports": [{"protocol": p.protocol.upper(), "port": p.name} for p in svc.ports if p.public],
+            }
+        )
     egress = []
     for dep in svc.depends_on:
         target = services.get(dep)
         if target is None or not target.ports:
             continue
-        ports = [{"protocol": p.protocol.upper(), "port": (target.scale.managed.port or p.port)
-                  if target.scale.managed else p.port} for p in target.ports]
-        peer = ({"ipBlock": {"cidr": "0.0.0.0/0"}} if target.scale.managed
-                else {"podSelector": {"matchLabels": selector(dep)}})
+        ports = [
+            {
+                "protocol": p.protocol.upper(),
+                "port": (target.scale.managed.port or p.port) if target.scale.managed else p.port,
+            }
+            for p in target.ports
+        ]
+        peer = (
+            {"ipBlock": {"cidr": "0.0.0.0/0"}}
+            if target.scale.managed
+            else {"podSelector": {"matchLabels": selector(dep)}}
+        )
         egress.append({"to": [peer], "ports": ports})
     spec: dict[str, Any] = {"podSelector": {"matchLabels": selector(name)}, "policyTypes": ["Ingress", "Egress"]}
     if ingress:
         spec["ingress"] = ingress
     if egress:
         spec["egress"] = egress
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _meta(name, catalog, name, svc),
-            "spec": spec}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(name, catalog, name, svc),
+        "spec": spec,
+    }
 
 
 def _ingress(catalog: Catalog, name: str, svc: Service) -> dict[str, Any] | None:
@@ -338,26 +337,55 @@ def _ingress(catalog: Catalog, name: str, svc: Service) -> dict[str, Any] | None
     for port in public:
         assert port.public is not None
         host = catalog.expand(port.public.hostname)
-        hosts.setdefault(host, []).append({"path": port.public.path, "pathType": "Prefix",
-                                           "backend": {"service": {"name": name, "port": {"name": port.name}}}})
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-            "metadata": _meta(name, catalog, name, svc,
-                              annotations={"cert-manager.io/cluster-issuer": catalog.project.tls.issuer}),
-            "spec": {"ingressClassName": catalog.project.kubernetes.ingress_class,
-                     "tls": [{"hosts": sorted(hosts), "secretName": f"{name}-tls"}],
-                     "rules": [{"host": host, "http": {"paths": paths}} for host, paths in sorted(hosts.items())]}}
+        hosts.setdefault(host, []).append(
+            {
+                "path": port.public.path,
+                "pathType": "Prefix",
+                "backend": {"service": {"name": name, "port": {"name": port.name}}},
+            }
+        )
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": _meta(
+            name, catalog, name, svc, annotations={"cert-manager.io/cluster-issuer": catalog.project.tls.issuer}
+        ),
+        "spec": {
+            "ingressClassName": catalog.project.kubernetes.ingress_class,
+            "tls": [{"hosts": sorted(hosts), "secretName": f"{name}-tls"}],
+            "rules": [{"host": host, "http": {"paths": paths}} for host, paths in sorted(hosts.items())],
+        },
+    }
 
 
 def _catalog_notes(catalog: Catalog, services: dict[str, Service]) -> list[Note]:
-    notes = [Note(PHASE, "depends_on", None, "Kubernetes has no start order: readiness probes gate traffic and "
-                                             "containers restart until their dependencies answer"),
-             Note(PHASE, "secrets", None, f"values live in the Secret {secret_name(catalog)} (created by the Pulumi "
-                                          "stack from its encrypted config, or by you); manifests hold references only")]
+    notes = [
+        Note(
+            PHASE,
+            "depends_on",
+            None,
+            "Kubernetes has no start order: readiness probes gate traffic and "
+            "containers restart until their dependencies answer",
+        ),
+        Note(
+            PHASE,
+            "secrets",
+            None,
+            f"values live in the Secret {secret_name(catalog)} (created by the Pulumi "
+            "stack from its encrypted config, or by you); manifests hold references only",
+        ),
+    ]
     skipped = [n for n, s in catalog.services.items() if not s.in_phase(PHASE)]
     if skipped:
         notes.append(Note(PHASE, "phases", None, "not part of phase 2: " + ", ".join(skipped)))
     jobs = [n for n, s in services.items() if s.kind == "job"]
     if jobs:
-        notes.append(Note(PHASE, "jobs", None, "Jobs are immutable: delete a finished Job before re-applying a changed "
-                                               "one (" + ", ".join(jobs) + ")"))
+        notes.append(
+            Note(
+                PHASE,
+                "jobs",
+                None,
+                "Jobs are immutable: delete a finished Job before re-applying a changed one (" + ", ".join(jobs) + ")",
+            )
+        )
     return notes

@@ -34,7 +34,12 @@ MOCK_IMAGE = f"{MOCK_REPOSITORY}:{hashlib.sha256(SERVE_SCRIPT.encode()).hexdiges
 
 def mock_overrides(svc: Service) -> dict[str, Any]:
     """Compose keys that turn ``svc`` into its stand-in (image, command, a probe busybox can run)."""
-    out: dict[str, Any] = {"image": MOCK_IMAGE, "pull_policy": "never", "init": True, "entrypoint": ["/bin/sh", "/mock/serve"]}
+    out: dict[str, Any] = {
+        "image": MOCK_IMAGE,
+        "pull_policy": "never",
+        "init": True,
+        "entrypoint": ["/bin/sh", "/mock/serve"],
+    }
     if svc.kind == "job":
         out["command"] = ["job"]
         return out

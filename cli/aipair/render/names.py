@@ -18,3 +18,8 @@ def compose_volume_name(project: str, service: str, volume: str) -> str:
 def base_labels(catalog: Catalog) -> dict[str, str]:
     """Labels on every Kubernetes object aipair makes that belongs to no single service."""
     return {"app.kubernetes.io/part-of": catalog.project.name, "app.kubernetes.io/managed-by": "aipair"}
+
+
+def secret_name(catalog: Catalog) -> str:
+    """The one Secret that holds every secret value of phase 2 (made by the Pulumi program, never rendered)."""
+    return f"{catalog.project.name}-secrets"

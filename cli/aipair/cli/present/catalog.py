@@ -12,19 +12,30 @@ def show_summary(summary: CatalogSummary, json_output: bool) -> None:
     if json_output:
         emit(summary)
         return
-    out.print(f"[green]✓[/] {escape(summary.catalog)} is valid: {summary.services} services "
-              f"({summary.phases['mvp']} in mvp, {summary.phases['scale']} in scale), {summary.secrets} secrets")
+    out.print(
+        f"[green]✓[/] {escape(summary.catalog)} is valid: {summary.services} services "
+        f"({summary.phases['mvp']} in mvp, {summary.phases['scale']} in scale), {summary.secrets} secrets"
+    )
 
 
 def show_service_list(listing: ServiceList, json_output: bool) -> None:
     if json_output:
         emit_json([row.to_json() for row in listing.rows])
         return
-    view = table(f"{listing.title}: {len(listing.rows)} services",
-                 ["service", "layer", "kind", "image", "phases", "public", "depends on"])
+    view = table(
+        f"{listing.title}: {len(listing.rows)} services",
+        ["service", "layer", "kind", "image", "phases", "public", "depends on"],
+    )
     for row in listing.rows:
-        view.add_row(row.name, row.layer, row.kind, row.image, ",".join(row.phases), "\n".join(row.public),
-                     ", ".join(row.depends_on))
+        view.add_row(
+            row.name,
+            row.layer,
+            row.kind,
+            row.image,
+            ",".join(row.phases),
+            "\n".join(row.public),
+            ", ".join(row.depends_on),
+        )
     out.print(view)
 
 

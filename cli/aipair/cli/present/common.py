@@ -22,8 +22,10 @@ def show_diff(diff: str) -> None:
 
 
 def notes_table(phase: str, notes: list[Note]) -> object:
-    view = table(f"Translation report (phase {phase}): what the target cannot express as written",
-                 ["topic", "service", "what happens"])
+    view = table(
+        f"Translation report (phase {phase}): what the target cannot express as written",
+        ["topic", "service", "what happens"],
+    )
     for note in notes:
         view.add_row(note.topic, note.service or "(all)", note.message)
     return view

@@ -11,12 +11,16 @@ from ..output import emit, err, escape, out, table
 
 
 def container_table(project: str, rows: list[ContainerStatus]) -> None:
-    view = table(f"{project}: {sum(r.ok for r in rows)}/{len(rows)} services ready",
-                 ["service", "image", "state", "health", "published ports"])
+    view = table(
+        f"{project}: {sum(r.ok for r in rows)}/{len(rows)} services ready",
+        ["service", "image", "state", "health", "published ports"],
+    )
     for row in rows:
         colour = "green" if row.ok else "red"
         state = row.state if row.kind != "job" else f"{row.state} ({row.exit_code})"
-        view.add_row(row.service, row.image, f"[{colour}]{state}[/]", f"[{colour}]{row.health}[/]", "\n".join(row.ports))
+        view.add_row(
+            row.service, row.image, f"[{colour}]{state}[/]", f"[{colour}]{row.health}[/]", "\n".join(row.ports)
+        )
     out.print(view)
 
 
@@ -60,7 +64,9 @@ def show_stack(result: StackResult, json_output: bool) -> None:
         emit(result)
         return
     if result.generated:
-        out.print(f"[green]generated[/] {len(result.generated)} secrets into the stack's encrypted config (values not shown)")
+        out.print(
+            f"[green]generated[/] {len(result.generated)} secrets into the stack's encrypted config (values not shown)"
+        )
     changes = ", ".join(f"{k}: {v}" for k, v in sorted(result.changes.items())) or "no changes"
     out.print(f"[green]✓[/] stack {result.stack} {result.action}: {changes}")
     for key, value in sorted(result.outputs.items()):
@@ -73,5 +79,7 @@ def show_down(result: DownResult) -> None:
         if result.delete_volumes:
             out.print("would delete volumes: " + ", ".join(result.volumes))
         return
-    out.print(f"[green]✓[/] project {result.project} is down"
-              + (" and its volumes deleted" if result.delete_volumes else " (volumes kept)"))
+    out.print(
+        f"[green]✓[/] project {result.project} is down"
+        + (" and its volumes deleted" if result.delete_volumes else " (volumes kept)")
+    )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
 from ...engines.kestra import Execution
 from ...ops.flows import RegisterResult, RunResult, StatusResult, ValidationResult
@@ -13,8 +14,17 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 COLOURS = {"SUCCESS": "green", "FAILED": "red", "RUNNING": "cyan", "WARNING": "yellow", "KILLED": "red"}
-ACTION_COLOURS = {"created": "green", "create": "green", "updated": "yellow", "update": "yellow", "deleted": "red",
-                  "delete": "red", "kept": "dim", "keep": "dim", "unchanged": "dim"}
+ACTION_COLOURS = {
+    "created": "green",
+    "create": "green",
+    "updated": "yellow",
+    "update": "yellow",
+    "deleted": "red",
+    "delete": "red",
+    "kept": "dim",
+    "keep": "dim",
+    "unchanged": "dim",
+}
 
 
 def show_validation(result: ValidationResult, json_output: bool) -> None:
@@ -36,24 +46,34 @@ def show_register(result: RegisterResult, json_output: bool) -> None:
     if json_output:
         emit(result)
         return
-    title = (f"would register in {result.namespace} (dry run: nothing changed)" if result.dry_run
-             else f"flows in {result.namespace}")
+    title = (
+        f"would register in {result.namespace} (dry run: nothing changed)"
+        if result.dry_run
+        else f"flows in {result.namespace}"
+    )
     view = table(title, ["flow", "action", "revision"], fold=False)
     for change in result.flows:
         before = "-" if change.revision_before is None else str(change.revision_before)
         after = "-" if change.revision_after is None else str(change.revision_after)
-        label = f"{change.action} (not rendered; --prune deletes)" if change.action in ("kept", "keep") else change.action
-        view.add_row(change.flow, f"[{ACTION_COLOURS[change.action]}]{label}[/]",
-                     before if result.dry_run else (after if before == after else f"{before} → {after}"))
+        label = (
+            f"{change.action} (not rendered; --prune deletes)" if change.action in ("kept", "keep") else change.action
+        )
+        view.add_row(
+            change.flow,
+            f"[{ACTION_COLOURS[change.action]}]{label}[/]",
+            before if result.dry_run else (after if before == after else f"{before} → {after}"),
+        )
     out.print(view)
 
 
 def _execution_table(execution: Execution) -> Table:
-    view = table(f"{execution.namespace}.{execution.flow} execution {execution.id}: "
-                 f"[{COLOURS.get(execution.state, 'white')}]{execution.state}[/]", ["task", "state", "value"])
+    view = table(
+        f"{execution.namespace}.{execution.flow} execution {execution.id}: "
+        f"[{COLOURS.get(execution.state, 'white')}]{execution.state}[/]",
+        ["task", "state", "value"],
+    )
     for task in execution.tasks:
-        view.add_row(task.task, f"[{COLOURS.get(task.state, 'white')}]{task.state}[/]",
-                     escape(str(task.value or "")))
+        view.add_row(task.task, f"[{COLOURS.get(task.state, 'white')}]{task.state}[/]", escape(str(task.value or "")))
     return view
 
 
@@ -85,12 +105,24 @@ def show_status(result: StatusResult, json_output: bool) -> None:
     if json_output:
         emit(result)
         return
-    view = table(f"{result.namespace} on Kestra {result.server_version}",
-                 ["flow", "revision", "catalog", "last execution", "started"], fold=False)
+    view = table(
+        f"{result.namespace} on Kestra {result.server_version}",
+        ["flow", "revision", "catalog", "last execution", "started"],
+        fold=False,
+    )
     for row in result.flows:
-        sync = "[green]in sync[/]" if row.in_sync else ("[red]missing[/]" if row.revision is None else "[yellow]differs[/]")
-        view.add_row(row.flow, "-" if row.revision is None else str(row.revision), sync,
-                     row.last_state or "-", row.last_start or "-")
+        sync = (
+            "[green]in sync[/]"
+            if row.in_sync
+            else ("[red]missing[/]" if row.revision is None else "[yellow]differs[/]")
+        )
+        view.add_row(
+            row.flow,
+            "-" if row.revision is None else str(row.revision),
+            sync,
+            row.last_state or "-",
+            row.last_start or "-",
+        )
     out.print(view)
     if not result.ok:
         err.print("run `aipair flows register` to bring the server in line with the catalog")

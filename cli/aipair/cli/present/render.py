@@ -26,8 +26,10 @@ def show_rendering(result: RenderResult | CheckResult, json_output: bool) -> Non
     env = result.env
     if env is not None:
         if env.generated:
-            out.print(f"[green]generated[/] {len(env.generated)} secret{'s' if len(env.generated) != 1 else ''} "
-                      f"into {escape(env.path)} (mode 0600; values not shown)")
+            out.print(
+                f"[green]generated[/] {len(env.generated)} secret{'s' if len(env.generated) != 1 else ''} "
+                f"into {escape(env.path)} (mode 0600; values not shown)"
+            )
         if env.unset_supplied:
             out.print(f"[yellow]set these in {escape(env.path)} yourself:[/] {', '.join(env.unset_supplied)}")
     out.print(notes_table(result.phase, result.notes))
@@ -44,5 +46,7 @@ def show_check(result: CheckResult, json_output: bool) -> None:
                 err.print(f"[red]missing[/] {escape(drift.path)}")
             else:
                 err.print(syntax(drift.diff, "diff"))
-        err.print(f"[bold red]✗ {len(result.drift)} file(s) differ from what the catalog renders;[/] "
-                  f"run `{_render_command(result.phase)}` and commit the result")
+        err.print(
+            f"[bold red]✗ {len(result.drift)} file(s) differ from what the catalog renders;[/] "
+            f"run `{_render_command(result.phase)}` and commit the result"
+        )

@@ -12,12 +12,20 @@ def show_check(report: CheckReport, json_output: bool) -> None:
     if json_output:
         emit(report)
         return
-    view = table(f"{report.due} upgrade candidate{'s' if report.due != 1 else ''}",
-                 ["service", "image", "current", "candidate", "newest", "digest / error"])
+    view = table(
+        f"{report.due} upgrade candidate{'s' if report.due != 1 else ''}",
+        ["service", "image", "current", "candidate", "newest", "digest / error"],
+    )
     for row in report.services:
         note = f"[red]{escape(row.error)}[/]" if row.error else (row.digest or "")
-        view.add_row(row.service, row.image, row.current, f"[green]{row.candidate}[/]" if row.candidate else "-",
-                     row.newest or "-", note)
+        view.add_row(
+            row.service,
+            row.image,
+            row.current,
+            f"[green]{row.candidate}[/]" if row.candidate else "-",
+            row.newest or "-",
+            note,
+        )
     out.print(view)
 
 
@@ -37,8 +45,10 @@ def show_validation(result: ValidationReport, json_output: bool) -> None:
                 err.print(f"[bold]{service}[/] last log lines:")
                 err.print(escape(text.rstrip() or "(no output)"))
     verdict = "[green]✓ passed[/]" if result.ok else f"[bold red]✗ failed at {result.stage}[/]"
-    out.print(f"{verdict}: {result.service} {result.version} in {result.seconds:.1f} s "
-              f"({'torn down' if result.torn_down else 'TEAR-DOWN FAILED: remove project ' + result.project})")
+    out.print(
+        f"{verdict}: {result.service} {result.version} in {result.seconds:.1f} s "
+        f"({'torn down' if result.torn_down else 'TEAR-DOWN FAILED: remove project ' + result.project})"
+    )
 
 
 def show_apply(result: ApplyResult, json_output: bool) -> None:
@@ -49,8 +59,12 @@ def show_apply(result: ApplyResult, json_output: bool) -> None:
     for path in result.changed_files:
         out.print(f"[green]re-rendered[/] {escape(path)}")
     if result.rolled_back:
-        err.print(f"[bold red]✗ {result.service} did not become healthy:[/] the previous version runs again and "
-                  "the catalog was restored")
+        err.print(
+            f"[bold red]✗ {result.service} did not become healthy:[/] the previous version runs again and "
+            "the catalog was restored"
+        )
     else:
-        out.print(f"[green]✓[/] {result.service}: {escape(result.previous)} → {escape(result.image)}"
-                  + (" (deployed)" if result.deployed else ""))
+        out.print(
+            f"[green]✓[/] {result.service}: {escape(result.previous)} → {escape(result.image)}"
+            + (" (deployed)" if result.deployed else "")
+        )

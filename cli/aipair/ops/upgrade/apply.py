@@ -12,8 +12,8 @@ import asyncio
 import datetime as dt
 import difflib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from pydantic import Field
 
@@ -83,11 +83,22 @@ def change_image(path: Path, service: str, image: str, *, record: bool, deploy: 
     previous = catalog.service(service).image
     after = replace_image(before, service, image)
     updated = parse_catalog(after, source=str(path))  # raises CatalogError: nothing is written
-    diff = "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
-                                        fromfile=f"{path.name} (before)", tofile=f"{path.name} (after)"))
+    diff = "".join(
+        difflib.unified_diff(
+            before.splitlines(keepends=True),
+            after.splitlines(keepends=True),
+            fromfile=f"{path.name} (before)",
+            tofile=f"{path.name} (after)",
+        )
+    )
     atomic_write(path, after, mode=path.stat().st_mode & 0o777)
-    result = ApplyResult(service=service, previous=previous, image=image, catalog_diff=diff,
-                         changed_files=_render_all(updated, root, path.name))
+    result = ApplyResult(
+        service=service,
+        previous=previous,
+        image=image,
+        catalog_diff=diff,
+        changed_files=_render_all(updated, root, path.name),
+    )
     if deploy is not None:
         result.deployed = deploy(updated)
         if not result.deployed:
@@ -98,8 +109,14 @@ def change_image(path: Path, service: str, image: str, *, record: bool, deploy: 
             return result
     if record:
         history = _history(root)
-        history.append({"service": service, "from": previous, "to": image,
-                        "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+        history.append(
+            {
+                "service": service,
+                "from": previous,
+                "to": image,
+                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+        )
         write_json(root / HISTORY, history)
     return result
 
@@ -127,7 +144,7 @@ def rollback_target(root: Path, service: str) -> tuple[str, list[dict[str, str]]
     history = _history(root)
     for index in range(len(history) - 1, -1, -1):
         if history[index]["service"] == service:
-            return history[index]["from"], history[:index] + history[index + 1:]
+            return history[index]["from"], history[:index] + history[index + 1 :]
     raise ApplyError(f"no recorded upgrade of {service!r} to roll back (aipair upgrade apply records them)")
 
 

@@ -36,8 +36,9 @@ class CheckReport(Result):
     services: list[CheckRow]
 
 
-async def check_services(catalog: Catalog, *, concurrency: int = 8, page_size: int = 1000,
-                         docker_config: Path | None = None) -> list[CheckRow]:
+async def check_services(
+    catalog: Catalog, *, concurrency: int = 8, page_size: int = 1000, docker_config: Path | None = None
+) -> list[CheckRow]:
     """One tags request per repository (shared by services using it), digests of the candidates."""
     services = {name: svc for name, svc in catalog.services.items() if svc.image_tag}
     refs = {name: ImageRef.parse(svc.image) for name, svc in services.items()}
@@ -45,7 +46,7 @@ async def check_services(catalog: Catalog, *, concurrency: int = 8, page_size: i
         repositories = sorted({(r.registry, r.path) for r in refs.values()})
         first_ref = {(r.registry, r.path): r for r in reversed(list(refs.values()))}
         results = await asyncio.gather(*(client.tags(first_ref[key]) for key in repositories), return_exceptions=True)
-        tags_of = dict(zip(repositories, results))
+        tags_of = dict(zip(repositories, results, strict=True))
         rows: dict[str, CheckRow] = {}
         decisions: dict[str, Decision] = {}
         tags_by_service: dict[str, list[str]] = {}
@@ -62,9 +63,10 @@ async def check_services(catalog: Catalog, *, concurrency: int = 8, page_size: i
         for name, decision in decided.items():
             rows[name].candidate, rows[name].newest = decision.candidate, decision.newest
         wanted = [name for name, row in rows.items() if row.candidate]
-        digests = await asyncio.gather(*(client.digest(refs[n], rows[n].candidate or "") for n in wanted),
-                                       return_exceptions=True)
-        for name, digest in zip(wanted, digests):
+        digests = await asyncio.gather(
+            *(client.digest(refs[n], rows[n].candidate or "") for n in wanted), return_exceptions=True
+        )
+        for name, digest in zip(wanted, digests, strict=True):
             if isinstance(digest, BaseException):
                 rows[name].error = str(digest)
             else:
@@ -72,10 +74,12 @@ async def check_services(catalog: Catalog, *, concurrency: int = 8, page_size: i
     return list(rows.values())
 
 
-def run_check(catalog: Catalog, *, concurrency: int = 8, page_size: int = 1000,
-              docker_config: Path | None = None) -> list[CheckRow]:
-    return asyncio.run(check_services(catalog, concurrency=concurrency, page_size=page_size,
-                                      docker_config=docker_config))
+def run_check(
+    catalog: Catalog, *, concurrency: int = 8, page_size: int = 1000, docker_config: Path | None = None
+) -> list[CheckRow]:
+    return asyncio.run(
+        check_services(catalog, concurrency=concurrency, page_size=page_size, docker_config=docker_config)
+    )
 
 
 def check(catalog: Catalog, *, concurrency: int = 8, candidates_file: Path | None = None) -> CheckReport:
@@ -83,5 +87,7 @@ def check(catalog: Catalog, *, concurrency: int = 8, candidates_file: Path | Non
     the Kestra watch flow), an empty list when nothing is due."""
     rows = run_check(catalog, concurrency=concurrency)
     if candidates_file is not None:
-        write_json(candidates_file, [{"service": r.service, "version": r.candidate} for r in rows if r.due], indent=None)
+        write_json(
+            candidates_file, [{"service": r.service, "version": r.candidate} for r in rows if r.due], indent=None
+        )
     return CheckReport(ok=not any(r.error for r in rows), due=sum(r.due for r in rows), services=rows)

@@ -63,12 +63,23 @@ def throwaway_catalog(catalog: Catalog, service: str, version: str) -> Catalog:
     services = {}
     for name, svc in catalog.services.items():
         if name in keep:
-            services[name] = svc.model_copy(update={"image": candidate_image(svc.image, version)}) if name == service else svc
+            services[name] = (
+                svc.model_copy(update={"image": candidate_image(svc.image, version)}) if name == service else svc
+            )
     return catalog.model_copy(update={"services": services})
 
 
-def validate(catalog: Catalog, root: Path, service: str, version: str, *, host: str | None = None,
-             timeout: int = 300, report: Progress = no_progress, report_file: Path | None = None) -> ValidationReport:
+def validate(
+    catalog: Catalog,
+    root: Path,
+    service: str,
+    version: str,
+    *,
+    host: str | None = None,
+    timeout: int = 300,
+    report: Progress = no_progress,
+    report_file: Path | None = None,
+) -> ValidationReport:
     """Run the candidate; ``report_file`` gets the JSON report (what the Kestra flow keeps as its output)."""
     result = _validate(catalog, root, service, version, host=host, timeout=timeout, report=report)
     if report_file is not None:
@@ -76,16 +87,21 @@ def validate(catalog: Catalog, root: Path, service: str, version: str, *, host: 
     return result
 
 
-def _validate(catalog: Catalog, root: Path, service: str, version: str, *, host: str | None,
-              timeout: int, report: Progress) -> ValidationReport:
+def _validate(
+    catalog: Catalog, root: Path, service: str, version: str, *, host: str | None, timeout: int, report: Progress
+) -> ValidationReport:
     catalog.service(service)
     trial = throwaway_catalog(catalog, service, version)
     project_name = f"{catalog.project.name}-validate-{service}"[:63].rstrip("-")
     document, _ = render_compose(trial, project_name=project_name)
     for rendered in document["services"].values():
         rendered.pop("ports", None)  # nothing published: the running platform keeps its host ports
-    result = ValidationReport(service=service, version=version, project=project_name,
-                              image=candidate_image(catalog.services[service].image, version))
+    result = ValidationReport(
+        service=service,
+        version=version,
+        project=project_name,
+        image=candidate_image(catalog.services[service].image, version),
+    )
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix=f"aipair-{project_name}-"))
     client = engine.connect(host)
@@ -105,8 +121,10 @@ def _validate(catalog: Catalog, root: Path, service: str, version: str, *, host:
             result.stage = "smoke"
             report("running smoke tests")
             target = next(s for s in statuses if s.service == service)
-            result.smoke = [_smoke(client, target.container, test, catalog.services[service].ports)
-                            for test in catalog.services[service].smoke]
+            result.smoke = [
+                _smoke(client, target.container, test, catalog.services[service].ports)
+                for test in catalog.services[service].smoke
+            ]
             result.ok = all(s.ok for s in result.smoke)
             result.stage = "passed" if result.ok else "smoke"
         elif not statuses:
@@ -124,7 +142,8 @@ def _validate(catalog: Catalog, root: Path, service: str, version: str, *, host:
 def _smoke(client: DockerClient, container: str, test: SmokeTest, ports: list[Port]) -> Outcome:
     if test.command is not None:
         run = client.containers.get(container).exec_run(test.command)
-        output = run.output.decode("utf-8", "replace")[-300:]
+        raw = run.output if isinstance(run.output, bytes) else b"".join(run.output)
+        output = raw.decode("utf-8", "replace")[-300:]
         ok = run.exit_code == 0 and (test.contains is None or test.contains in output)
         return Outcome.of(test.name, ok, f"exit {run.exit_code}: {output.strip()}")
     networks = client.containers.get(container).attrs["NetworkSettings"]["Networks"]
@@ -143,6 +162,9 @@ def _smoke(client: DockerClient, container: str, test: SmokeTest, ports: list[Po
     except httpx.TransportError as exc:
         return Outcome.of(test.name, False, f"GET {test.http}: {exc.__class__.__name__}")
     ok = response.status_code == test.status and (test.contains is None or test.contains in response.text)
-    return Outcome.of(test.name, ok, f"GET {test.http} → {response.status_code}"
-                                      + ("" if test.contains is None else f", contains {test.contains!r}: "
-                                                                          f"{test.contains in response.text}"))
+    return Outcome.of(
+        test.name,
+        ok,
+        f"GET {test.http} → {response.status_code}"
+        + ("" if test.contains is None else f", contains {test.contains!r}: {test.contains in response.text}"),
+    )

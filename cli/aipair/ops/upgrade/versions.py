@@ -36,8 +36,13 @@ def parse_tag(text: str) -> Tag | None:
     if not match:
         return None
     suffix = match.group("suffix") or ""
-    return Tag(tuple(int(n) for n in match.group("numbers").split(".")), bool(PRERELEASE_RE.match(suffix)),
-               match.group("prefix"), suffix, text)
+    return Tag(
+        tuple(int(n) for n in match.group("numbers").split(".")),
+        bool(PRERELEASE_RE.match(suffix)),
+        match.group("prefix"),
+        suffix,
+        text,
+    )
 
 
 def _same_shape(tag: Tag, current: Tag, policy: UpgradePolicy) -> bool:
@@ -68,8 +73,12 @@ class Decision:
 def _stable_tags(current: Tag, tags: list[str], policy: UpgradePolicy) -> list[Tag]:
     """Tags of the current tag's shape, not ignored, pre-releases only when the policy allows them."""
     shaped = [t for t in (parse_tag(text) for text in tags) if t and _same_shape(t, current, policy)]
-    return [t for t in shaped if not any(fnmatch.fnmatchcase(t.text, pattern) for pattern in policy.ignore)
-            and (not t.prerelease or policy.prerelease)]
+    return [
+        t
+        for t in shaped
+        if not any(fnmatch.fnmatchcase(t.text, pattern) for pattern in policy.ignore)
+        and (not t.prerelease or policy.prerelease)
+    ]
 
 
 def allowed_tags(current_text: str, tags: list[str], policy: UpgradePolicy) -> list[Tag]:
@@ -77,8 +86,11 @@ def allowed_tags(current_text: str, tags: list[str], policy: UpgradePolicy) -> l
     current = parse_tag(current_text)
     if current is None or policy.track == "none":
         return []
-    return [t for t in _stable_tags(current, tags, policy)
-            if t.stable_key > current.stable_key and _within_track(t, current, policy.track)]
+    return [
+        t
+        for t in _stable_tags(current, tags, policy)
+        if t.stable_key > current.stable_key and _within_track(t, current, policy.track)
+    ]
 
 
 def decide(current_text: str, tags: list[str], policy: UpgradePolicy) -> Decision:
@@ -90,8 +102,9 @@ def decide(current_text: str, tags: list[str], policy: UpgradePolicy) -> Decisio
     return Decision(current_text, candidate.text if candidate else None, newest.text if newest else None)
 
 
-def lockstep(decisions: dict[str, Decision], tags_by_service: dict[str, list[str]],
-             policies: dict[str, UpgradePolicy]) -> dict[str, Decision]:
+def lockstep(
+    decisions: dict[str, Decision], tags_by_service: dict[str, list[str]], policies: dict[str, UpgradePolicy]
+) -> dict[str, Decision]:
     """Services of one group move together: the candidate is the newest version every member allows
     and every member's registry has; if there is none, no member moves."""
     result = dict(decisions)
@@ -100,7 +113,9 @@ def lockstep(decisions: dict[str, Decision], tags_by_service: dict[str, list[str
         if policy.group:
             groups.setdefault(policy.group, []).append(name)
     for members in groups.values():
-        allowed = {name: allowed_tags(decisions[name].current, tags_by_service[name], policies[name]) for name in members}
+        allowed = {
+            name: allowed_tags(decisions[name].current, tags_by_service[name], policies[name]) for name in members
+        }
         common = set.intersection(*({t.numbers for t in tags} for tags in allowed.values()))
         best = max(common, default=None)
         for name in members:

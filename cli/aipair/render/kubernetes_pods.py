@@ -1,0 +1,174 @@
+"""Phase 2: the pod inside each workload — container, env, probes, resources, mounts. Pure."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from ..catalog.model import Catalog, CommandHealth, HttpHealth, Service, TcpHealth
+from ..catalog.types import REFERENCE_RE
+from .names import secret_name, volume_name
+from .report import Note
+
+PHASE = "scale"
+_DURATION = re.compile(r"([0-9]+)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def seconds(duration: str) -> int:
+    """A Compose-style duration as whole seconds for probe fields (at least 1)."""
+    total = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(duration))
+    return max(1, math.ceil(total))
+
+
+def scrape_annotations(svc: Service) -> dict[str, str]:
+    if not svc.ports or svc.kind == "job":
+        return {}
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(svc.ports[0].port)}
+
+
+def pod_spec(catalog: Catalog, name: str, svc: Service, notes: list[Note]) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": name, "image": svc.image}
+    if svc.entrypoint is not None:
+        container["command"] = [_k8s_literal(part) for part in svc.entrypoint]
+    if svc.command is not None:
+        container["args"] = [_k8s_literal(part) for part in svc.command]
+    env = _env(catalog, svc)
+    if env:
+        container["env"] = env
+    if svc.ports:
+        container["ports"] = [
+            {"name": p.name, "containerPort": p.port, "protocol": p.protocol.upper()} for p in svc.ports
+        ]
+    resources = svc.resources or catalog.defaults.resources
+    millicores = round(resources.cpus * 1000)
+    container["resources"] = {
+        "limits": {"cpu": f"{millicores}m", "memory": resources.memory},
+        "requests": {"cpu": f"{max(10, millicores // 4)}m", "memory": resources.reserve_memory or resources.memory},
+    }
+    probes = _probes(svc)
+    container.update(probes)
+    container["securityContext"] = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    mounts, volumes = _mounts(catalog, name, svc)
+    if mounts:
+        container["volumeMounts"] = mounts
+    pod: dict[str, Any] = {
+        "securityContext": {
+            "seccompProfile": {"type": "RuntimeDefault"},
+            **({} if svc.runs_as_root else {"runAsNonRoot": True}),
+        },
+        "containers": [container],
+    }
+    if volumes:
+        pod["volumes"] = volumes
+    if svc.docker_socket:
+        notes.append(Note(PHASE, "docker_socket", name, "the Docker socket does not exist in Kubernetes; not mounted"))
+    return pod
+
+
+def _env(catalog: Catalog, svc: Service) -> list[dict[str, Any]]:
+    """Plain values, secrets by reference. `${NAME}` inside a value uses Kubernetes' `$(VAR)`
+    expansion of a helper variable defined first; a literal `$(` is escaped as `$$(`."""
+    secret = secret_name(catalog)
+    helpers: dict[str, dict[str, Any]] = {}
+    plain: list[dict[str, Any]] = []
+    for key, value in svc.env.items():
+        if isinstance(value, bool):
+            plain.append({"name": key, "value": "true" if value else "false"})
+            continue
+        text = catalog.expand(str(value))
+        whole = REFERENCE_RE.fullmatch(text)
+        if whole and whole.group(1):
+            plain.append({"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": whole.group(1)}}})
+            continue
+        parts: list[str] = []
+        last = 0
+        for match in REFERENCE_RE.finditer(text):
+            parts.append(text[last : match.start()].replace("$(", "$$("))
+            token = match.group(0)
+            if token == "$$":
+                parts.append("$$" if text[match.end() : match.end() + 1] == "(" else "$")
+            elif match.group(1):
+                helper = f"AIPAIR_SECRET_{match.group(1)}"
+                helpers[helper] = {
+                    "name": helper,
+                    "valueFrom": {"secretKeyRef": {"name": secret, "key": match.group(1)}},
+                }
+                parts.append(f"$({helper})")
+            else:
+                parts.append("$")
+            last = match.end()
+        parts.append(text[last:].replace("$(", "$$("))
+        plain.append({"name": key, "value": "".join(parts)})
+    for use in svc.secrets:
+        if use.env:
+            plain.append({"name": use.env, "valueFrom": {"secretKeyRef": {"name": secret, "key": use.secret}}})
+    return [*helpers.values(), *plain]
+
+
+def _k8s_literal(text: str) -> str:
+    """Command and args expand `$(VAR)` in Kubernetes; the catalog means them literally."""
+    return text.replace("$(", "$$(")
+
+
+def _probes(svc: Service) -> dict[str, Any]:
+    health = svc.health
+    if health is None or svc.kind == "job":
+        return {}
+    if isinstance(health, HttpHealth):
+        port_name = next(p.name for p in svc.ports if p.port == health.port)
+        handler: dict[str, Any] = {"httpGet": {"path": health.path, "port": port_name}}
+    elif isinstance(health, TcpHealth):
+        port_name = next(p.name for p in svc.ports if p.port == health.port)
+        handler = {"tcpSocket": {"port": port_name}}
+    elif isinstance(health, CommandHealth):
+        command = health.command if isinstance(health.command, list) else ["sh", "-c", health.command]
+        handler = {"exec": {"command": list(command)}}
+    else:  # pragma: no cover
+        raise TypeError(health)
+    timing = {
+        "periodSeconds": seconds(health.interval),
+        "timeoutSeconds": seconds(health.timeout),
+        "failureThreshold": health.retries,
+    }
+    return {
+        "readinessProbe": {**handler, **timing},
+        "livenessProbe": {**handler, **timing, "initialDelaySeconds": seconds(health.start_period)},
+    }
+
+
+def _mounts(catalog: Catalog, name: str, svc: Service) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    mounts: list[dict[str, Any]] = []
+    volumes: list[dict[str, Any]] = []
+    for volume in svc.volumes:
+        mounts.append(
+            {"name": volume.name, "mountPath": volume.path, **({"readOnly": True} if volume.read_only else {})}
+        )
+        if svc.kind != "stateful":
+            volumes.append(
+                {"name": volume.name, "persistentVolumeClaim": {"claimName": volume_name(name, volume.name)}}
+            )
+    if svc.files:
+        volumes.append({"name": "aipair-files", "configMap": {"name": f"{name}-files"}})
+        for index, file in enumerate(svc.files):
+            mounts.append(
+                {"name": "aipair-files", "mountPath": file.path, "subPath": f"file-{index}", "readOnly": True}
+            )
+    file_secrets = [(i, use) for i, use in enumerate(svc.secrets) if use.file]
+    if file_secrets:
+        volumes.append(
+            {
+                "name": "aipair-secrets",
+                "secret": {
+                    "secretName": secret_name(catalog),
+                    "defaultMode": 0o400,
+                    "items": [{"key": u.secret, "path": f"secret-{i}"} for i, u in file_secrets],
+                },
+            }
+        )
+        for index, use in file_secrets:
+            mounts.append(
+                {"name": "aipair-secrets", "mountPath": use.file, "subPath": f"secret-{index}", "readOnly": True}
+            )
+    return mounts, volumes
