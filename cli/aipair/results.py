@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 class Result(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=False, populate_by_name=True, validate_assignment=False)
 
-    def to_json(self) -> dict[str, JsonValue]:
+    def to_json(self) -> JsonValue:
+        """The `--json` document. A result whose document is not simply its fields (a bare list, a flattened
+        object) overrides this, and says so."""
         dumped: dict[str, JsonValue] = self.model_dump(mode="json", by_alias=True)
         return dumped

@@ -10,9 +10,8 @@ import typer
 
 from .options import DEFAULT_CATALOG, CatalogOption, JsonOption, PhaseChoice, load
 
-app = typer.Typer(
-    help="Inspect and validate the service catalog.\n\nExample:  aipair catalog list --phase mvp", no_args_is_help=True
-)
+app = typer.Typer(help="Inspect and validate the service catalog.\n\nExample:  aipair catalog list --phase mvp",
+                  no_args_is_help=True)
 
 
 class GraphFormat(str, Enum):
@@ -29,58 +28,50 @@ def validate(catalog: CatalogOption = DEFAULT_CATALOG, json_output: JsonOption =
     Example:  aipair catalog validate --catalog examples/gestasai.yaml
     """
     from ..ops.catalog import summary
-    from .output import reporting
+    from .output import conclude, reporting
     from .present.catalog import show_summary
 
     with reporting(json_output):
-        show_summary(summary(catalog, load(catalog)), json_output)
+        conclude(summary(catalog, load(catalog)), json_output, show_summary)
 
 
 @app.command("list")
-def list_services(
-    catalog: CatalogOption = DEFAULT_CATALOG,
-    phase: Annotated[Optional[PhaseChoice], typer.Option(help="Only the services of this phase.")] = None,
-    json_output: JsonOption = False,
-) -> None:
+def list_services(catalog: CatalogOption = DEFAULT_CATALOG,
+                  phase: Annotated[Optional[PhaseChoice], typer.Option(help="Only the services of this phase.")] = None,
+                  json_output: JsonOption = False) -> None:
     """One row per service: layer, kind, image, public hostnames, dependencies.
 
     Example:  aipair catalog list --phase mvp --json
     """
     from ..ops.catalog import service_list
-    from .output import reporting
+    from .output import conclude, reporting
     from .present.catalog import show_service_list
 
     with reporting(json_output):
-        show_service_list(service_list(load(catalog), phase.value if phase else None), json_output)
+        conclude(service_list(load(catalog), phase.value if phase else None), json_output, show_service_list)
 
 
 @app.command("show")
-def show(
-    name: Annotated[str, typer.Argument(help="Service name, as in `aipair catalog list`.")],
-    catalog: CatalogOption = DEFAULT_CATALOG,
-    json_output: JsonOption = False,
-) -> None:
+def show(name: Annotated[str, typer.Argument(help="Service name, as in `aipair catalog list`.")],
+         catalog: CatalogOption = DEFAULT_CATALOG, json_output: JsonOption = False) -> None:
     """Everything the catalog says about one service, with defaults filled in.
 
     Example:  aipair catalog show qdrant
     """
     from ..ops.catalog import service_detail
-    from .output import reporting
+    from .output import conclude, reporting
     from .present.catalog import show_service_detail
 
     with reporting(json_output):
-        show_service_detail(service_detail(load(catalog), name), json_output)
+        conclude(service_detail(load(catalog), name), json_output, show_service_detail)
 
 
 @app.command("graph")
-def graph(
-    catalog: CatalogOption = DEFAULT_CATALOG,
-    phase: Annotated[Optional[PhaseChoice], typer.Option(help="Only the services of this phase.")] = None,
-    fmt: Annotated[
-        GraphFormat, typer.Option("--format", help="text (start waves) or mermaid (a diagram).")
-    ] = GraphFormat.text,
-    json_output: JsonOption = False,
-) -> None:
+def graph(catalog: CatalogOption = DEFAULT_CATALOG,
+          phase: Annotated[Optional[PhaseChoice], typer.Option(help="Only the services of this phase.")] = None,
+          fmt: Annotated[GraphFormat, typer.Option("--format", help="text (start waves) or mermaid (a diagram).")
+                         ] = GraphFormat.text,
+          json_output: JsonOption = False) -> None:
     """Start order: waves of services whose dependencies are all in earlier waves.
 
     A dependency cycle is an error (exit 2) that names the cycle.
@@ -88,17 +79,17 @@ def graph(
     Example:  aipair catalog graph --format mermaid > docs/graph.mmd
     """
     from ..ops.catalog import start_order
-    from .output import reporting
+    from .output import conclude, reporting
     from .present.catalog import show_start_order
 
     with reporting(json_output):
-        show_start_order(start_order(load(catalog), phase.value if phase else None), fmt.value, json_output)
+        order = start_order(load(catalog), phase.value if phase else None)
+        conclude(order, json_output, lambda shown: show_start_order(shown, fmt.value))
 
 
 @app.command("schema")
-def schema(
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
-) -> None:
+def schema(out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")
+                          ] = None) -> None:
     """The JSON Schema of the catalog format, for editors (yaml-language-server) and CI.
 
     Example:  aipair catalog schema --out catalog.schema.json

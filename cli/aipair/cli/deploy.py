@@ -22,26 +22,17 @@ from .options import (
 )
 
 
-def deploy(
-    phase: Annotated[
-        PhaseChoice,
-        typer.Option(help="mvp: the Compose project on one host; scale: Kubernetes through Pulumi (needs --stack)."),
-    ] = PhaseChoice.mvp,
-    profile: ProfileOption = ProfileChoice.real,
-    catalog: CatalogOption = DEFAULT_CATALOG,
-    host: HostOption = None,
-    timeout: HealthTimeoutOption = 300,
-    rollback_on_failure: Annotated[
-        bool, typer.Option("--rollback-on-failure", help="If health fails, restore the last successful deploy.")
-    ] = False,
-    stack: StackOption = None,
-    preview: Annotated[
-        bool, typer.Option("--preview", help="Phase scale: show what would change; change nothing.")
-    ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Phase scale: apply without asking (CI).")] = False,
-    backend: BackendOption = None,
-    json_output: JsonOption = False,
-) -> None:
+def deploy(phase: Annotated[PhaseChoice, typer.Option(help="mvp: the Compose project on one host; scale: Kubernetes "
+                                                           "through Pulumi (needs --stack).")] = PhaseChoice.mvp,
+           profile: ProfileOption = ProfileChoice.real, catalog: CatalogOption = DEFAULT_CATALOG,
+           host: HostOption = None, timeout: HealthTimeoutOption = 300,
+           rollback_on_failure: Annotated[bool, typer.Option(
+               "--rollback-on-failure", help="If health fails, restore the last successful deploy.")] = False,
+           stack: StackOption = None,
+           preview: Annotated[bool, typer.Option("--preview",
+                                                 help="Phase scale: show what would change; change nothing.")] = False,
+           yes: Annotated[bool, typer.Option("--yes", "-y", help="Phase scale: apply without asking (CI).")] = False,
+           backend: BackendOption = None, json_output: JsonOption = False) -> None:
     """Render, check the target, start everything and wait until it is healthy.
 
     Phase mvp: Compose on one host. Safe to re-run: unchanged services are not recreated, and data
@@ -57,8 +48,7 @@ def deploy(
       aipair deploy --phase mvp --host ssh://root@vps --rollback-on-failure
       aipair deploy --phase scale --stack prod --preview
     """
-    from . import exits
-    from .output import asker, progress, reporting
+    from .output import asker, conclude, progress, reporting
     from .present.deploy import pulumi_lines, show_deploy, show_stack
 
     if phase is PhaseChoice.scale:
@@ -66,16 +56,9 @@ def deploy(
 
         with reporting(json_output):
             loaded = load(catalog)
-            result = stacks.deploy(
-                loaded,
-                catalog.parent,
-                stacks.require_stack(stack),
-                preview_only=preview,
-                confirm=asker(yes),
-                backend=backend,
-                output=pulumi_lines(json_output),
-            )
-            show_stack(result, json_output)
+            result = stacks.deploy(loaded, catalog.parent, stacks.require_stack(stack), preview_only=preview,
+                                   confirm=asker(yes), backend=backend, output=pulumi_lines(json_output))
+            conclude(result, json_output, show_stack)
         return
     from ..ops.deploy import deploy as run_deploy
     from ..ops.render import source_name
@@ -83,37 +66,23 @@ def deploy(
     with reporting(json_output):
         loaded = load(catalog)
         with progress(json_output) as report:
-            outcome = run_deploy(
-                loaded,
-                catalog.parent,
-                source=source_name(catalog, catalog.parent),
-                profile=profile.value,
-                host=host,
-                timeout=timeout,
-                rollback=rollback_on_failure,
-                report=report,
-            )
-        show_deploy(outcome, json_output)
-    exits.finish(outcome)
+            outcome = run_deploy(loaded, catalog.parent, source=source_name(catalog, catalog.parent),
+                                 profile=profile.value, host=host, timeout=timeout, rollback=rollback_on_failure,
+                                 report=report)
+        conclude(outcome, json_output, show_deploy)
 
 
-def destroy(
-    phase: Annotated[
-        PhaseChoice, typer.Option(help="scale: delete every resource of the Pulumi stack.")
-    ] = PhaseChoice.scale,
-    catalog: CatalogOption = DEFAULT_CATALOG,
-    stack: StackOption = None,
-    yes: YesOption = False,
-    backend: BackendOption = None,
-    json_output: JsonOption = False,
-) -> None:
+def destroy(phase: Annotated[PhaseChoice, typer.Option(help="scale: delete every resource of the Pulumi stack.")
+                            ] = PhaseChoice.scale,
+            catalog: CatalogOption = DEFAULT_CATALOG, stack: StackOption = None, yes: YesOption = False,
+            backend: BackendOption = None, json_output: JsonOption = False) -> None:
     """Delete everything a phase-2 stack created (asks first unless --yes). For phase 1 use `aipair down`.
 
     Example:  aipair destroy --phase scale --stack dev --yes
     """
     from ..errors import UsageError
     from ..ops import stack as stacks
-    from .output import asker, reporting
+    from .output import asker, conclude, reporting
     from .present.deploy import pulumi_lines, show_stack
 
     with reporting(json_output):
@@ -121,22 +90,15 @@ def destroy(
             raise UsageError("phase mvp is taken down with `aipair down`")
         loaded = load(catalog)
         name = stacks.require_stack(stack)
-        result = stacks.destroy(
-            loaded, catalog.parent, name, confirm=asker(yes), backend=backend, output=pulumi_lines(json_output)
-        )
-        show_stack(result, json_output)
+        result = stacks.destroy(loaded, catalog.parent, name, confirm=asker(yes), backend=backend,
+                                output=pulumi_lines(json_output))
+        conclude(result, json_output, show_stack)
 
 
-def status(
-    catalog: CatalogOption = DEFAULT_CATALOG,
-    host: HostOption = None,
-    phase: Annotated[
-        PhaseChoice, typer.Option(help="mvp: containers on the host; scale: the Pulumi stack.")
-    ] = PhaseChoice.mvp,
-    stack: StackOption = None,
-    backend: BackendOption = None,
-    json_output: JsonOption = False,
-) -> None:
+def status(catalog: CatalogOption = DEFAULT_CATALOG, host: HostOption = None,
+           phase: Annotated[PhaseChoice, typer.Option(help="mvp: containers on the host; scale: the Pulumi stack.")
+                            ] = PhaseChoice.mvp,
+           stack: StackOption = None, backend: BackendOption = None, json_output: JsonOption = False) -> None:
     """Phase mvp: health table of the deployed project (exit 1 when a service is not ready).
     Phase scale: the stack's resources and exported endpoints.
 
@@ -144,8 +106,7 @@ def status(
       aipair status --json
       aipair status --phase scale --stack prod
     """
-    from . import exits
-    from .output import reporting
+    from .output import conclude, reporting
     from .present.deploy import show_project_status, show_stack
 
     with reporting(json_output):
@@ -153,23 +114,19 @@ def status(
         if phase is PhaseChoice.scale:
             from ..ops import stack as stacks
 
-            show_stack(stacks.status(loaded, catalog.parent, stacks.require_stack(stack), backend=backend), json_output)
+            conclude(stacks.status(loaded, catalog.parent, stacks.require_stack(stack), backend=backend), json_output,
+                     show_stack)
             return
         from ..ops.operate import status as project_status
 
         result = project_status(loaded, host)
-        show_project_status(result, json_output)
-    exits.finish(result)
+        conclude(result, json_output, show_project_status)
 
 
-def logs(
-    service: Annotated[str, typer.Argument(help="Service name.")],
-    catalog: CatalogOption = DEFAULT_CATALOG,
-    profile: ProfileOption = ProfileChoice.real,
-    host: HostOption = None,
-    tail: Annotated[int, typer.Option(help="Lines from the end.")] = 100,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
-) -> None:
+def logs(service: Annotated[str, typer.Argument(help="Service name.")], catalog: CatalogOption = DEFAULT_CATALOG,
+         profile: ProfileOption = ProfileChoice.real, host: HostOption = None,
+         tail: Annotated[int, typer.Option(help="Lines from the end.")] = 100,
+         follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False) -> None:
     """Show a service's logs (from Compose).
 
     Example:  aipair logs qdrant --tail 50 -f
@@ -178,20 +135,16 @@ def logs(
     from .output import reporting
 
     with reporting(False):
-        code = show_logs(
-            load(catalog), catalog.parent, service, profile=profile.value, host=host, tail=tail, follow=follow
-        )
+        code = show_logs(load(catalog), catalog.parent, service, profile=profile.value, host=host, tail=tail,
+                         follow=follow)
     raise typer.Exit(code)
 
 
-def down(
-    catalog: CatalogOption = DEFAULT_CATALOG,
-    profile: ProfileOption = ProfileChoice.real,
-    host: HostOption = None,
-    volumes: Annotated[bool, typer.Option("--volumes", help="Also delete the data volumes (asks first).")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting data.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be removed; change nothing.")] = False,
-) -> None:
+def down(catalog: CatalogOption = DEFAULT_CATALOG, profile: ProfileOption = ProfileChoice.real, host: HostOption = None,
+         volumes: Annotated[bool, typer.Option("--volumes", help="Also delete the data volumes (asks first).")] = False,
+         yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting data.")] = False,
+         dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be removed; change nothing.")
+                            ] = False) -> None:
     """Stop and remove the project's containers and networks. Volumes are kept unless --volumes.
 
     Example:  aipair down --volumes --yes      (deletes all data!)
@@ -201,14 +154,5 @@ def down(
     from .present.deploy import show_down
 
     with reporting(False):
-        show_down(
-            take_down(
-                load(catalog),
-                catalog.parent,
-                profile=profile.value,
-                host=host,
-                volumes=volumes,
-                dry_run=dry_run,
-                confirm=asker(yes),
-            )
-        )
+        show_down(take_down(load(catalog), catalog.parent, profile=profile.value, host=host, volumes=volumes,
+                            dry_run=dry_run, confirm=asker(yes)))

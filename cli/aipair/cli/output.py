@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
@@ -72,6 +72,19 @@ def emit_json(payload: object) -> None:
 
 def emit(result: Result) -> None:
     emit_json(result.to_json())
+
+
+R = TypeVar("R", bound=Result)
+
+
+def conclude(result: R, json_output: bool, show: Callable[[R], None]) -> None:
+    """The end of every command that reports: the result as JSON (`--json`) or shown for people by
+    ``show``, then its exit code (exits.for_result)."""
+    if json_output:
+        emit(result)
+    else:
+        show(result)
+    exits.finish(result)
 
 
 class Failure(Result):

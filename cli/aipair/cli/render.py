@@ -6,29 +6,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from .options import (
-    DEFAULT_CATALOG,
-    CatalogOption,
-    CheckOption,
-    JsonOption,
-    OutOption,
-    PhaseChoice,
-    load,
-)
+from .options import DEFAULT_CATALOG, CatalogOption, CheckOption, JsonOption, OutOption, PhaseChoice, load
 
 
-def render(
-    phase: Annotated[
-        Optional[PhaseChoice],
-        typer.Option(
-            help="mvp: Docker Compose for one VPS (compose/); scale: Kubernetes manifests (k8s/). Default: every phase."
-        ),
-    ] = None,
-    catalog: CatalogOption = DEFAULT_CATALOG,
-    out: OutOption = None,
-    check: CheckOption = False,
-    json_output: JsonOption = False,
-) -> None:
+def render(phase: Annotated[Optional[PhaseChoice], typer.Option(
+               help="mvp: Docker Compose for one VPS (compose/); scale: Kubernetes manifests (k8s/). "
+                    "Default: every phase.")] = None,
+           catalog: CatalogOption = DEFAULT_CATALOG, out: OutOption = None, check: CheckOption = False,
+           json_output: JsonOption = False) -> None:
     """Render the phases' files from the catalog, deterministically, and print the translation report.
 
     Phase mvp writes compose/docker-compose.yml, the mock profile and compose/.env.example, and
@@ -42,11 +27,9 @@ def render(
       aipair render --check          (in CI: fails when committed files are stale)
     """
     from ..ops.render import render as run_render
-    from . import exits
-    from .output import reporting
+    from .output import conclude, reporting
     from .present.render import show_rendering
 
     with reporting(json_output):
         result = run_render(load(catalog), catalog, phase=phase.value if phase else None, out=out, check=check)
-        show_rendering(result, json_output)
-    exits.finish(result)
+        conclude(result, json_output, show_rendering)

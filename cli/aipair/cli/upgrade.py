@@ -22,37 +22,26 @@ from .options import (
     load,
 )
 
-app = typer.Typer(
-    help="Keep components current: find newer versions allowed by each service's policy.\n\n"
-    "Example:  aipair upgrade check --json",
-    no_args_is_help=True,
-)
+app = typer.Typer(help="Keep components current: find newer versions allowed by each service's policy.\n\n"
+                       "Example:  aipair upgrade check --json",
+                  no_args_is_help=True)
 
 DeployOption = Annotated[
     bool,
-    typer.Option(
-        "--deploy",
-        help="Roll out (phase 1) with the health gate; if it fails "
-        "the old version runs again and the catalog is restored.",
-    ),
+    typer.Option("--deploy",
+                 help="Roll out (phase 1) with the health gate; if it fails "
+                      "the old version runs again and the catalog is restored."),
 ]
 
 
 @app.command("check")
-def check(
-    catalog: CatalogOption = DEFAULT_CATALOG,
-    concurrency: Annotated[int, typer.Option(help="Registry requests at once.", min=1, max=64)] = 8,
-    candidates_file: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--candidates-file",
-            dir_okay=False,
-            help="Also write the candidates as a JSON list of {service, version} (what the Kestra watch flow "
-            "and CI matrices iterate over); an empty list when nothing is due.",
-        ),
-    ] = None,
-    json_output: JsonOption = False,
-) -> None:
+def check(catalog: CatalogOption = DEFAULT_CATALOG,
+          concurrency: Annotated[int, typer.Option(help="Registry requests at once.", min=1, max=64)] = 8,
+          candidates_file: Annotated[Optional[Path], typer.Option(
+              "--candidates-file", dir_okay=False,
+              help="Also write the candidates as a JSON list of {service, version} (what the Kestra watch flow "
+                   "and CI matrices iterate over); an empty list when nothing is due.")] = None,
+          json_output: JsonOption = False) -> None:
     """Ask each image's registry for its tags; show current, newest allowed candidate, newest overall, digest.
 
     Exit codes for CI: 0 nothing is due, 10 candidates exist, 1 a registry could not be read.
@@ -61,28 +50,21 @@ def check(
     Example:  aipair upgrade check --json --candidates-file candidates.json
     """
     from ..ops.upgrade.check import check as run_check
-    from . import exits
-    from .output import reporting
+    from .output import conclude, reporting
     from .present.upgrade import show_check
 
     with reporting(json_output):
         report = run_check(load(catalog), concurrency=concurrency, candidates_file=candidates_file)
-        show_check(report, json_output)
-    exits.finish(report)
+        conclude(report, json_output, show_check)
 
 
 @app.command("validate")
-def validate(
-    service: Annotated[str, typer.Argument(help="Service to try, as in the catalog.")],
-    version: Annotated[str, typer.Argument(help="Candidate tag, e.g. from `aipair upgrade check`.")],
-    catalog: CatalogOption = DEFAULT_CATALOG,
-    host: HostOption = None,
-    timeout: HealthTimeoutOption = 300,
-    report_file: Annotated[
-        Optional[Path], typer.Option("--report", help="Write the JSON report here.", dir_okay=False)
-    ] = None,
-    json_output: JsonOption = False,
-) -> None:
+def validate(service: Annotated[str, typer.Argument(help="Service to try, as in the catalog.")],
+             version: Annotated[str, typer.Argument(help="Candidate tag, e.g. from `aipair upgrade check`.")],
+             catalog: CatalogOption = DEFAULT_CATALOG, host: HostOption = None, timeout: HealthTimeoutOption = 300,
+             report_file: Annotated[Optional[Path], typer.Option("--report", help="Write the JSON report here.",
+                                                                 dir_okay=False)] = None,
+             json_output: JsonOption = False) -> None:
     """Run a candidate with its dependencies in a throw-away project, wait for health, run the smoke tests.
 
     The throw-away project has its own name, networks and volumes and publishes no host port, so the
@@ -92,30 +74,19 @@ def validate(
     Example:  aipair upgrade validate qdrant v1.13.5 --report qdrant.json
     """
     from ..ops.upgrade.validate import validate as run_validate
-    from . import exits
-    from .output import progress, reporting
+    from .output import conclude, progress, reporting
     from .present.upgrade import show_validation
 
     with reporting(json_output):
         loaded = load(catalog)
         with progress(json_output) as report:
-            result = run_validate(
-                loaded,
-                catalog.parent,
-                service,
-                version,
-                host=host,
-                timeout=timeout,
-                report=report,
-                report_file=report_file,
-            )
-        show_validation(result, json_output)
-    exits.finish(result)
+            result = run_validate(loaded, catalog.parent, service, version, host=host, timeout=timeout, report=report,
+                                  report_file=report_file)
+        conclude(result, json_output, show_validation)
 
 
-def _deploy_gate(
-    catalog: Path, profile: ProfileChoice, host: str | None, timeout: int, json_output: bool
-) -> Callable[[Catalog], bool]:
+def _deploy_gate(catalog: Path, profile: ProfileChoice, host: str | None, timeout: int,
+                 json_output: bool) -> Callable[[Catalog], bool]:
     """--deploy: the phase-1 deploy with its health gate, shown as `aipair deploy` shows it."""
     from ..ops.deploy import deploy_gate
     from .output import progress
@@ -123,56 +94,39 @@ def _deploy_gate(
 
     def roll_out(updated: Catalog) -> bool:
         with progress(json_output) as report:
-            gate = deploy_gate(
-                catalog.parent,
-                source=catalog.name,
-                profile=profile.value,
-                host=host,
-                timeout=timeout,
-                progress=report,
-                on_result=(lambda _result: None) if json_output else lambda r: show_deploy(r, False),
-            )
+            gate = deploy_gate(catalog.parent, source=catalog.name, profile=profile.value, host=host, timeout=timeout,
+                               progress=report, on_result=(lambda _result: None) if json_output else show_deploy)
             return gate(updated)
 
     return roll_out
 
 
 @app.command("apply")
-def apply(
-    service: Annotated[str, typer.Argument(help="Service to upgrade.")],
-    version: Annotated[str, typer.Argument(help="Tag to move to (validated first, ideally).")],
-    catalog: CatalogOption = DEFAULT_CATALOG,
-    deploy_too: DeployOption = False,
-    profile: ProfileOption = ProfileChoice.real,
-    host: HostOption = None,
-    timeout: HealthTimeoutOption = 300,
-    json_output: JsonOption = False,
-) -> None:
+def apply(service: Annotated[str, typer.Argument(help="Service to upgrade.")],
+          version: Annotated[str, typer.Argument(help="Tag to move to (validated first, ideally).")],
+          catalog: CatalogOption = DEFAULT_CATALOG, deploy_too: DeployOption = False,
+          profile: ProfileOption = ProfileChoice.real, host: HostOption = None, timeout: HealthTimeoutOption = 300,
+          json_output: JsonOption = False) -> None:
     """Pin SERVICE to VERSION (with the registry's digest) in catalog.yaml, keeping its comments and layout,
     re-render every phase and show the diff. `aipair rollback SERVICE` undoes it.
 
     Example:  aipair upgrade apply qdrant v1.13.5 --deploy
     """
     from ..ops.upgrade.apply import apply as run_apply
-    from . import exits
-    from .output import reporting
+    from .output import conclude, reporting
     from .present.upgrade import show_apply
 
     with reporting(json_output):
         gate = _deploy_gate(catalog, profile, host, timeout, json_output) if deploy_too else None
         result = run_apply(catalog, service, version, deploy=gate)
-        show_apply(result, json_output)
-    exits.finish(result)
+        conclude(result, json_output, show_apply)
 
 
 @app.command("renovate-config")
-def renovate_config(
-    catalog: CatalogOption = DEFAULT_CATALOG,
-    out: Annotated[
-        Optional[Path],
-        typer.Option("--out", "-o", help="Write here (e.g. renovate.json) instead of stdout.", dir_okay=False),
-    ] = None,
-) -> None:
+def renovate_config(catalog: CatalogOption = DEFAULT_CATALOG,
+                    out: Annotated[Optional[Path], typer.Option(
+                        "--out", "-o", dir_okay=False, help="Write here (e.g. renovate.json) instead of stdout.")
+                    ] = None) -> None:
     """A Renovate config (customManagers) that tracks the catalog's images with each service's policy.
 
     Example:  aipair upgrade renovate-config --out renovate.json
@@ -185,26 +139,21 @@ def renovate_config(
         show_document(make_config(load(catalog), catalog, out), out)
 
 
-def rollback(
-    service: Annotated[str, typer.Argument(help="Service whose last `upgrade apply` to undo.")],
-    catalog: CatalogOption = DEFAULT_CATALOG,
-    deploy_too: Annotated[bool, typer.Option("--deploy", help="Also roll out the previous version (phase 1).")] = False,
-    profile: ProfileOption = ProfileChoice.real,
-    host: HostOption = None,
-    timeout: HealthTimeoutOption = 300,
-    json_output: JsonOption = False,
-) -> None:
+def rollback(service: Annotated[str, typer.Argument(help="Service whose last `upgrade apply` to undo.")],
+             catalog: CatalogOption = DEFAULT_CATALOG,
+             deploy_too: Annotated[bool, typer.Option("--deploy", help="Also roll out the previous version (phase 1).")
+                                    ] = False,
+             profile: ProfileOption = ProfileChoice.real, host: HostOption = None, timeout: HealthTimeoutOption = 300,
+             json_output: JsonOption = False) -> None:
     """Return SERVICE to the version it had before the last `aipair upgrade apply`, and re-render.
 
     Example:  aipair rollback qdrant --deploy
     """
     from ..ops.upgrade.apply import rollback as run_rollback
-    from . import exits
-    from .output import reporting
+    from .output import conclude, reporting
     from .present.upgrade import show_apply
 
     with reporting(json_output):
         gate = _deploy_gate(catalog, profile, host, timeout, json_output) if deploy_too else None
         result = run_rollback(catalog, service, deploy=gate)
-        show_apply(result, json_output)
-    exits.finish(result)
+        conclude(result, json_output, show_apply)

@@ -28,16 +28,15 @@ def compare(root: Path, files: dict[str, str]) -> list[Drift]:
             drifts.append(Drift(path=relative, missing=True, diff=""))
             continue
         if current != text:
-            diff = "".join(
-                difflib.unified_diff(
-                    current.splitlines(keepends=True),
-                    text.splitlines(keepends=True),
-                    fromfile=f"{relative} (committed)",
-                    tofile=f"{relative} (rendered)",
-                )
-            )
+            diff = unified_diff(current, text, before=f"{relative} (committed)", after=f"{relative} (rendered)")
             drifts.append(Drift(path=relative, missing=False, diff=diff))
     return drifts
+
+
+def unified_diff(old: str, new: str, *, before: str, after: str) -> str:
+    """A unified diff of two texts, with the names its headers give them."""
+    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), before, after)
+    return "".join(lines)
 
 
 def write_files(root: Path, files: dict[str, str]) -> list[str]:

@@ -47,6 +47,10 @@ class ServiceList(Result):
     title: str
     rows: list[ServiceRow]
 
+    def to_json(self) -> JsonValue:
+        """A bare list of rows (what `catalog list --json` has always printed)."""
+        return [row.to_json() for row in self.rows]
+
 
 def public_hosts(catalog: Catalog, name: str) -> list[str]:
     """Each public route of the service as host + path, with the domain filled in."""
@@ -78,6 +82,10 @@ def service_list(catalog: Catalog, phase: str | None) -> ServiceList:
 class ServiceDetail(Result):
     name: str
     detail: dict[str, JsonValue]  # the service with defaults filled in, plus depends_on_all and dependents
+
+    def to_json(self) -> JsonValue:
+        """The service's own fields beside its name, not nested."""
+        return {"name": self.name, **self.detail}
 
 
 def service_detail(catalog: Catalog, name: str) -> ServiceDetail:

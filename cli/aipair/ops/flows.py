@@ -9,15 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import JsonValue
+
 from ..catalog.model import Catalog
-from ..engines.kestra import (
-    Execution,
-    FlowInfo,
-    KestraClient,
-    KestraError,
-    LogLine,
-    Violation,
-)
+from ..engines.kestra import Execution, FlowInfo, KestraClient, KestraError, LogLine, Violation
 from ..errors import Declined, UsageError
 from ..render.files import render_flows
 from ..render.kestra import FLOW_ORDER
@@ -203,6 +198,12 @@ class RunResult(Result):
     @property
     def ok(self) -> bool:
         return self.execution.ok
+
+    def to_json(self) -> JsonValue:
+        """The execution's fields beside the verdict, not nested (the problems are for people only)."""
+        execution = self.execution.to_json()
+        assert isinstance(execution, dict)
+        return {"ok": self.ok, **execution}
 
 
 def run(

@@ -334,16 +334,14 @@ def _literal(text: str) -> str:
     return text.replace("$", "$$")
 
 
+NETWORKS_NOTE = (
+    "one Docker network per layer: a service joins its own layer and those of its dependencies, "
+    "so it can also reach the other services on those layers (phase 2 NetworkPolicies are exact)"
+)
+
+
 def _catalog_notes(catalog: Catalog, services: dict[str, Service]) -> list[Note]:
-    notes = [
-        Note(
-            PHASE,
-            "networks",
-            None,
-            "one Docker network per layer: a service joins its own layer and those of its dependencies, "
-            "so it can also reach the other services on those layers (phase 2 NetworkPolicies are exact)",
-        )
-    ]
+    notes = [Note(PHASE, "networks", None, NETWORKS_NOTE)]
     scaled = [n for n, s in services.items() if s.scale.replicas > 1 or s.scale.autoscale]  # `false` counts as none
     if scaled:
         notes.append(

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..catalog.model import (
-    Catalog,
-    Service,
-    Volume,
-)
+from ..catalog.model import Catalog, Service, Volume
 from .kubernetes_pods import PHASE, pod_spec, scrape_annotations
 from .names import base_labels, secret_name, volume_name
 from .report import Note
@@ -146,10 +142,7 @@ def _service_objects(
             }
         )
     pod = pod_spec(catalog, name, svc, notes)
-    template = {
-        "metadata": {"labels": labels(catalog, name, svc), "annotations": scrape_annotations(svc)},
-        "spec": pod,
-    }
+    template = {"metadata": {"labels": labels(catalog, name, svc), "annotations": scrape_annotations(svc)}, "spec": pod}
     if not template["metadata"]["annotations"]:
         del template["metadata"]["annotations"]
     autoscale = svc.scale.autoscale
@@ -358,23 +351,15 @@ def _ingress(catalog: Catalog, name: str, svc: Service) -> dict[str, Any] | None
     }
 
 
+START_ORDER_NOTE = "Kubernetes has no start order: readiness probes gate traffic and containers restart until their dependencies answer"
+
+
 def _catalog_notes(catalog: Catalog, services: dict[str, Service]) -> list[Note]:
-    notes = [
-        Note(
-            PHASE,
-            "depends_on",
-            None,
-            "Kubernetes has no start order: readiness probes gate traffic and "
-            "containers restart until their dependencies answer",
-        ),
-        Note(
-            PHASE,
-            "secrets",
-            None,
-            f"values live in the Secret {secret_name(catalog)} (created by the Pulumi "
-            "stack from its encrypted config, or by you); manifests hold references only",
-        ),
-    ]
+    secrets = (
+        f"values live in the Secret {secret_name(catalog)} (created by the Pulumi stack from its encrypted "
+        "config, or by you); manifests hold references only"
+    )
+    notes = [Note(PHASE, "depends_on", None, START_ORDER_NOTE), Note(PHASE, "secrets", None, secrets)]
     skipped = [n for n, s in catalog.services.items() if not s.in_phase(PHASE)]
     if skipped:
         notes.append(Note(PHASE, "phases", None, "not part of phase 2: " + ", ".join(skipped)))

@@ -5,23 +5,17 @@ from __future__ import annotations
 import sys
 
 from ...ops.catalog import CatalogSummary, ServiceDetail, ServiceList, StartOrder
-from ..output import emit, emit_json, escape, out, syntax, table
+from ..output import escape, out, syntax, table
 
 
-def show_summary(summary: CatalogSummary, json_output: bool) -> None:
-    if json_output:
-        emit(summary)
-        return
+def show_summary(summary: CatalogSummary) -> None:
     out.print(
         f"[green]✓[/] {escape(summary.catalog)} is valid: {summary.services} services "
         f"({summary.phases['mvp']} in mvp, {summary.phases['scale']} in scale), {summary.secrets} secrets"
     )
 
 
-def show_service_list(listing: ServiceList, json_output: bool) -> None:
-    if json_output:
-        emit_json([row.to_json() for row in listing.rows])
-        return
+def show_service_list(listing: ServiceList) -> None:
     view = table(
         f"{listing.title}: {len(listing.rows)} services",
         ["service", "layer", "kind", "image", "phases", "public", "depends on"],
@@ -39,19 +33,13 @@ def show_service_list(listing: ServiceList, json_output: bool) -> None:
     out.print(view)
 
 
-def show_service_detail(detail: ServiceDetail, json_output: bool) -> None:
-    if json_output:
-        emit_json({"name": detail.name, **detail.detail})
-        return
+def show_service_detail(detail: ServiceDetail) -> None:
     from ...render.files import dump_yaml
 
     out.print(syntax(dump_yaml({detail.name: detail.detail}), "yaml"))
 
 
-def show_start_order(order: StartOrder, fmt: str, json_output: bool) -> None:
-    if json_output:
-        emit(order)
-        return
+def show_start_order(order: StartOrder, fmt: str = "text") -> None:
     if fmt == "mermaid":
         lines = ["flowchart LR"]
         for name in order.nodes:

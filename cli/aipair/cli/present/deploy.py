@@ -7,7 +7,7 @@ from ...engines.pulumi import StackResult
 from ...ops.callbacks import Progress
 from ...ops.deploy import DeployResult
 from ...ops.operate import DownResult, ProjectStatus
-from ..output import emit, err, escape, out, table
+from ..output import err, escape, out, table
 
 
 def container_table(project: str, rows: list[ContainerStatus]) -> None:
@@ -24,19 +24,13 @@ def container_table(project: str, rows: list[ContainerStatus]) -> None:
     out.print(view)
 
 
-def show_project_status(status: ProjectStatus, json_output: bool) -> None:
-    if json_output:
-        emit(status)
-        return
+def show_project_status(status: ProjectStatus) -> None:
     container_table(status.project, status.services)
     if not status.services:
         err.print(f"no containers of project {status.project} are deployed")
 
 
-def show_deploy(result: DeployResult, json_output: bool) -> None:
-    if json_output:
-        emit(result)
-        return
+def show_deploy(result: DeployResult) -> None:
     for check in result.checks:
         out.print(f"{'[green]✓' if check.ok else '[red]✗'}[/] {check.name}: {escape(check.detail)}")
     container_table(result.project, result.statuses)
@@ -59,10 +53,7 @@ def pulumi_lines(json_output: bool) -> Progress:
     return lambda line: err.print(escape(line.rstrip()), highlight=False)
 
 
-def show_stack(result: StackResult, json_output: bool) -> None:
-    if json_output:
-        emit(result)
-        return
+def show_stack(result: StackResult) -> None:
     if result.generated:
         out.print(
             f"[green]generated[/] {len(result.generated)} secrets into the stack's encrypted config (values not shown)"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ...engines.kestra import Execution
 from ...ops.flows import RegisterResult, RunResult, StatusResult, ValidationResult
-from ..output import emit, emit_json, err, escape, out, table
+from ..output import err, escape, out, table
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -27,11 +27,8 @@ ACTION_COLOURS = {
 }
 
 
-def show_validation(result: ValidationResult, json_output: bool) -> None:
+def show_validation(result: ValidationResult) -> None:
     """The server's verdict on each flow."""
-    if json_output:
-        emit(result)
-        return
     for verdict in result.flows:
         name = verdict.flow or verdict.name or f"#{verdict.index}"
         out.print(f"{'[red]✗' if verdict.errors else '[green]✓'}[/] {escape(name)}")
@@ -41,11 +38,8 @@ def show_validation(result: ValidationResult, json_output: bool) -> None:
             out.print(f"    [yellow]{escape(warning)}[/]")
 
 
-def show_register(result: RegisterResult, json_output: bool) -> None:
+def show_register(result: RegisterResult) -> None:
     """What register did, or on a dry run what it would do (create/update/unchanged/delete/keep)."""
-    if json_output:
-        emit(result)
-        return
     title = (
         f"would register in {result.namespace} (dry run: nothing changed)"
         if result.dry_run
@@ -89,11 +83,8 @@ def live_execution(json_output: bool) -> Iterator[Callable[[Execution], None]]:
         yield lambda execution: live.update(_execution_table(execution), refresh=True)
 
 
-def show_run(result: RunResult, json_output: bool) -> None:
+def show_run(result: RunResult) -> None:
     execution = result.execution
-    if json_output:
-        emit_json({"ok": result.ok, **execution.to_json()})
-        return
     for name, value in execution.outputs.items():
         out.print(f"output [bold]{escape(str(name))}[/]: {escape(str(value))}")
     for line in result.problems:
@@ -101,10 +92,7 @@ def show_run(result: RunResult, json_output: bool) -> None:
     out.print(f"{'[green]✓' if result.ok else '[bold red]✗'}[/] execution {execution.id} ended {execution.state}")
 
 
-def show_status(result: StatusResult, json_output: bool) -> None:
-    if json_output:
-        emit(result)
-        return
+def show_status(result: StatusResult) -> None:
     view = table(
         f"{result.namespace} on Kestra {result.server_version}",
         ["flow", "revision", "catalog", "last execution", "started"],

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from ...ops.host import BootstrapResult
 from ...ops.operate import MockImage
-from ..output import emit, escape, out
+from ..output import escape, out
 
 MARKS = {"done": "[green]✓ already done", "applied": "[green]✓ applied", "would apply": "[yellow]→ would run"}
 
 
-def show_bootstrap(result: BootstrapResult, json_output: bool) -> None:
-    if json_output:
-        emit(result)
-        return
+def show_bootstrap(result: BootstrapResult) -> None:
     for step in result.steps:
         mark = MARKS.get(step.state, "[red]✗")
         out.print(f"{mark}[/] {step.name}" + (f": {escape(step.detail)}" if step.detail else ""))

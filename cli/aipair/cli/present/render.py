@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...ops.render import CheckResult, RenderResult
-from ..output import emit, err, escape, out, syntax
+from ..output import err, escape, out, syntax
 from .common import notes_table
 
 
@@ -13,12 +13,9 @@ def _render_command(phase: str) -> str:
     return "aipair render" if "," in phase else f"aipair render --phase {phase}"
 
 
-def show_rendering(result: RenderResult | CheckResult, json_output: bool) -> None:
+def show_rendering(result: RenderResult | CheckResult) -> None:
     if isinstance(result, CheckResult):
-        show_check(result, json_output)
-        return
-    if json_output:
-        emit(result)
+        show_check(result)
         return
     for state in result.files:
         mark = "[green]wrote[/]" if state.changed else "[dim]unchanged[/]"
@@ -35,10 +32,8 @@ def show_rendering(result: RenderResult | CheckResult, json_output: bool) -> Non
     out.print(notes_table(result.phase, result.notes))
 
 
-def show_check(result: CheckResult, json_output: bool) -> None:
-    if json_output:
-        emit(result)
-    elif result.ok:
+def show_check(result: CheckResult) -> None:
+    if result.ok:
         out.print(f"[green]✓[/] {result.files} files of phase {result.phase} match the catalog")
     else:
         for drift in result.drift:

@@ -5,13 +5,10 @@ from __future__ import annotations
 from ...ops.upgrade.apply import ApplyResult
 from ...ops.upgrade.check import CheckReport
 from ...ops.upgrade.validate import ValidationReport
-from ..output import emit, err, escape, out, syntax, table
+from ..output import err, escape, out, syntax, table
 
 
-def show_check(report: CheckReport, json_output: bool) -> None:
-    if json_output:
-        emit(report)
-        return
+def show_check(report: CheckReport) -> None:
     view = table(
         f"{report.due} upgrade candidate{'s' if report.due != 1 else ''}",
         ["service", "image", "current", "candidate", "newest", "digest / error"],
@@ -29,10 +26,7 @@ def show_check(report: CheckReport, json_output: bool) -> None:
     out.print(view)
 
 
-def show_validation(result: ValidationReport, json_output: bool) -> None:
-    if json_output:
-        emit(result)
-        return
+def show_validation(result: ValidationReport) -> None:
     for row in result.services:
         mark = "[green]✓[/]" if row.ok else "[red]✗[/]"
         out.print(f"{mark} {row.service}: {row.state} {row.health} ({escape(row.image)})")
@@ -51,10 +45,7 @@ def show_validation(result: ValidationReport, json_output: bool) -> None:
     )
 
 
-def show_apply(result: ApplyResult, json_output: bool) -> None:
-    if json_output:
-        emit(result)
-        return
+def show_apply(result: ApplyResult) -> None:
     out.print(syntax(result.catalog_diff, "diff"))
     for path in result.changed_files:
         out.print(f"[green]re-rendered[/] {escape(path)}")

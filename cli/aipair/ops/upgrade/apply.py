@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import difflib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,7 @@ from pydantic import Field
 from ...catalog import load_catalog, parse_catalog
 from ...catalog.images import ImageRef
 from ...catalog.model import Catalog
-from ...engines.files import atomic_write, write_files, write_json
+from ...engines.files import atomic_write, unified_diff, write_files, write_json
 from ...engines.registry import RegistryClient
 from ...errors import AipairError
 from ...render.files import render_all
@@ -83,14 +82,7 @@ def change_image(path: Path, service: str, image: str, *, record: bool, deploy: 
     previous = catalog.service(service).image
     after = replace_image(before, service, image)
     updated = parse_catalog(after, source=str(path))  # raises CatalogError: nothing is written
-    diff = "".join(
-        difflib.unified_diff(
-            before.splitlines(keepends=True),
-            after.splitlines(keepends=True),
-            fromfile=f"{path.name} (before)",
-            tofile=f"{path.name} (after)",
-        )
-    )
+    diff = unified_diff(before, after, before=f"{path.name} (before)", after=f"{path.name} (after)")
     atomic_write(path, after, mode=path.stat().st_mode & 0o777)
     result = ApplyResult(
         service=service,
