@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo lint test test-fast bench clean
 
 setup: $(VENV)/.installed
 
@@ -21,16 +21,30 @@ demo: setup
 	scripts/local-engine.sh
 	$(BIN)/aipair deploy --phase mvp --profile mock
 
-# Test dependencies from Debian (scripts/test-deps.sh); the Pulumi CLI is built from its Go module once
-# and cached (scripts/build-pulumi.sh, needs Go 1.22+).
-test: setup
+# Style, types and the import layers: ruff (lint and format), mypy (strict for catalog, render and ops),
+# import-linter (cli -> ops -> engines -> render -> catalog, never upwards). `make test` runs it first.
+LINTED = cli tests benchmarks stacks
+lint: setup
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache
+
+# The inner loop: every test that needs no engine (unit and cli), in well under a minute.
+test-fast: setup
+	$(BIN)/pytest -q -m "not engine"
+
+# Lint, then every test. Test dependencies from Debian (scripts/test-deps.sh); the Pulumi CLI is built from
+# its Go module once and cached (scripts/build-pulumi.sh, needs Go 1.22+).
+test: setup lint
 	scripts/test-deps.sh
 	PATH="$$(scripts/build-pulumi.sh):$$PATH" $(BIN)/pytest -q
 
 bench: setup
 	$(BIN)/python benchmarks/render_mvp.py
+	$(BIN)/python benchmarks/startup.py
 	scripts/local-engine.sh
 	$(BIN)/python benchmarks/deploy_mvp.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

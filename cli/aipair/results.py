@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 
 
 class Result(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=False, populate_by_name=True, validate_assignment=False)
+    model_config = ConfigDict(populate_by_name=True)
 
     def to_json(self) -> JsonValue:
         """The `--json` document. A result whose document is not simply its fields (a bare list, a flattened

@@ -43,6 +43,7 @@ def deploy(phase: Annotated[PhaseChoice, typer.Option(help="mvp: the Compose pro
     update after you confirm (or at once with --yes). Missing generated secrets are created in the
     stack's encrypted config.
 
+    \b
     Examples:
       aipair deploy --phase mvp --profile mock          (the whole platform offline, on this machine)
       aipair deploy --phase mvp --host ssh://root@vps --rollback-on-failure
@@ -102,6 +103,7 @@ def status(catalog: CatalogOption = DEFAULT_CATALOG, host: HostOption = None,
     """Phase mvp: health table of the deployed project (exit 1 when a service is not ready).
     Phase scale: the stack's resources and exported endpoints.
 
+    \b
     Examples:
       aipair status --json
       aipair status --phase scale --stack prod

@@ -32,7 +32,7 @@ def for_error(error: AipairError) -> ExitCode:
 
 def for_result(result: Result) -> ExitCode:
     """A result with an ``ok`` verdict fails as 1; `upgrade check` says 10 when candidates are due."""
-    from ..ops.upgrade.check import CheckReport
+    from ..ops.upgrade.report import CheckReport
 
     if isinstance(result, CheckReport):
         return ExitCode.FAILED if not result.ok else (ExitCode.DUE if result.due else ExitCode.OK)

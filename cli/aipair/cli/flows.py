@@ -35,6 +35,7 @@ def render(catalog: CatalogOption = DEFAULT_CATALOG, runner: RunnerOption = None
            check: CheckOption = False, json_output: JsonOption = False) -> None:
     """Write kestra-flows/ from the catalog: the scheduled watch flow and the validation flow.
 
+    \b
     Examples:
       aipair flows render
       aipair flows render --runner process --out /tmp/local   (flows for a local Kestra)
@@ -57,6 +58,7 @@ def validate(files: Annotated[Optional[list[Path]], typer.Argument(
              timeout: HttpTimeoutOption = 30.0, json_output: JsonOption = False) -> None:
     """Have the Kestra server validate the flows without saving them; every error with its flow and path.
 
+    \b
     Examples:
       aipair flows validate
       aipair flows validate my-flow.yml --server https://kestra.example.com
@@ -90,6 +92,7 @@ def register(catalog: CatalogOption = DEFAULT_CATALOG, runner: RunnerOption = No
     Flows of the namespace that are no longer rendered are kept unless --prune. Registering the
     same flows again changes nothing (the revisions stay).
 
+    \b
     Examples:
       aipair flows register
       aipair flows register --prune --dry-run

@@ -22,6 +22,7 @@ def bootstrap(host: HostOption = None,
               json_output: JsonOption = False) -> None:
     """Install and start Docker and Compose v2 on a Debian/Ubuntu host (idempotent).
 
+    \b
     Examples:
       aipair host bootstrap --dry-run
       aipair host bootstrap --host ssh://root@vps.example.com

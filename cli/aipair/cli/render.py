@@ -21,6 +21,7 @@ def render(phase: Annotated[Optional[PhaseChoice], typer.Option(
     shown). Phase scale writes k8s/ (one file per service plus a kustomization). Without --phase,
     the Kestra flows in kestra-flows/ are rendered (and checked) too.
 
+    \b
     Examples:
       aipair render                  (every phase)
       aipair render --phase scale

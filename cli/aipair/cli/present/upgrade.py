@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...ops.upgrade.apply import ApplyResult
-from ...ops.upgrade.check import CheckReport
+from ...ops.upgrade.report import CheckReport
 from ...ops.upgrade.validate import ValidationReport
 from ..output import err, escape, out, syntax, table
 

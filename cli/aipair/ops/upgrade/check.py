@@ -9,31 +9,8 @@ from ...catalog.images import ImageRef
 from ...catalog.model import Catalog
 from ...engines.files import write_json
 from ...engines.registry import RegistryClient, RegistryError
-from ...results import Result
+from .report import CheckReport, CheckRow
 from .versions import Decision, decide, lockstep
-
-
-class CheckRow(Result):
-    service: str
-    image: str
-    current: str
-    candidate: str | None = None
-    newest: str | None = None
-    digest: str | None = None
-    error: str | None = None
-
-    @property
-    def due(self) -> bool:
-        """A candidate the policy allows, read without error: what `upgrade check` exits 10 for."""
-        return bool(self.candidate) and not self.error
-
-
-class CheckReport(Result):
-    """What `upgrade check` exits on: 1 when a registry could not be read, else 10 when something is due."""
-
-    ok: bool
-    due: int
-    services: list[CheckRow]
 
 
 async def check_services(
