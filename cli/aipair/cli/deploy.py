@@ -57,7 +57,7 @@ def deploy(phase: Annotated[PhaseChoice, typer.Option(help="mvp: the Compose pro
 
         with reporting(json_output):
             loaded = load(catalog)
-            result = stacks.deploy(loaded, catalog.parent, stacks.require_stack(stack), preview_only=preview,
+            result = stacks.deploy_stack(loaded, catalog.parent, stacks.require_stack(stack), preview_only=preview,
                                    confirm=asker(yes), backend=backend, output=pulumi_lines(json_output))
             conclude(result, json_output, show_stack)
         return
@@ -91,7 +91,7 @@ def destroy(phase: Annotated[PhaseChoice, typer.Option(help="scale: delete every
             raise UsageError("phase mvp is taken down with `aipair down`")
         loaded = load(catalog)
         name = stacks.require_stack(stack)
-        result = stacks.destroy(loaded, catalog.parent, name, confirm=asker(yes), backend=backend,
+        result = stacks.destroy_stack(loaded, catalog.parent, name, confirm=asker(yes), backend=backend,
                                 output=pulumi_lines(json_output))
         conclude(result, json_output, show_stack)
 
@@ -116,10 +116,10 @@ def status(catalog: CatalogOption = DEFAULT_CATALOG, host: HostOption = None,
         if phase is PhaseChoice.scale:
             from ..ops import stack as stacks
 
-            conclude(stacks.status(loaded, catalog.parent, stacks.require_stack(stack), backend=backend), json_output,
+            conclude(stacks.stack_status(loaded, catalog.parent, stacks.require_stack(stack), backend=backend), json_output,
                      show_stack)
             return
-        from ..ops.operate import status as project_status
+        from ..ops.operate import project_status
 
         result = project_status(loaded, host)
         conclude(result, json_output, show_project_status)

@@ -155,5 +155,5 @@ def status(catalog: CatalogOption = DEFAULT_CATALOG, runner: RunnerOption = None
         loaded = load(catalog)
         rendered = flows.rendered_flows(loaded, catalog, runner.value if runner else None)
         with client_from_environment(server, timeout=timeout) as client:
-            result = flows.status(client, loaded.project.kestra_namespace, rendered)
+            result = flows.flows_status(client, loaded.project.kestra_namespace, rendered)
         conclude(result, json_output, show_status)

@@ -35,7 +35,7 @@ def compose_command() -> list[str]:
 
 
 @dataclass(frozen=True)
-class Project:
+class ComposeProject:
     """One Compose project: which file, where its .env lives, which engine (DOCKER_HOST) runs it."""
 
     name: str

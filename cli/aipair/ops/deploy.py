@@ -16,7 +16,7 @@ from pydantic import Field, field_serializer
 
 from ..catalog.model import Catalog
 from ..engines import docker as engine
-from ..engines.compose import Project
+from ..engines.compose import ComposeProject
 from ..engines.files import atomic_write, write_files
 from ..engines.secretstore import ensure_env
 from ..errors import AipairError
@@ -57,8 +57,8 @@ class DeployResult(Result):
         return round(seconds, 2)
 
 
-def project_for(catalog: Catalog, root: Path, profile: str, host: str | None) -> Project:
-    return Project(catalog.project.name, root / COMPOSE_FILES[profile], root / "compose", host)
+def project_for(catalog: Catalog, root: Path, profile: str, host: str | None) -> ComposeProject:
+    return ComposeProject(catalog.project.name, root / COMPOSE_FILES[profile], root / "compose", host)
 
 
 def last_good_file(root: Path, profile: str, host: str | None) -> Path:
@@ -140,7 +140,7 @@ def deploy_gate(
 
 
 def _roll_back(
-    client: DockerClient, project: Project, root: Path, profile: str, timeout: int, report: Progress
+    client: DockerClient, project: ComposeProject, root: Path, profile: str, timeout: int, report: Progress
 ) -> list[dict[str, str]]:
     """Bring back the last successfully deployed file; report each service whose image changed back."""
     previous = last_good_file(root, profile, project.host)
@@ -160,7 +160,7 @@ def _roll_back(
     ]
 
 
-def take_down(project: Project, *, volumes: bool, attempts: int = 3) -> None:
+def take_down(project: ComposeProject, *, volumes: bool, attempts: int = 3) -> None:
     """`compose down` (volumes only when asked). Retried when the engine still lists endpoints of
     just-removed containers on a network (a cleanup race of older engines); down is idempotent."""
     for attempt in range(1, attempts + 1):

@@ -152,7 +152,7 @@ def register(
     return changes
 
 
-def status(client: KestraClient, namespace: str, rendered: dict[str, str]) -> StatusResult:
+def flows_status(client: KestraClient, namespace: str, rendered: dict[str, str]) -> StatusResult:
     """Each rendered flow on the server: revision, in sync with the catalog, last execution."""
     rows = []
     for flow_id, text in rendered.items():

@@ -22,7 +22,7 @@ class ProjectStatus(Result):
     services: list[engine.ContainerStatus]
 
 
-def status(catalog: Catalog, host: str | None) -> ProjectStatus:
+def project_status(catalog: Catalog, host: str | None) -> ProjectStatus:
     """Every container of the project; ok only when there are some and all are ready."""
     rows = engine.project_containers(engine.connect(host), catalog.project.name)
     return ProjectStatus(project=catalog.project.name, ok=bool(rows) and all(r.ok for r in rows), services=rows)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..catalog.images import ImageRef
 from ..engines import docker as engine
-from ..engines.compose import Project, compose_version
+from ..engines.compose import ComposeProject, compose_version
 from ..render.compose import ComposeDocument
 from .callbacks import Progress
 from .outcome import Outcome
@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 MIN_FREE_BYTES = 1 << 30
 
 
-def preflight(client: DockerClient, project: Project, document: ComposeDocument, report: Progress) -> list[Outcome]:
+def preflight(
+    client: DockerClient, project: ComposeProject, document: ComposeDocument, report: Progress
+) -> list[Outcome]:
     """Engine, Compose, host ports, disk, images: each check says what it found."""
     from ..engines.mockimage import MockImageError, ensure_mock_image
     from ..render.mock import MOCK_IMAGE
@@ -56,7 +58,7 @@ def preflight(client: DockerClient, project: Project, document: ComposeDocument,
     return checks
 
 
-def _ports_check(client: DockerClient, project: Project, document: ComposeDocument) -> Outcome:
+def _ports_check(client: DockerClient, project: ComposeProject, document: ComposeDocument) -> Outcome:
     wanted = sorted(
         {
             (int(p["published"]), p.get("protocol", "tcp"))
@@ -93,7 +95,7 @@ def _ports_check(client: DockerClient, project: Project, document: ComposeDocume
     return Outcome.of("host ports", not conflicts, "; ".join(conflicts) if conflicts else f"free: {listed}")
 
 
-def _disk_check(client: DockerClient, project: Project) -> Outcome:
+def _disk_check(client: DockerClient, project: ComposeProject) -> Outcome:
     root = client.info().get("DockerRootDir", "/var/lib/docker")
     if project.host and not project.host.startswith("unix://"):
         return Outcome.of("disk", True, f"{root} on the remote host (not measured from here)")

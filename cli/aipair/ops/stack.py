@@ -17,7 +17,7 @@ def require_stack(stack: str | None) -> str:
     return stack
 
 
-def deploy(
+def deploy_stack(
     catalog: Catalog,
     root: Path,
     stack: str,
@@ -36,7 +36,7 @@ def deploy(
     return engine.up(catalog, root, stack, backend=backend, on_output=output)
 
 
-def destroy(
+def destroy_stack(
     catalog: Catalog, root: Path, stack: str, *, confirm: Confirm, backend: str | None, output: Progress = no_progress
 ) -> StackResult:
     if not confirm(f"Delete every resource of stack {stack}?"):
@@ -44,5 +44,5 @@ def destroy(
     return engine.destroy(catalog, root, stack, backend=backend, on_output=output)
 
 
-def status(catalog: Catalog, root: Path, stack: str, *, backend: str | None) -> StackResult:
+def stack_status(catalog: Catalog, root: Path, stack: str, *, backend: str | None) -> StackResult:
     return engine.outputs(catalog, root, stack, backend=backend)

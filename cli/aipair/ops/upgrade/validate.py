@@ -21,7 +21,7 @@ from ...catalog.graph import dependency_closure
 from ...catalog.images import ImageRef
 from ...catalog.model import Catalog, Port, SmokeTest
 from ...engines import docker as engine
-from ...engines.compose import Project
+from ...engines.compose import ComposeProject
 from ...engines.files import atomic_write, write_json
 from ...engines.secretstore import ensure_env
 from ...render.compose import render_compose
@@ -105,7 +105,7 @@ def _validate(
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix=f"aipair-{project_name}-"))
     client = engine.connect(host)
-    project = Project(project_name, workdir / "docker-compose.yml", workdir, host)
+    project = ComposeProject(project_name, workdir / "docker-compose.yml", workdir, host)
     try:
         env = root / "compose" / ".env"
         ensure_env(catalog, "mvp", env)  # the same secrets as the platform
