@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from aipair.cli import app
 from aipair.engines.secretstore import read_env
 
-from .catalogs import minimal, write
-from .conftest import DEFAULT_CATALOG, ROOT
+from ..helpers.catalogs import minimal, write
+from ..helpers.paths import DEFAULT_CATALOG, ROOT
 
 runner = CliRunner()
 
@@ -58,8 +58,9 @@ def test_check_fails_after_a_catalog_edit_and_shows_the_diff(tmp_path: Path) -> 
     assert "-    image: qdrant/qdrant:v1.13.4" in result.stderr
     assert "+    image: qdrant/qdrant:v1.13.5" in result.stderr
     assert (tmp_path / "compose" / "docker-compose.yml").read_bytes() == before, "--check writes nothing"
-    report = json.loads(runner.invoke(app, ["render", "--check", "--phase", "mvp", "--json", "--catalog",
-                                            str(catalog)]).stdout)
+    report = json.loads(
+        runner.invoke(app, ["render", "--check", "--phase", "mvp", "--json", "--catalog", str(catalog)]).stdout
+    )
     assert report["ok"] is False
     # the stand-in does not use the real image, so only the real project drifts
     assert [d["path"] for d in report["drift"]] == ["compose/docker-compose.yml"]
@@ -84,7 +85,9 @@ def test_secrets_are_generated_once_privately_and_never_printed(tmp_path: Path) 
     generated = {k: v for k, v in values.items() if v}
     assert len(generated) == 25
     assert len(values["QDRANT_API_KEY"]) == 48 and values["QDRANT_API_KEY"].isalnum()
-    assert len(values["HELPDESK_SECRET_KEY_BASE"]) == 128 and set(values["HELPDESK_SECRET_KEY_BASE"]) <= set("0123456789abcdef")
+    assert len(values["HELPDESK_SECRET_KEY_BASE"]) == 128 and set(values["HELPDESK_SECRET_KEY_BASE"]) <= set(
+        "0123456789abcdef"
+    )
     assert len(set(generated.values())) == len(generated), "every secret is drawn independently"
     for value in generated.values():
         assert value not in first.output
@@ -136,8 +139,11 @@ def test_env_example_lists_keys_without_values(tmp_path: Path) -> None:
 def test_render_json_reports_files_and_notes(tmp_path: Path) -> None:
     payload = json.loads(_render(write(tmp_path, minimal()), "--json").stdout)
     assert payload["ok"] is True
-    assert [f["path"] for f in payload["files"]] == ["compose/docker-compose.yml", "compose/docker-compose.mock.yml",
-                                                     "compose/.env.example"]
+    assert [f["path"] for f in payload["files"]] == [
+        "compose/docker-compose.yml",
+        "compose/docker-compose.mock.yml",
+        "compose/.env.example",
+    ]
     assert {n["topic"] for n in payload["notes"]} >= {"networks", "replicas", "volumes"}
     assert payload["env"]["unset_supplied"] == ["API_TOKEN"]
     header = (tmp_path / "compose" / "docker-compose.yml").read_text().splitlines()[0]

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from aipair import __version__
 from aipair.cli import app
 
-from .catalogs import minimal, write
-from .conftest import DEFAULT_CATALOG, ROOT
+from ..helpers.catalogs import minimal, write
+from ..helpers.paths import DEFAULT_CATALOG, ROOT
 
 runner = CliRunner()
 
@@ -27,8 +27,17 @@ def test_version() -> None:
     assert result.exit_code == 0 and result.stdout.strip() == f"aipair {__version__}"
 
 
-@pytest.mark.parametrize("command", [["render"], ["catalog", "validate"], ["catalog", "list"], ["catalog", "show"],
-                                     ["catalog", "graph"], ["catalog", "schema"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["render"],
+        ["catalog", "validate"],
+        ["catalog", "list"],
+        ["catalog", "show"],
+        ["catalog", "graph"],
+        ["catalog", "schema"],
+    ],
+)
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
@@ -38,18 +47,24 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
 
 
 def test_help_imports_nothing_heavy() -> None:
-    script = ("import sys\nsys.argv = ['aipair', '--help']\nfrom aipair.cli import main\n"
-              "try:\n    main()\nexcept SystemExit:\n    pass\n"
-              "heavy = {'pydantic', 'yaml', 'docker', 'pulumi', 'kubernetes', 'httpx', 'jinja2'}\n"
-              "print(sorted({m.split('.')[0] for m in sys.modules} & heavy), file=sys.stderr)")
+    script = (
+        "import sys\nsys.argv = ['aipair', '--help']\nfrom aipair.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = {'pydantic', 'yaml', 'docker', 'pulumi', 'kubernetes', 'httpx', 'jinja2'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy), file=sys.stderr)"
+    )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.stderr.strip().splitlines()[-1] == "[]"
 
 
 def test_console_script_runs_from_the_environment() -> None:
     script = Path(sys.executable).parent / "aipair"
-    result = subprocess.run([str(script), "catalog", "validate", "--catalog", str(DEFAULT_CATALOG)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(script), "catalog", "validate", "--catalog", str(DEFAULT_CATALOG)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "is valid: 29 services" in result.stdout
 
@@ -70,8 +85,9 @@ def test_catalog_list_table_and_json() -> None:
     assert len(rows) == 29
     assert by_name["app-api"]["public"] == ["app.aipair.example.com/api"]
     assert by_name["qdrant"]["layer"] == "data"
-    scale = json.loads(runner.invoke(app, ["catalog", "list", "--json", "--phase", "mvp", "--catalog",
-                                           str(DEFAULT_CATALOG)]).stdout)
+    scale = json.loads(
+        runner.invoke(app, ["catalog", "list", "--json", "--phase", "mvp", "--catalog", str(DEFAULT_CATALOG)]).stdout
+    )
     assert len(scale) == 29
 
 

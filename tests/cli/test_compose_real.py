@@ -12,13 +12,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from aipair.cli import app
 from aipair.catalog import load_catalog
 from aipair.catalog.graph import condition
 from aipair.catalog.model import Catalog, HttpHealth, TcpHealth
+from aipair.cli import app
 
-from .catalogs import minimal, write
-from .conftest import DEFAULT_CATALOG, ROOT
+from ..helpers.catalogs import minimal, write
+from ..helpers.paths import DEFAULT_CATALOG, ROOT
 
 pytestmark = pytest.mark.compose
 
@@ -26,7 +26,9 @@ MEMORY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
 
 def _render(tmp_path: Path, catalog_path: Path) -> Path:
-    result = CliRunner().invoke(app, ["render", "--phase", "mvp", "--catalog", str(catalog_path), "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        app, ["render", "--phase", "mvp", "--catalog", str(catalog_path), "--out", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     return tmp_path / "compose" / "docker-compose.yml"
 
@@ -49,8 +51,9 @@ def rendered(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Catalog, P
 
 
 @pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.mock.yml"])
-def test_compose_config_accepts_the_file_without_warnings(compose_binary: Path, rendered: tuple[Catalog, Path],
-                                                          name: str) -> None:
+def test_compose_config_accepts_the_file_without_warnings(
+    compose_binary: Path, rendered: tuple[Catalog, Path], name: str
+) -> None:
     compose_file = rendered[1].parent / name
     result = _compose(compose_binary, compose_file, "config", "-q")
     assert result.returncode == 0, result.stderr
@@ -89,8 +92,11 @@ def test_normalized_config_has_what_the_catalog_asked_for(compose_binary: Path, 
             dep_health = services[dep].health
             if wanted == "healthy" and isinstance(dep_health, (HttpHealth, TcpHealth)) and dep_health.probe == "none":
                 wanted = "started"
-            expected[dep] = {"healthy": "service_healthy", "started": "service_started",
-                             "completed": "service_completed_successfully"}[wanted]
+            expected[dep] = {
+                "healthy": "service_healthy",
+                "started": "service_started",
+                "completed": "service_completed_successfully",
+            }[wanted]
         assert {dep: spec["condition"] for dep, spec in got.get("depends_on", {}).items()} == expected, name
         # a service reaches its own layer and those of its dependencies
         layers = {svc.layer} | {services[d].layer for d in svc.depends_on}

@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,17 +52,52 @@ import yaml
 
 COMMON = {"id", "type", "description", "retry", "timeout", "disabled", "allowFailure", "logLevel", "workerGroup"}
 TASK_PROPERTIES: dict[str, set[str]] = {
-    "io.kestra.plugin.scripts.shell.Commands": {"commands", "taskRunner", "containerImage", "env", "outputFiles",
-                                                "inputFiles", "beforeCommands", "interpreter", "failFast",
-                                                "namespaceFiles", "warningOnStdErr"},
-    "io.kestra.plugin.scripts.shell.Script": {"script", "taskRunner", "containerImage", "env", "outputFiles",
-                                              "inputFiles", "beforeCommands", "interpreter"},
-    "io.kestra.plugin.scripts.python.Commands": {"commands", "taskRunner", "containerImage", "env", "outputFiles",
-                                                 "inputFiles", "beforeCommands", "namespaceFiles", "dependencies"},
+    "io.kestra.plugin.scripts.shell.Commands": {
+        "commands",
+        "taskRunner",
+        "containerImage",
+        "env",
+        "outputFiles",
+        "inputFiles",
+        "beforeCommands",
+        "interpreter",
+        "failFast",
+        "namespaceFiles",
+        "warningOnStdErr",
+    },
+    "io.kestra.plugin.scripts.shell.Script": {
+        "script",
+        "taskRunner",
+        "containerImage",
+        "env",
+        "outputFiles",
+        "inputFiles",
+        "beforeCommands",
+        "interpreter",
+    },
+    "io.kestra.plugin.scripts.python.Commands": {
+        "commands",
+        "taskRunner",
+        "containerImage",
+        "env",
+        "outputFiles",
+        "inputFiles",
+        "beforeCommands",
+        "namespaceFiles",
+        "dependencies",
+    },
     "io.kestra.plugin.core.flow.If": {"condition", "then", "else", "errors"},
     "io.kestra.plugin.core.flow.ForEach": {"values", "tasks", "concurrencyLimit", "errors"},
-    "io.kestra.plugin.core.flow.Subflow": {"namespace", "flowId", "inputs", "wait", "transmitFailed", "labels",
-                                           "revision", "inheritLabels"},
+    "io.kestra.plugin.core.flow.Subflow": {
+        "namespace",
+        "flowId",
+        "inputs",
+        "wait",
+        "transmitFailed",
+        "labels",
+        "revision",
+        "inheritLabels",
+    },
     "io.kestra.plugin.core.flow.Parallel": {"tasks", "concurrent", "errors"},
     "io.kestra.plugin.core.flow.AllowFailure": {"tasks", "errors"},
     "io.kestra.plugin.core.execution.Fail": {"errorMessage", "condition"},
@@ -87,23 +122,45 @@ ALIASES = {
     "io.kestra.core.tasks.log.Log": "io.kestra.plugin.core.log.Log",
 }
 # The deprecated classes keep their own properties (EachParallel's `value`, not ForEach's `values`).
-TASK_PROPERTIES.update({
-    "io.kestra.core.tasks.flows.EachParallel": {"value", "tasks", "concurrent", "errors"},
-    "io.kestra.core.tasks.flows.EachSequential": {"value", "tasks", "errors"},
-    "io.kestra.core.tasks.flows.Flow": TASK_PROPERTIES["io.kestra.plugin.core.flow.Subflow"],
-    "io.kestra.core.tasks.flows.Sequential": {"tasks", "errors"},
-    "io.kestra.core.tasks.debugs.Return": {"format"},
-    "io.kestra.core.tasks.log.Log": {"message", "level"},
-})
+TASK_PROPERTIES.update(
+    {
+        "io.kestra.core.tasks.flows.EachParallel": {"value", "tasks", "concurrent", "errors"},
+        "io.kestra.core.tasks.flows.EachSequential": {"value", "tasks", "errors"},
+        "io.kestra.core.tasks.flows.Flow": TASK_PROPERTIES["io.kestra.plugin.core.flow.Subflow"],
+        "io.kestra.core.tasks.flows.Sequential": {"tasks", "errors"},
+        "io.kestra.core.tasks.debugs.Return": {"format"},
+        "io.kestra.core.tasks.log.Log": {"message", "level"},
+    }
+)
 CHILD_LISTS = ("tasks", "then", "else", "errors")
-FLOW_KEYS = {"id", "namespace", "description", "labels", "inputs", "variables", "tasks", "errors", "finally",
-             "triggers", "outputs", "concurrency", "disabled", "retry", "pluginDefaults", "afterExecution", "sla",
-             "revision", "deleted", "taskDefaults", "listeners"}
+FLOW_KEYS = {
+    "id",
+    "namespace",
+    "description",
+    "labels",
+    "inputs",
+    "variables",
+    "tasks",
+    "errors",
+    "finally",
+    "triggers",
+    "outputs",
+    "concurrency",
+    "disabled",
+    "retry",
+    "pluginDefaults",
+    "afterExecution",
+    "sla",
+    "revision",
+    "deleted",
+    "taskDefaults",
+    "listeners",
+}
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 class FlowInvalid(Exception):
@@ -112,7 +169,9 @@ class FlowInvalid(Exception):
         super().__init__("; ".join(errors))
 
 
-def check_flow(source: str, missing: frozenset[str] = frozenset()) -> tuple[dict[str, Any] | None, list[str], list[str]]:
+def check_flow(
+    source: str, missing: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any] | None, list[str], list[str]]:
     """(flow, errors, deprecated paths) of one source, as the documented validation sees it.
 
     ``missing``: task types whose plugin this server lacks (they are invalid types, as in Kestra)."""
@@ -126,9 +185,9 @@ def check_flow(source: str, missing: frozenset[str] = frozenset()) -> tuple[dict
     deprecated: list[str] = []
     for key in ("id", "namespace"):
         if not isinstance(flow.get(key), str) or not NAME_RE.match(flow[key]):
-            errors.append(f"{key}: must match \"{NAME_RE.pattern}\"")
+            errors.append(f'{key}: must match "{NAME_RE.pattern}"')
     for key in sorted(set(flow) - FLOW_KEYS):
-        errors.append(f"{key}: Unrecognized field \"{key}\"")
+        errors.append(f'{key}: Unrecognized field "{key}"')
     if not flow.get("tasks"):
         errors.append("tasks: must not be empty")
     seen: set[str] = set()
@@ -145,7 +204,7 @@ def check_flow(source: str, missing: frozenset[str] = frozenset()) -> tuple[dict
             task_id, kind = task.get("id"), task.get("type")
             where = f"{path}[{task_id}]" if task_id else where
             if not isinstance(task_id, str) or not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$", task_id):
-                errors.append(f"{where}.id: must match \"^[a-zA-Z0-9][a-zA-Z0-9_-]*\"")
+                errors.append(f'{where}.id: must match "^[a-zA-Z0-9][a-zA-Z0-9_-]*"')
             elif task_id in seen:
                 errors.append(f"{where}.id: Duplicate task id with name [{task_id}]")
             seen.add(str(task_id))
@@ -155,7 +214,7 @@ def check_flow(source: str, missing: frozenset[str] = frozenset()) -> tuple[dict
                 errors.append(f"{where}.type: Invalid type: {kind}")
                 continue
             for key in sorted(set(task) - COMMON - known[kind]):
-                errors.append(f"{where}.{key}: Unrecognized field \"{key}\"")
+                errors.append(f'{where}.{key}: Unrecognized field "{key}"')
             runner = task.get("taskRunner")
             if runner is not None and (not isinstance(runner, dict) or runner.get("type") not in RUNNERS):
                 errors.append(f"{where}.taskRunner.type: Invalid type: {runner}")
@@ -172,9 +231,17 @@ def check_flow(source: str, missing: frozenset[str] = frozenset()) -> tuple[dict
 class ContractKestra:
     """Start with ``with ContractKestra(...) as server: server.url``."""
 
-    def __init__(self, *, username: str = "admin@kestra.io", password: str = "Admin1234", version: str = "1.0.4",
-                 worker_env: dict[str, str] | None = None, missing_plugins: frozenset[str] = frozenset(),
-                 token: str | None = None, port: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        username: str = "admin@kestra.io",
+        password: str = "Admin1234",
+        version: str = "1.0.4",
+        worker_env: dict[str, str] | None = None,
+        missing_plugins: frozenset[str] = frozenset(),
+        token: str | None = None,
+        port: int = 0,
+    ) -> None:
         self.username, self.password, self.version = username, password, version
         self.prefix = "/api/v1/main" if tuple(int(p) for p in version.split(".")[:2]) >= (0, 23) else "/api/v1"
         self.worker_env = {**os.environ, **(worker_env or {})}
@@ -189,7 +256,7 @@ class ContractKestra:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def __enter__(self) -> "ContractKestra":
+    def __enter__(self) -> ContractKestra:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -224,14 +291,27 @@ class ContractKestra:
         for declared in flow.get("inputs") or []:
             value = inputs.get(declared["id"])
             if value is None and declared.get("required", True) and "defaults" not in declared:
-                raise FlowInvalid([f"inputs.{declared['id']}: Invalid input for `{declared['id']}`, missing "
-                                   "required input"])
+                raise FlowInvalid(
+                    [f"inputs.{declared['id']}: Invalid input for `{declared['id']}`, missing required input"]
+                )
             if value is not None and declared.get("validator") and not re.fullmatch(declared["validator"], value):
-                raise FlowInvalid([f"inputs.{declared['id']}: Invalid input for `{declared['id']}`, it must "
-                                   f"match the pattern `{declared['validator']}`"])
-        execution = {"id": uuid.uuid4().hex[:22], "namespace": flow["namespace"], "flowId": flow["id"],
-                     "flowRevision": flow["revision"], "inputs": dict(inputs), "taskRunList": [], "outputs": {},
-                     "parentId": parent, "state": {"current": "CREATED", "startDate": now(), "histories": []}}
+                raise FlowInvalid(
+                    [
+                        f"inputs.{declared['id']}: Invalid input for `{declared['id']}`, it must "
+                        f"match the pattern `{declared['validator']}`"
+                    ]
+                )
+        execution = {
+            "id": uuid.uuid4().hex[:22],
+            "namespace": flow["namespace"],
+            "flowId": flow["id"],
+            "flowRevision": flow["revision"],
+            "inputs": dict(inputs),
+            "taskRunList": [],
+            "outputs": {},
+            "parentId": parent,
+            "state": {"current": "CREATED", "startDate": now(), "histories": []},
+        }
         with self.lock:
             self.executions[execution["id"]] = execution
             self.logs[execution["id"]] = []
@@ -246,21 +326,25 @@ class ContractKestra:
 
     def _log(self, execution: dict[str, Any], task: str | None, level: str, message: str) -> None:
         with self.lock:
-            self.logs[execution["id"]].append({"executionId": execution["id"], "taskId": task, "level": level,
-                                               "message": message, "timestamp": now()})
+            self.logs[execution["id"]].append(
+                {"executionId": execution["id"], "taskId": task, "level": level, "message": message, "timestamp": now()}
+            )
 
     def execute(self, execution: dict[str, Any], flow: dict[str, Any]) -> None:
         self._state(execution, "RUNNING")
-        context: dict[str, Any] = {"inputs": execution["inputs"], "outputs": {},
-                                   "execution": {"id": execution["id"]},
-                                   "flow": {"id": flow["id"], "namespace": flow["namespace"]}}
+        context: dict[str, Any] = {
+            "inputs": execution["inputs"],
+            "outputs": {},
+            "execution": {"id": execution["id"]},
+            "flow": {"id": flow["id"], "namespace": flow["namespace"]},
+        }
         ok = self._run_tasks(execution, flow["tasks"], context, None)
         if not ok and flow.get("errors"):
             self._run_tasks(execution, flow["errors"], context, None)
         if ok:
             try:
                 execution["outputs"] = {o["id"]: self.render(o["value"], context) for o in flow.get("outputs") or []}
-            except Exception as exc:  # noqa: BLE001 - Kestra fails the execution on a bad output expression
+            except Exception as exc:
                 self._log(execution, None, "ERROR", f"Failed to render outputs: {exc}")
                 ok = False
         self._state(execution, "SUCCESS" if ok else "FAILED")
@@ -285,17 +369,25 @@ class ContractKestra:
             raise ValueError(f"Cannot find secret for key '{name}'.")
         return base64.b64decode(encoded).decode()
 
-    def _run_tasks(self, execution: dict[str, Any], tasks: list[dict[str, Any]], context: dict[str, Any],
-                   value: str | None) -> bool:
+    def _run_tasks(
+        self, execution: dict[str, Any], tasks: list[dict[str, Any]], context: dict[str, Any], value: str | None
+    ) -> bool:
         for task in tasks:
             if not self._run_task(execution, task, context, value):
                 return False
         return True
 
-    def _run_task(self, execution: dict[str, Any], task: dict[str, Any], context: dict[str, Any],
-                  value: str | None) -> bool:
-        run = {"id": uuid.uuid4().hex[:22], "taskId": task["id"], "value": value, "attempts": [],
-               "state": {"current": "CREATED", "histories": []}, "outputs": {}}
+    def _run_task(
+        self, execution: dict[str, Any], task: dict[str, Any], context: dict[str, Any], value: str | None
+    ) -> bool:
+        run = {
+            "id": uuid.uuid4().hex[:22],
+            "taskId": task["id"],
+            "value": value,
+            "attempts": [],
+            "state": {"current": "CREATED", "histories": []},
+            "outputs": {},
+        }
         with self.lock:
             execution["taskRunList"].append(run)
         self._state(run, "RUNNING")
@@ -306,7 +398,7 @@ class ContractKestra:
             run["attempts"].append({"state": {"current": "RUNNING"}})
             try:
                 ok = self._run_kind(execution, task, run, {**context, "taskrun": {"value": value, "id": run["id"]}})
-            except Exception as exc:  # noqa: BLE001 - any task error fails the task run, as in Kestra
+            except Exception as exc:
                 self._log(execution, task["id"], "ERROR", str(exc))
                 ok = False
             run["attempts"][-1]["state"]["current"] = "SUCCESS" if ok else "FAILED"
@@ -322,8 +414,9 @@ class ContractKestra:
             context["outputs"][task["id"]] = run["outputs"]
         return ok
 
-    def _run_kind(self, execution: dict[str, Any], task: dict[str, Any], run: dict[str, Any],
-                  context: dict[str, Any]) -> bool:
+    def _run_kind(
+        self, execution: dict[str, Any], task: dict[str, Any], run: dict[str, Any], context: dict[str, Any]
+    ) -> bool:
         kind = ALIASES.get(task["type"], task["type"])
         if kind == "io.kestra.plugin.scripts.shell.Commands":
             return self._commands(execution, task, run, context)
@@ -353,15 +446,20 @@ class ContractKestra:
             self._log(execution, task["id"], task.get("level", "INFO"), self.render(task["message"], context))
             return True
         if kind == "io.kestra.plugin.core.http.Request":
-            response = httpx.request(task.get("method", "GET"), self.render(task["uri"], context),
-                                     content=self.render(task.get("body", ""), context),
-                                     headers={"Content-Type": task.get("contentType", "application/json")}, timeout=10)
+            response = httpx.request(
+                task.get("method", "GET"),
+                self.render(task["uri"], context),
+                content=self.render(task.get("body", ""), context),
+                headers={"Content-Type": task.get("contentType", "application/json")},
+                timeout=10,
+            )
             run["outputs"] = {"code": response.status_code, "body": response.text}
             return response.status_code < 400
         raise ValueError(f"the contract server does not run {kind}")
 
-    def _commands(self, execution: dict[str, Any], task: dict[str, Any], run: dict[str, Any],
-                  context: dict[str, Any]) -> bool:
+    def _commands(
+        self, execution: dict[str, Any], task: dict[str, Any], run: dict[str, Any], context: dict[str, Any]
+    ) -> bool:
         runner = (task.get("taskRunner") or {}).get("type")
         if runner != "io.kestra.plugin.core.runner.Process":
             raise ValueError(f"the contract server runs only the Process task runner, not {runner}")
@@ -370,8 +468,9 @@ class ContractKestra:
         script = "set -e\n" + "\n".join(self.render(task["commands"], context))
         timeout = _seconds(task.get("timeout"))
         try:
-            done = subprocess.run(["/bin/sh", "-c", script], cwd=workdir, env=env, capture_output=True, text=True,
-                                  timeout=timeout)
+            done = subprocess.run(
+                ["/bin/sh", "-c", script], cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout
+            )
         except subprocess.TimeoutExpired:
             self._log(execution, task["id"], "ERROR", f"Timeout after {timeout} s")
             return False
@@ -387,8 +486,10 @@ class ContractKestra:
         files = {}
         if done.returncode == 0:
             for name in task.get("outputFiles") or []:
-                relative = f"{execution['namespace']}/{execution['flowId']}/executions/{execution['id']}/tasks/" \
-                           f"{task['id']}/{run['id']}/{name}"
+                relative = (
+                    f"{execution['namespace']}/{execution['flowId']}/executions/{execution['id']}/tasks/"
+                    f"{task['id']}/{run['id']}/{name}"
+                )
                 (self.storage / relative).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(workdir / name, self.storage / relative)
                 files[name] = f"kestra:///{relative}"
@@ -430,13 +531,18 @@ class ContractKestra:
                     return self._send(401, {"message": "Unauthorized"})
                 if not url.path.startswith(server.prefix + "/"):
                     return self._send(404, {"message": f"Page Not Found: {url.path}"})
-                parts = url.path[len(server.prefix) + 1:].split("/")
+                parts = url.path[len(server.prefix) + 1 :].split("/")
                 try:
                     with server.lock:
                         return self._route(method, parts, query)
                 except FlowInvalid as exc:
-                    return self._send(422, {"message": "Invalid entity: " + "; ".join(exc.errors),
-                                            "_embedded": {"errors": [{"message": e} for e in exc.errors]}})
+                    return self._send(
+                        422,
+                        {
+                            "message": "Invalid entity: " + "; ".join(exc.errors),
+                            "_embedded": {"errors": [{"message": e} for e in exc.errors]},
+                        },
+                    )
 
             def _route(self, method: str, parts: list[str], query: dict[str, str]) -> None:
                 if parts[0] == "flows":
@@ -456,8 +562,9 @@ class ContractKestra:
                         if flow:
                             entry.update(flow=flow.get("id"), namespace=flow.get("namespace"))
                         if errors:
-                            entry["errors"] = [{"detail": e.split(": ", 1)[-1], "path": e.split(": ", 1)[0]}
-                                               for e in errors]
+                            entry["errors"] = [
+                                {"detail": e.split(": ", 1)[-1], "path": e.split(": ", 1)[0]} for e in errors
+                            ]
                         answer.append(entry)
                     return self._send(200, answer)
                 if method == "POST" and len(parts) == 1:
@@ -465,8 +572,11 @@ class ContractKestra:
                     sources = [s.strip() for s in self._body().decode().split("---") if s.strip()]
                     parsed = [check_flow(s, server.missing) for s in sources]
                     problems = [e for _, errors, _ in parsed for e in errors]
-                    problems += [f"flow.namespace: {f['namespace']}.{f['id']} - flow namespace is invalid"
-                                 for f, _, _ in parsed if f and f.get("namespace") != namespace]
+                    problems += [
+                        f"flow.namespace: {f['namespace']}.{f['id']} - flow namespace is invalid"
+                        for f, _, _ in parsed
+                        if f and f.get("namespace") != namespace
+                    ]
                     if problems:
                         raise FlowInvalid(problems)
                     ids = [f["id"] for f, _, _ in parsed if f]
@@ -479,8 +589,14 @@ class ContractKestra:
                     saved = [server.save(s) for s in sources]
                     return self._send(200, [_public(f) for f in deleted + saved])
                 if method == "GET" and len(parts) == 1:
-                    return self._send(200, [_public(r[-1]) for (ns, _), r in sorted(server.flows.items())
-                                            if ns == parts[0] and not r[-1].get("deleted")])
+                    return self._send(
+                        200,
+                        [
+                            _public(r[-1])
+                            for (ns, _), r in sorted(server.flows.items())
+                            if ns == parts[0] and not r[-1].get("deleted")
+                        ],
+                    )
                 if len(parts) == 2:
                     flow = server.latest(*parts)
                     if flow is None:
@@ -494,8 +610,11 @@ class ContractKestra:
 
             def _executions(self, method: str, parts: list[str], query: dict[str, str]) -> None:
                 if method == "GET" and parts == ["search"]:
-                    found = [e for e in server.executions.values()
-                             if e["namespace"] == query.get("namespace") and e["flowId"] == query.get("flowId")]
+                    found = [
+                        e
+                        for e in server.executions.values()
+                        if e["namespace"] == query.get("namespace") and e["flowId"] == query.get("flowId")
+                    ]
                     found.sort(key=lambda e: e["state"]["startDate"], reverse=True)
                     size = int(query.get("size", 10))
                     return self._send(200, {"results": found[:size], "total": len(found)})
@@ -526,13 +645,13 @@ class ContractKestra:
                         fields[str(name)] = part.get_content()
                 return fields
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 self._dispatch("GET")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self._dispatch("POST")
 
-            def do_DELETE(self) -> None:  # noqa: N802
+            def do_DELETE(self) -> None:
                 self._dispatch("DELETE")
 
         return Handler

@@ -1,25 +1,18 @@
-"""Phase 2 manifests: strict Kubernetes schemas, NetworkPolicy semantics, probes, scaling, secrets."""
+"""Phase 2 manifests as objects: NetworkPolicy semantics, probes, scaling, secrets (pure; the strict
+Kubernetes schemas and `aipair render --phase scale` are in tests/cli/test_kubernetes.py)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
 import pytest
-import yaml
-from typer.testing import CliRunner
 
-from aipair.cli import app
 from aipair.catalog import load_catalog
 from aipair.catalog.model import Catalog
 from aipair.render.kubernetes import render_kubernetes
 
-from .conftest import DEFAULT_CATALOG, ROOT
-
-KUBERNETES_VERSIONS = ("1.29", "1.33")
-CATALOGS = [DEFAULT_CATALOG, *sorted((ROOT / "examples").glob("*.yaml"))]
+from ..helpers.paths import CATALOGS, DEFAULT_CATALOG, ROOT
 
 
 def _objects(catalog: Catalog) -> list[dict[str, Any]]:
@@ -27,47 +20,28 @@ def _objects(catalog: Catalog) -> list[dict[str, Any]]:
     return [obj for objects in groups.values() for obj in objects]
 
 
-def _rendered_files(tmp_path: Path, catalog_path: Path) -> list[dict[str, Any]]:
-    shutil.copy(catalog_path, tmp_path / "catalog.yaml")
-    result = CliRunner().invoke(app, ["render", "--phase", "scale", "--catalog", str(tmp_path / "catalog.yaml")])
-    assert result.exit_code == 0, result.output
-    kustomization = yaml.safe_load((tmp_path / "k8s" / "kustomization.yaml").read_text())
-    objects = []
-    for name in kustomization["resources"]:
-        objects += [o for o in yaml.safe_load_all((tmp_path / "k8s" / name).read_text()) if o]
-    return objects
-
-
-@pytest.mark.parametrize("catalog_path", CATALOGS, ids=lambda p: p.stem)
-def test_every_manifest_passes_strict_schemas(tmp_path: Path, catalog_path: Path) -> None:
-    objects = _rendered_files(tmp_path, catalog_path)
-    assert len(objects) > 10
-    for obj in objects:
-        for version in KUBERNETES_VERSIONS:
-            try:
-                kubernetes_validate.validate(obj, version, strict=True)
-            except kubernetes_validate.ValidationError as exc:
-                pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} invalid for {version}: {exc.message}")
-
-
-def test_strict_validation_can_fail() -> None:
-    broken = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x", "nmespace": "y"}, "spec": {}}
-    with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(broken, "1.33", strict=True)
-
-
 # --- NetworkPolicy semantics, evaluated from the rendered policies only ------------------------
+
 
 def _selects(selector: dict[str, Any], pod_labels: dict[str, str]) -> bool:
     return all(pod_labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
 
 
-def _allowed(policies: list[dict[str, Any]], pod: dict[str, str], direction: str, peer: dict[str, str] | None,
-             port: int, port_names: dict[str, int]) -> bool:
+def _allowed(
+    policies: list[dict[str, Any]],
+    pod: dict[str, str],
+    direction: str,
+    peer: dict[str, str] | None,
+    port: int,
+    port_names: dict[str, int],
+) -> bool:
     """Kubernetes semantics: if no policy of this direction selects the pod, all is allowed; else the
     union of the rules of the policies that select it must allow the peer (None: outside the cluster)."""
-    selecting = [p for p in policies if _selects(p["spec"]["podSelector"], pod)
-                 and direction.capitalize() in p["spec"]["policyTypes"]]
+    selecting = [
+        p
+        for p in policies
+        if _selects(p["spec"]["podSelector"], pod) and direction.capitalize() in p["spec"]["policyTypes"]
+    ]
     if not selecting:
         return True
     key, peers_key = (direction, "from" if direction == "ingress" else "to")
@@ -77,8 +51,12 @@ def _allowed(policies: list[dict[str, Any]], pod: dict[str, str], direction: str
             if ports and not any(port_names.get(p["port"], p["port"]) == port for p in ports):
                 continue
             for other in rule.get(peers_key, [{}]):
-                if "podSelector" in other and "namespaceSelector" not in other and peer is not None \
-                        and _selects(other["podSelector"], peer):
+                if (
+                    "podSelector" in other
+                    and "namespaceSelector" not in other
+                    and peer is not None
+                    and _selects(other["podSelector"], peer)
+                ):
                     return True
                 if "ipBlock" in other and peer is None:
                     return True
@@ -88,17 +66,22 @@ def _allowed(policies: list[dict[str, Any]], pod: dict[str, str], direction: str
 def _reachability(objects: list[dict[str, Any]]) -> dict[str, set[str]]:
     """For each workload, the services whose pods it may open a connection to (any of their ports)."""
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
-    pods = {o["metadata"]["name"]: (o["spec"]["template"]["metadata"]["labels"], o["spec"]["template"]["spec"])
-            for o in objects if o["kind"] in ("Deployment", "StatefulSet", "Job")}
+    pods = {
+        o["metadata"]["name"]: (o["spec"]["template"]["metadata"]["labels"], o["spec"]["template"]["spec"])
+        for o in objects
+        if o["kind"] in ("Deployment", "StatefulSet", "Job")
+    }
     reach: dict[str, set[str]] = {name: set() for name in pods}
     for source, (source_labels, _) in pods.items():
         for target, (target_labels, target_spec) in pods.items():
             ports = {p["name"]: p["containerPort"] for c in target_spec["containers"] for p in c.get("ports", [])}
             if source == target or not ports:
                 continue
-            if any(_allowed(policies, source_labels, "egress", target_labels, number, ports)
-                   and _allowed(policies, target_labels, "ingress", source_labels, number, ports)
-                   for number in ports.values()):
+            if any(
+                _allowed(policies, source_labels, "egress", target_labels, number, ports)
+                and _allowed(policies, target_labels, "ingress", source_labels, number, ports)
+                for number in ports.values()
+            ):
                 reach[source].add(target)
     return reach
 
@@ -110,8 +93,7 @@ def test_each_pod_reaches_exactly_its_dependencies(catalog_path: Path) -> None:
     services = catalog.in_phase("scale")
     reach = _reachability(objects)
     for name, reachable in reach.items():
-        expected = {d for d in services[name].depends_on
-                    if services[d].ports and services[d].scale.managed is None}
+        expected = {d for d in services[name].depends_on if services[d].ports and services[d].scale.managed is None}
         assert reachable == expected, name
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
     for name, svc in services.items():  # managed dependencies are outside: egress to them, on their port only
@@ -119,8 +101,11 @@ def test_each_pod_reaches_exactly_its_dependencies(catalog_path: Path) -> None:
             managed = services[dep].scale.managed
             if managed and name in reach:
                 port = managed.port or services[dep].ports[0].port
-                labels = next(o for o in objects if o["metadata"]["name"] == name and o["kind"] in
-                              ("Deployment", "StatefulSet", "Job"))["spec"]["template"]["metadata"]["labels"]
+                labels = next(
+                    o
+                    for o in objects
+                    if o["metadata"]["name"] == name and o["kind"] in ("Deployment", "StatefulSet", "Job")
+                )["spec"]["template"]["metadata"]["labels"]
                 assert _allowed(policies, labels, "egress", None, port, {}), (name, dep)
                 assert not _allowed(policies, labels, "egress", None, 443, {}), (name, "only the managed port")
 
@@ -135,6 +120,7 @@ def test_the_evaluator_notices_a_missing_rule() -> None:
 
 
 # --- what each object says ---------------------------------------------------------------------
+
 
 def _by(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     return next(o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name)
@@ -152,11 +138,15 @@ def test_default_catalog_objects() -> None:
     assert container["livenessProbe"]["initialDelaySeconds"] == 30
     assert container["resources"]["limits"] == {"cpu": "1000m", "memory": "2Gi"}
     assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-    assert qdrant["spec"]["template"]["spec"]["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"},
-                                                                     "runAsNonRoot": True}
+    assert qdrant["spec"]["template"]["spec"]["securityContext"] == {
+        "seccompProfile": {"type": "RuntimeDefault"},
+        "runAsNonRoot": True,
+    }
     assert qdrant["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "20Gi"
-    assert {"name": "QDRANT__SERVICE__API_KEY",
-            "valueFrom": {"secretKeyRef": {"name": "aipair-secrets", "key": "QDRANT_API_KEY"}}} in container["env"]
+    assert {
+        "name": "QDRANT__SERVICE__API_KEY",
+        "valueFrom": {"secretKeyRef": {"name": "aipair-secrets", "key": "QDRANT_API_KEY"}},
+    } in container["env"]
 
     kong = _by(objects, "Deployment", "supabase-kong")["spec"]["template"]["spec"]
     assert "runAsNonRoot" not in kong["securityContext"]  # the catalog says it runs as root
@@ -181,18 +171,23 @@ def test_default_catalog_objects() -> None:
 
     postgres = [o for o in objects if o["metadata"]["name"] == "postgres"]
     assert [o["kind"] for o in postgres] == ["Service"]
-    assert postgres[0]["spec"] == {"type": "ExternalName", "externalName": "aipair-platform.postgres.example.com",
-                                   "ports": [{"name": "postgres", "port": 5432, "protocol": "TCP"}]}
+    assert postgres[0]["spec"] == {
+        "type": "ExternalName",
+        "externalName": "aipair-platform.postgres.example.com",
+        "ports": [{"name": "postgres", "port": 5432, "protocol": "TCP"}],
+    }
     assert not [o for o in objects if o["metadata"]["name"] in ("proxy", "portainer")], "phase-1 only"
     job = _by(objects, "Job", "db-init")
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
     assert _by(objects, "PodDisruptionBudget", "kestra")["spec"]["maxUnavailable"] == 1
     assert _by(objects, "Deployment", "kestra")["spec"]["template"]["metadata"]["annotations"] == {
-        "prometheus.io/scrape": "true", "prometheus.io/port": "8080"}
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "8080",
+    }
 
 
 def test_literal_dollars_survive_kubernetes_expansion(tmp_path: Path) -> None:
-    from .catalogs import minimal, write
+    from ..helpers.catalogs import minimal, write
 
     data = minimal()
     data["services"]["web"]["env"]["SHELLISH"] = "$$(date) and $$HOME"
@@ -202,18 +197,16 @@ def test_literal_dollars_survive_kubernetes_expansion(tmp_path: Path) -> None:
     env = {e["name"]: e for e in _by(objects, "Deployment", "web")["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["SHELLISH"]["value"] == "$$(date) and $HOME"
     assert env["PRICE"]["value"] == "$5"
-    assert _by(objects, "Job", "migrate")["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "echo $$(hostname)"
+    assert (
+        _by(objects, "Job", "migrate")["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "echo $$(hostname)"
+    )
     mounts = _by(objects, "Deployment", "web")["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
-    assert {"name": "aipair-secrets", "mountPath": "/run/secrets/api_token", "subPath": "secret-0",
-            "readOnly": True} in mounts
-
-
-def test_scale_render_is_deterministic_and_checked(tmp_path: Path) -> None:
-    first = render_kubernetes(load_catalog(DEFAULT_CATALOG))
-    second = render_kubernetes(load_catalog(DEFAULT_CATALOG))
-    assert first == second
-    result = CliRunner().invoke(app, ["render", "--check", "--catalog", str(ROOT / "catalog.yaml")])
-    assert result.exit_code == 0, result.output
+    assert {
+        "name": "aipair-secrets",
+        "mountPath": "/run/secrets/api_token",
+        "subPath": "secret-0",
+        "readOnly": True,
+    } in mounts
 
 
 def test_example_systems_scale_as_described() -> None:
@@ -224,8 +217,11 @@ def test_example_systems_scale_as_described() -> None:
     for plugin in ("plugin-auth", "plugin-system", "plugin-cms", "plugin-ai-framework"):
         spec = _by(gestas, "HorizontalPodAutoscaler", plugin)["spec"]
         assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 5), plugin
-    ports = {p["containerPort"] for name in ("plugin-auth", "plugin-system", "plugin-cms", "plugin-ai-framework")
-             for p in _by(gestas, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    ports = {
+        p["containerPort"]
+        for name in ("plugin-auth", "plugin-system", "plugin-cms", "plugin-ai-framework")
+        for p in _by(gestas, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]["ports"]
+    }
     assert ports == {3004, 3001, 3002, 3005}
 
     eco = _objects(load_catalog(ROOT / "examples" / "ai-ecosystem.yaml"))
@@ -235,5 +231,10 @@ def test_example_systems_scale_as_described() -> None:
         assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 10)
         assert [m["resource"]["target"]["averageUtilization"] for m in spec["metrics"]] == [70, 80]
     assert {o["metadata"]["name"] for o in eco if o["kind"] == "StatefulSet"} == {
-        "file-storage", "mongo", "redis", "clickhouse", "kafka"}
+        "file-storage",
+        "mongo",
+        "redis",
+        "clickhouse",
+        "kafka",
+    }
     assert _by(eco, "Service", "postgres")["spec"]["type"] == "ExternalName"

@@ -15,7 +15,7 @@ import yaml
 from aipair.catalog import load_catalog
 from aipair.render.kubernetes import render_kubernetes
 
-from .conftest import DEFAULT_CATALOG, ROOT
+from ..helpers.paths import DEFAULT_CATALOG, ROOT
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -83,8 +83,13 @@ def _k8s(created: list[pulumi.runtime.MockResourceArgs]) -> dict[tuple[str, str]
 def test_pulumi_creates_the_same_objects_as_the_k8s_files(created: list[pulumi.runtime.MockResourceArgs]) -> None:
     groups, _ = render_kubernetes(load_catalog(DEFAULT_CATALOG))
     rendered = {(o["kind"], o["metadata"]["name"]): o for objects in groups.values() for o in objects}
-    files = {(o["kind"], o["metadata"]["name"]): o for path in sorted((ROOT / "k8s").glob("*.yaml"))
-             if path.name != "kustomization.yaml" for o in yaml.safe_load_all(path.read_text()) if o}
+    files = {
+        (o["kind"], o["metadata"]["name"]): o
+        for path in sorted((ROOT / "k8s").glob("*.yaml"))
+        if path.name != "kustomization.yaml"
+        for o in yaml.safe_load_all(path.read_text())
+        if o
+    }
     assert files == rendered, "the committed k8s/ files are the renderer's objects"
     made = _k8s(created)
     assert set(made) - {("Secret", "aipair-secrets")} == set(rendered)
@@ -95,8 +100,19 @@ def test_pulumi_creates_the_same_objects_as_the_k8s_files(created: list[pulumi.r
 def test_every_expected_resource_with_its_settings(created: list[pulumi.runtime.MockResourceArgs]) -> None:
     made = _k8s(created)
     kinds = {kind for kind, _ in made}
-    assert kinds >= {"Namespace", "Deployment", "StatefulSet", "Job", "Service", "Ingress", "HorizontalPodAutoscaler",
-                     "PodDisruptionBudget", "NetworkPolicy", "ConfigMap", "Secret"}
+    assert kinds >= {
+        "Namespace",
+        "Deployment",
+        "StatefulSet",
+        "Job",
+        "Service",
+        "Ingress",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "ConfigMap",
+        "Secret",
+    }
     assert all(obj["metadata"].get("namespace") == "aipair" for (kind, _), obj in made.items() if kind != "Namespace")
     kestra = made[("Deployment", "kestra")]["spec"]["template"]["spec"]["containers"][0]
     assert kestra["readinessProbe"]["httpGet"] == {"path": "/health", "port": "management"}
@@ -104,7 +120,9 @@ def test_every_expected_resource_with_its_settings(created: list[pulumi.runtime.
     hpa = made[("HorizontalPodAutoscaler", "app-api")]["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 10)
     policy = made[("NetworkPolicy", "qdrant")]["spec"]
-    assert [peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in policy["ingress"][0]["from"]] == ["app-api"]
+    assert [peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in policy["ingress"][0]["from"]] == [
+        "app-api"
+    ]
     secret = made[("Secret", "aipair-secrets")]
     assert set(secret["stringData"]) == set(load_catalog(DEFAULT_CATALOG).secrets_for("scale"))
     assert secret["stringData"]["QDRANT_API_KEY"] == "value-of-QDRANT_API_KEY"  # from the stack's config

@@ -9,10 +9,10 @@ from pathlib import Path
 import jsonschema
 from typer.testing import CliRunner
 
-from aipair.cli import app
 from aipair.catalog import load_catalog
+from aipair.cli import app
 
-from .conftest import DEFAULT_CATALOG
+from ..helpers.paths import DEFAULT_CATALOG
 
 
 def _config() -> dict:
@@ -38,8 +38,10 @@ def test_regex_reads_every_image_of_the_catalog() -> None:
     pattern = re.compile(config["customManagers"][0]["matchStrings"][0].replace("(?<", "(?P<"))
     catalog = load_catalog(DEFAULT_CATALOG)
     found = [m.groupdict() for m in pattern.finditer(DEFAULT_CATALOG.read_text())]
-    expected = [{"depName": svc.image_repository, "currentValue": svc.image_tag, "currentDigest": None}
-                for svc in catalog.services.values()]
+    expected = [
+        {"depName": svc.image_repository, "currentValue": svc.image_tag, "currentDigest": None}
+        for svc in catalog.services.values()
+    ]
     assert found == expected
     pinned = pattern.search("    image: 127.0.0.1:5000/aipair/web:1.1.0@sha256:" + "a" * 64 + "  # note")
     assert pinned and pinned.group("depName") == "127.0.0.1:5000/aipair/web" and pinned.group("currentValue") == "1.1.0"
@@ -52,8 +54,12 @@ def test_package_rules_follow_each_policy() -> None:
         return [r for r in rules if r["matchPackageNames"] == [package]]
 
     postgres = rules_for("pgvector/pgvector")  # track patch: no minor or major updates
-    assert {"matchPackageNames": ["pgvector/pgvector"], "matchUpdateTypes": ["minor", "major"], "enabled": False,
-            "description": "postgres: track patch"} in postgres
+    assert {
+        "matchPackageNames": ["pgvector/pgvector"],
+        "matchUpdateTypes": ["minor", "major"],
+        "enabled": False,
+        "description": "postgres: track patch",
+    } in postgres
     social = rules_for("ghcr.io/gitroomhq/postiz-app")
     assert any(r.get("allowedVersions") == "!/^v2\\..*$/" for r in social)  # ignore: ["v2.*"]
     tracardi = rules_for("tracardi/tracardi-api") + rules_for("tracardi/tracardi-gui")

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import yaml
+
 from aipair.catalog import load_catalog, parse_catalog
 from aipair.catalog.graph import start_waves
 from aipair.catalog.model import Catalog, HttpHealth
 from aipair.render.compose import render_compose
 from aipair.render.files import render_phase
 
-from .catalogs import minimal
-from .conftest import DEFAULT_CATALOG
-
-import yaml
+from ..helpers.catalogs import minimal
+from ..helpers.paths import DEFAULT_CATALOG
 
 
 def _catalog(data: dict) -> Catalog:
@@ -25,8 +25,10 @@ def test_minimal_catalog_renders_what_it_asks_for() -> None:
 
     assert web["healthcheck"]["test"] == ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8000/healthz"]
     assert cache["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
-    assert web["depends_on"] == {"cache": {"condition": "service_healthy"},
-                                 "migrate": {"condition": "service_completed_successfully"}}
+    assert web["depends_on"] == {
+        "cache": {"condition": "service_healthy"},
+        "migrate": {"condition": "service_completed_successfully"},
+    }
     assert migrate["depends_on"] == {"cache": {"condition": "service_healthy"}}  # list form → healthy
     assert migrate["restart"] == "no" and web["restart"] == "unless-stopped"
     assert "healthcheck" not in migrate
@@ -36,8 +38,10 @@ def test_minimal_catalog_renders_what_it_asks_for() -> None:
     assert proxy["networks"] == ["application", "management"]  # routes to web's layer
     assert set(document["networks"]) == {"application", "data", "management"}
 
-    assert proxy["ports"] == [{"target": 80, "published": "8080", "protocol": "tcp"},
-                              {"target": 443, "published": "8443", "protocol": "tcp"}]
+    assert proxy["ports"] == [
+        {"target": 80, "published": "8080", "protocol": "tcp"},
+        {"target": 443, "published": "8443", "protocol": "tcp"},
+    ]
     assert "ports" not in web and web["expose"] == ["8000"]
 
     assert web["environment"]["PUBLIC_URL"] == "https://www.demo.example.com"
@@ -52,8 +56,12 @@ def test_minimal_catalog_renders_what_it_asks_for() -> None:
     assert web["logging"] == {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}
     assert cache["volumes"] == [{"type": "volume", "source": "cache-data", "target": "/data"}]
     assert document["volumes"] == {"cache-data": {"labels": {"com.aipair.service": "cache"}}}
-    assert proxy["volumes"][-1] == {"type": "bind", "source": "/var/run/docker.sock",
-                                    "target": "/var/run/docker.sock", "read_only": True}
+    assert proxy["volumes"][-1] == {
+        "type": "bind",
+        "source": "/var/run/docker.sock",
+        "target": "/var/run/docker.sock",
+        "read_only": True,
+    }
 
     labels = web["labels"]
     assert labels["traefik.enable"] == "true"
@@ -97,7 +105,12 @@ def test_every_probe_kind_runs_a_program_the_image_has() -> None:
     assert "$${code:-500}" in script  # escaped, so Compose leaves it to bash
     data["services"]["cache"]["health"] = {"type": "tcp", "port": 6379, "probe": "nc"}
     assert render_compose(_catalog(data))[0]["services"]["cache"]["healthcheck"]["test"] == [
-        "CMD", "nc", "-z", "127.0.0.1", "6379"]
+        "CMD",
+        "nc",
+        "-z",
+        "127.0.0.1",
+        "6379",
+    ]
 
 
 def test_project_name_isolates_a_throwaway_project() -> None:
@@ -109,9 +122,13 @@ def test_project_name_isolates_a_throwaway_project() -> None:
 def test_scale_only_services_are_left_out_of_phase_1() -> None:
     data = minimal()
     data["services"]["cache"]["phases"] = ["mvp", "scale"]
-    data["services"]["metrics"] = {"layer": "management", "phases": ["scale"], "image": "prom/prometheus:v3.1.0",
-                                   "ports": [{"port": 9090}], "health": {"type": "http", "port": 9090, "path": "/-/ready",
-                                                                         "probe": "wget"}}
+    data["services"]["metrics"] = {
+        "layer": "management",
+        "phases": ["scale"],
+        "image": "prom/prometheus:v3.1.0",
+        "ports": [{"port": 9090}],
+        "health": {"type": "http", "port": 9090, "path": "/-/ready", "probe": "wget"},
+    }
     document, notes = render_compose(_catalog(data))
     assert "metrics" not in document["services"]
     assert any(n.topic == "phases" and "metrics" in n.message for n in notes)
@@ -128,9 +145,28 @@ def test_rendering_is_deterministic() -> None:
 def test_default_catalog_is_the_whole_platform() -> None:
     catalog = load_catalog(DEFAULT_CATALOG)
     names = set(catalog.services)
-    for required in ("app-api", "app-web", "crm", "helpdesk", "calcom", "forms", "social", "kestra", "kestra-db",
-                     "tracardi-api", "tracardi-gui", "elasticsearch", "redis", "supabase-db", "supabase-kong",
-                     "supabase-auth", "supabase-rest", "qdrant", "portainer", "proxy"):
+    for required in (
+        "app-api",
+        "app-web",
+        "crm",
+        "helpdesk",
+        "calcom",
+        "forms",
+        "social",
+        "kestra",
+        "kestra-db",
+        "tracardi-api",
+        "tracardi-gui",
+        "elasticsearch",
+        "redis",
+        "supabase-db",
+        "supabase-kong",
+        "supabase-auth",
+        "supabase-rest",
+        "qdrant",
+        "portainer",
+        "proxy",
+    ):
         assert required in names, required
     assert {svc.layer for svc in catalog.services.values()} == {"application", "orchestration", "data", "management"}
     assert all(svc.image_tag not in (None, "latest") for svc in catalog.services.values())

@@ -1,0 +1,141 @@
+"""Fixtures for real engines: a Docker engine, and OCI registries with images pushed to them.
+
+Engines the tests need are real and must be present: missing ones fail, never skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from aipair.engines.mockimage import find_busybox, rootfs_tar
+
+from ..helpers.registry import push, start_registry
+
+TAGS = ["1.0.0", "1.0.1", "1.1.0", "1.1.0-alpine", "1.0.0-alpine", "2.0.0", "2.1.0-rc1", "latest", "1.1"]
+SERVE = "mkdir -p /www && echo '{text}' > /www/healthz && exec httpd -f -p 8000 -h /www"
+
+
+def _engine_answers(host: str) -> bool:
+    try:
+        docker.DockerClient(base_url=host, timeout=5).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def docker_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Docker engine: DOCKER_HOST when it answers, else a dockerd started here and stopped after.
+
+    CI installs docker.io (see .ci/run); where it is missing the tests fail with what to install.
+    """
+    import signal
+    import subprocess
+    import time
+
+    existing = os.environ.get("DOCKER_HOST")
+    candidate = existing or "unix:///var/run/docker.sock"  # the machine's own engine, e.g. after `make demo`
+    if (existing or Path("/var/run/docker.sock").exists()) and _engine_answers(candidate):
+        os.environ["DOCKER_HOST"] = candidate
+        yield candidate
+        return
+    dockerd = shutil.which("dockerd")
+    if not dockerd or os.geteuid() != 0:
+        pytest.fail(
+            "a Docker engine is needed: set DOCKER_HOST, or run as root with docker.io installed "
+            "(apt-get install -y docker.io iptables busybox-static)"
+        )
+    # A short path: unix socket paths are limited to 108 bytes.
+    base = Path(tempfile.mkdtemp(prefix="aipair-dockerd-", dir="/tmp"))
+    socket_path = base / "docker.sock"
+    host = f"unix://{socket_path}"
+    log = open(base / "dockerd.log", "w")
+    process = subprocess.Popen(
+        [
+            dockerd,
+            "--data-root",
+            str(base / "data"),
+            "--exec-root",
+            str(base / "exec"),
+            "--pidfile",
+            str(base / "dockerd.pid"),
+            "-H",
+            host,
+        ],
+        stdout=log,
+        stderr=log,
+    )
+    deadline = time.monotonic() + 60
+    while not _engine_answers(host):
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"dockerd did not start: {(base / 'dockerd.log').read_text()[-2000:]}")
+        time.sleep(0.2)
+    os.environ["DOCKER_HOST"] = host
+    try:
+        yield host
+    finally:
+        if existing is None:
+            os.environ.pop("DOCKER_HOST", None)
+        else:
+            os.environ["DOCKER_HOST"] = existing
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """A registry on 127.0.0.1 holding aipair/app under TAGS, aipair/gui 1.0.0 / 1.1.0 and aipair/api up to 1.2.0;
+    yields its address and the digest of each aipair/app tag."""
+    address, process = start_registry(tmp_path_factory.mktemp("registry"))
+    try:
+        digests = push(address, "aipair/app", TAGS)
+        push(address, "aipair/gui", ["1.0.0", "1.1.0"])
+        push(address, "aipair/api", ["1.0.0", "1.1.0", "1.2.0"])
+        yield address, digests
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def images(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A registry on 127.0.0.1 holding web 1.0.0 / 1.1.0 (good) / 1.2.0 (never healthy) and cache 1.0.0."""
+    address, process = start_registry(tmp_path_factory.mktemp("validate-registry"))
+    client = docker.DockerClient(base_url=docker_host, timeout=120)
+    rootfs = rootfs_tar(find_busybox())
+    entrypoints = {
+        "web:1.0.0": SERVE.format(text="ok v1.0.0"),
+        "web:1.1.0": SERVE.format(text="ok v1.1.0"),
+        "web:1.2.0": "echo 'web 1.2.0: refusing to start, schema migration missing' >&2; exec tail -f /dev/null",
+        "cache:1.0.0": SERVE.format(text="ok cache"),
+    }
+    try:
+        for name, command in entrypoints.items():
+            repository, tag = f"{address}/aipair/{name.split(':')[0]}", name.split(":")[1]
+            client.api.import_image_from_data(
+                rootfs,
+                repository=repository,
+                tag=tag,
+                changes=[f'ENTRYPOINT ["/bin/sh", "-c", {json.dumps(command)}]', "ENV PATH=/bin"],
+            )
+            for line in client.images.push(repository, tag, stream=True, decode=True):
+                assert "error" not in line, line
+        for candidate in ("web:1.1.0", "web:1.2.0"):  # the throw-away project must pull them from the registry
+            client.images.remove(f"{address}/aipair/{candidate}", force=True)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,0 +1,260 @@
+"""`aipair upgrade check` against a real OCI registry (Debian's docker-registry, distribution 2.8).
+
+The `registry` fixture is in tests/engine/conftest.py; the Docker Hub-like double is in
+tests/cli/test_upgrade_check.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from aipair.catalog import parse_catalog
+from aipair.cli import app
+from aipair.ops.upgrade.check import run_check
+
+from ..helpers.registry import free_port as _free_port
+from ..helpers.registry import push
+from ..helpers.registry import start_registry as _start_registry
+
+runner = CliRunner()
+
+
+def _catalog(registry: str, services: dict[str, dict[str, Any]]) -> Any:
+    base = {"layer": "application", "kind": "job"}
+    data = {
+        "version": 1,
+        "project": {"name": "up", "domain": "up.example.com", "tls": {"acme_email": "o@up.example.com"}},
+        "services": {
+            name: {**base, **svc, "image": svc["image"].replace("REG", registry)} for name, svc in services.items()
+        },
+    }
+    return parse_catalog(yaml.safe_dump(data))
+
+
+def test_each_policy_finds_exactly_its_candidate(registry: tuple[str, dict[str, str]]) -> None:
+    address, digests = registry
+    catalog = _catalog(
+        address,
+        {
+            "patch": {"image": "REG/aipair/app:1.0.0", "upgrade": {"track": "patch"}},
+            "minor": {"image": "REG/aipair/app:1.0.0", "upgrade": {"track": "minor"}},
+            "major": {"image": "REG/aipair/app:1.0.0", "upgrade": {"track": "major"}},
+            "prerelease": {"image": "REG/aipair/app:1.0.0", "upgrade": {"track": "major", "prerelease": True}},
+            "suffix": {"image": "REG/aipair/app:1.0.0-alpine", "upgrade": {"track": "minor"}},
+            "pinned": {"image": "REG/aipair/app:1.0.0", "upgrade": {"track": "none"}},
+            "ignored": {"image": "REG/aipair/app:1.0.0", "upgrade": {"track": "major", "ignore": ["2.*"]}},
+            "current": {"image": "REG/aipair/app:2.0.0", "upgrade": {"track": "major"}},
+            # lockstep: gui has only up to 1.1.0, so api may not move to 1.2.0
+            "api": {"image": "REG/aipair/api:1.0.0", "upgrade": {"track": "minor", "group": "cdp"}},
+            "gui": {"image": "REG/aipair/gui:1.0.0", "upgrade": {"track": "minor", "group": "cdp"}},
+        },
+    )
+    rows = {row.service: row for row in run_check(catalog)}
+    expected = {
+        "patch": "1.0.1",
+        "minor": "1.1.0",
+        "major": "2.0.0",
+        "prerelease": "2.1.0-rc1",
+        "suffix": "1.1.0-alpine",
+        "pinned": None,
+        "ignored": "1.1.0",
+        "current": None,
+        "api": "1.1.0",
+        "gui": "1.1.0",
+    }
+    assert {name: row.candidate for name, row in rows.items()} == expected
+    assert rows["major"].digest == digests["2.0.0"] and rows["patch"].digest == digests["1.0.1"]
+    assert rows["pinned"].newest == "2.0.0" and rows["pinned"].digest is None
+    assert all(row.error is None for row in rows.values())
+
+
+def test_cli_exit_codes_and_json(registry: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    address, _ = registry
+    data = {
+        "version": 1,
+        "project": {"name": "up", "domain": "up.example.com", "tls": {"acme_email": "o@up.example.com"}},
+        "services": {"app": {"layer": "application", "kind": "job", "image": f"{address}/aipair/app:1.0.0"}},
+    }
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(data))
+    due = runner.invoke(app, ["upgrade", "check", "--json", "--catalog", str(path)])
+    assert due.exit_code == 10, due.output
+    payload = json.loads(due.stdout)
+    assert payload["due"] == 1 and payload["services"][0]["candidate"] == "1.1.0"
+    data["services"]["app"]["image"] = f"{address}/aipair/app:2.0.0"
+    path.write_text(yaml.safe_dump(data))
+    assert runner.invoke(app, ["upgrade", "check", "--catalog", str(path)]).exit_code == 0
+
+
+def test_unknown_image_and_registry_down_are_clear_errors(registry: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    address, _ = registry
+    catalog = _catalog(
+        address,
+        {
+            "gone": {"image": "REG/aipair/missing:1.0.0"},
+            "down": {"image": f"127.0.0.1:{_free_port()}/aipair/app:1.0.0"},
+        },
+    )
+    rows = {row.service: row for row in run_check(catalog)}
+    assert rows["gone"].error == f"{address}/aipair/missing: no such repository or tag"
+    assert rows["down"].error.startswith("cannot reach the registry 127.0.0.1:")
+    path = tmp_path / "catalog.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "project": {"name": "up", "domain": "up.example.com", "tls": {"acme_email": "o@up.example.com"}},
+                "services": {"gone": {"layer": "data", "kind": "job", "image": f"{address}/aipair/missing:1.0.0"}},
+            }
+        )
+    )
+    before = path.read_bytes()
+    result = runner.invoke(app, ["upgrade", "check", "--catalog", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 1 and "no such repository or tag" in result.stdout
+    assert path.read_bytes() == before and not (tmp_path / "compose").exists(), "nothing changed"
+
+
+def test_basic_auth_from_docker_config(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    base = tmp_path_factory.mktemp("private")
+    htpasswd = subprocess.run(["htpasswd", "-Bbn", "ci", "s3cret"], capture_output=True, text=True, check=True)
+    (base / "htpasswd").write_text(htpasswd.stdout)
+    address, process = _start_registry(base, {"htpasswd": {"realm": "aipair-test", "path": str(base / "htpasswd")}})
+    try:
+        push(address, "private/app", ["1.0.0", "1.0.5"], auth=("ci", "s3cret"))
+        catalog = _catalog(address, {"app": {"image": "REG/private/app:1.0.0", "upgrade": {"track": "patch"}}})
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps({"auths": {address: {"auth": base64.b64encode(b"ci:s3cret").decode()}}}))
+        rows = run_check(catalog, docker_config=config)
+        assert rows[0].candidate == "1.0.5" and rows[0].error is None and rows[0].digest.startswith("sha256:")
+        config.write_text(json.dumps({"auths": {address: {"auth": base64.b64encode(b"ci:wrong").decode()}}}))
+        assert "refused the credentials" in (run_check(catalog, docker_config=config)[0].error or "")
+        config.write_text("{}")
+        assert f"needs credentials: run `docker login {address}`" in (
+            run_check(catalog, docker_config=config)[0].error or ""
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+class TokenServer:
+    """A token server for the real registry's `auth: token` mode (distribution's documented flow):
+    anonymous pull tokens, as Docker Hub grants them; a 401 for wrong basic credentials."""
+
+    def __init__(self, base: Path) -> None:
+        import datetime as dt
+        import http.server
+        import threading
+        from urllib.parse import parse_qs, urlparse
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+        from cryptography.x509.oid import NameOID
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "aipair-test-issuer")])
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .sign(key, hashes.SHA256())
+        )
+        self.bundle = base / "token-ca.pem"
+        self.bundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+        self.issued = 0
+
+        def b64(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                query = parse_qs(urlparse(self.path).query)
+                auth = self.headers.get("Authorization", "")
+                if auth and auth != "Basic " + base64.b64encode(b"ci:s3cret").decode():
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                repository = query["scope"][0].split(":")[1]
+                issued_at = int(time.time())
+                claims = {
+                    "iss": "aipair-test-issuer",
+                    "sub": "ci" if auth else "",
+                    "aud": query["service"][0],
+                    "exp": issued_at + 300,
+                    "nbf": issued_at - 10,
+                    "iat": issued_at,
+                    "jti": str(issued_at),
+                    "access": [{"type": "repository", "name": repository, "actions": ["pull"]}],
+                }
+                header = {"typ": "JWT", "alg": "RS256", "x5c": [x5c]}
+                signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+                signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+                body = json.dumps({"token": f"{signing_input}.{b64(signature)}", "expires_in": 300}).encode()
+                server.issued += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.realm = f"http://127.0.0.1:{self.http.server_address[1]}/token"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+
+def test_bearer_token_challenge_of_a_real_registry(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    base = tmp_path_factory.mktemp("token-registry")
+    address, open_registry = _start_registry(base)  # fill the storage first, without auth
+    push(address, "private/app", ["1.0.0", "1.0.3", "1.1.0"])
+    open_registry.terminate()
+    open_registry.wait(timeout=10)
+    tokens = TokenServer(base)
+    _, process = _start_registry(
+        base,
+        {
+            "token": {
+                "realm": tokens.realm,
+                "service": "aipair-test-registry",
+                "issuer": "aipair-test-issuer",
+                "rootcertbundle": str(tokens.bundle),
+            }
+        },
+    )
+    try:
+        address = f"127.0.0.1:{yaml.safe_load((base / 'config.yml').read_text())['http']['addr'].split(':')[1]}"
+        challenge = httpx.get(f"http://{address}/v2/private/app/tags/list").headers["www-authenticate"]
+        assert challenge.startswith("Bearer realm=")  # the real registry asks for a token
+        catalog = _catalog(address, {"app": {"image": "REG/private/app:1.0.0", "upgrade": {"track": "patch"}}})
+        (tmp_path / "none.json").write_text("{}")
+        rows = run_check(catalog, docker_config=tmp_path / "none.json")  # anonymous token, as on Docker Hub
+        assert rows[0].candidate == "1.0.3" and rows[0].digest and rows[0].error is None
+        assert tokens.issued >= 1
+        wrong = tmp_path / "wrong.json"
+        wrong.write_text(json.dumps({"auths": {address: {"auth": base64.b64encode(b"ci:nope").decode()}}}))
+        assert "refused the credentials" in (run_check(catalog, docker_config=wrong)[0].error or "")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        tokens.http.shutdown()

@@ -1,0 +1,65 @@
+"""The catalog the upgrade-validation tests deploy, and what a throw-away project may leave behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def validate_catalog(tmp_path: Path, address: str) -> Path:
+    """cache 1.0.0 and web 1.0.0 from the registry at `address` (the `images` fixture), with smoke tests."""
+    health = {
+        "type": "http",
+        "port": 8000,
+        "path": "/healthz",
+        "probe": "wget",
+        "interval": "1s",
+        "retries": 5,
+        "start_period": "1s",
+        "timeout": "2s",
+    }
+    data = {
+        "version": 1,
+        "project": {"name": "up", "domain": "up.example.com", "tls": {"acme_email": "o@up.example.com"}},
+        "services": {
+            "cache": {
+                "layer": "data",
+                "kind": "stateful",
+                "mock": False,
+                "init": True,
+                "image": f"{address}/aipair/cache:1.0.0",
+                "ports": [{"port": 8000}],
+                "health": health,
+                "volumes": [{"name": "data", "path": "/data"}],
+            },
+            "web": {
+                "layer": "application",
+                "mock": False,
+                "init": True,
+                "image": f"{address}/aipair/web:1.0.0",
+                "ports": [{"port": 8000, "publish": 18200}],
+                "health": health,
+                "depends_on": ["cache"],
+                "smoke": [
+                    {"name": "healthz", "http": "/healthz", "contains": "ok v1"},
+                    {"name": "shell", "command": ["cat", "/www/healthz"], "contains": "ok"},
+                    {"name": "port", "tcp": 8000},
+                ],
+            },
+        },
+    }
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def leftovers(client: Any, project: str) -> list[str]:
+    """Containers, networks and volumes still labelled with the Compose project."""
+    label = {"label": f"com.docker.compose.project={project}"}
+    return (
+        [c.name for c in client.containers.list(all=True, filters=label)]
+        + [n.name for n in client.networks.list(filters=label)]
+        + [v.name for v in client.volumes.list(filters=label)]
+    )
