@@ -49,8 +49,64 @@ def _bomb() -> str:
     return "\n".join(lines) + "\n"
 
 
+DB_VOLUMES = "    volumes:\n      - {name: data, path: /var/lib/postgresql/data}\n"
+
+
+def _databases(entries: str) -> str:
+    """BASE with `databases:` declared on the db service."""
+    return (
+        BASE.replace("  APP_PW: {generate: {}}\n", "")
+        .replace("  DB_PASSWORD: {generate: {}}\n", "  DB_PASSWORD: {generate: {}}\n  APP_PW: {generate: {}}\n")
+        .replace(DB_VOLUMES, DB_VOLUMES + "    databases:\n" + entries)
+    )
+
+
 # (id, text, marker of the expected line (None: any line), expected field, words in the message)
 CASES = [
+    (
+        "database-used-by-unknown",
+        _databases("      - {name: api, password: APP_PW, used_by: [apii]}\n"),
+        "used_by: [apii]",
+        "services.db.databases[0].used_by[0]",
+        "unknown service 'apii'; did you mean 'api'?",
+    ),
+    (
+        "database-password-unknown",
+        _databases("      - {name: api, password: APP_PASS, used_by: [api]}\n"),
+        "password: APP_PASS",
+        "services.db.databases[0].password",
+        "unknown secret 'APP_PASS'",
+    ),
+    (
+        "database-owner-superuser",
+        _databases("      - {name: api, owner: postgres, password: APP_PW}\n"),
+        "owner: postgres",
+        "services.db.databases[0].owner",
+        "is the server's superuser",
+    ),
+    (
+        "database-name-not-an-identifier",
+        _databases("      - {name: My-App, password: APP_PW}\n"),
+        "name: My-App",
+        "services.db.databases[0].name",
+        "PostgreSQL identifier",
+    ),
+    (
+        "database-declared-twice",
+        _databases("      - {name: api, password: APP_PW}\n      - {name: api, password: APP_PW}\n"),
+        "LAST:      - {name: api, password: APP_PW}",
+        "services.db.databases[1].name",
+        "declared twice",
+    ),
+    (
+        "database-without-superuser-password",
+        _databases("      - {name: api, password: APP_PW}\n").replace(
+            "      - {secret: DB_PASSWORD, env: POSTGRES_PASSWORD}\n", "      - {secret: DB_PASSWORD, env: PGPASS}\n"
+        ),
+        "    secrets:",
+        "services.db.secrets",
+        "need the superuser password",
+    ),
     (
         "broken-yaml",
         BASE.replace("    layer: application", "    layer: [application"),

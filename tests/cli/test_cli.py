@@ -114,7 +114,7 @@ def test_catalog_graph_orders_dependencies_first() -> None:
     assert len(wave_of) == 29
     for edge in graph["edges"]:
         assert wave_of[edge["from"]] > wave_of[edge["to"]], edge
-    assert {"from": "app-api", "to": "db-init", "condition": "completed"} in graph["edges"]
+    assert {"from": "app-api", "to": "postgres-init", "condition": "completed"} in graph["edges"]
     mermaid = runner.invoke(app, ["catalog", "graph", "--format", "mermaid", "--catalog", str(DEFAULT_CATALOG)])
     assert "  app-api -->|healthy| qdrant" in mermaid.stdout.splitlines()
 

@@ -16,6 +16,7 @@ from aipair.catalog import load_catalog
 from aipair.catalog.graph import condition
 from aipair.catalog.model import Catalog, HttpHealth, TcpHealth
 from aipair.cli import app
+from aipair.render.databases import with_init_jobs
 
 from ..helpers.catalogs import minimal, write
 from ..helpers.paths import DEFAULT_CATALOG, ROOT
@@ -47,7 +48,7 @@ def rendered(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Catalog, P
     else:
         source = tmp_path / "catalog.yaml"
         shutil.copy(EXAMPLES.get(request.param, DEFAULT_CATALOG), source)
-    return load_catalog(source), _render(tmp_path, source)
+    return with_init_jobs(load_catalog(source)), _render(tmp_path, source)  # what is rendered: init jobs included
 
 
 @pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.mock.yml"])

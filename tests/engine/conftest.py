@@ -17,6 +17,7 @@ import pytest
 
 from aipair.engines.mockimage import find_busybox, rootfs_tar
 
+from ..helpers.postgres import Server, postgres_server
 from ..helpers.registry import push, start_registry
 
 TAGS = ["1.0.0", "1.0.1", "1.1.0", "1.1.0-alpine", "1.0.0-alpine", "2.0.0", "2.1.0-rc1", "latest", "1.1"]
@@ -139,3 +140,10 @@ def images(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Server]:
+    """A real PostgreSQL 15 (Debian's), on loopback, for the SQL aipair renders."""
+    with postgres_server() as server:
+        yield server

@@ -63,7 +63,7 @@ def test_whole_platform_deploys_offline_with_the_mock_profile(docker_host: str, 
     services = {s["service"]: s for s in result["services"]}
     assert len(services) == 29
     for name, status in services.items():
-        if status["service"] in ("db-init", "helpdesk-migrate"):
+        if status["service"] in ("postgres-init", "helpdesk-migrate"):
             assert (status["state"], status["exit_code"]) == ("exited", 0), name
         else:
             assert (status["state"], status["health"]) == ("running", "healthy"), name

@@ -10,6 +10,7 @@ import pytest
 
 from aipair.catalog import load_catalog
 from aipair.catalog.model import Catalog
+from aipair.render.databases import with_init_jobs
 from aipair.render.kubernetes import render_kubernetes
 
 from ..helpers.paths import CATALOGS, DEFAULT_CATALOG, ROOT
@@ -88,7 +89,7 @@ def _reachability(objects: list[dict[str, Any]]) -> dict[str, set[str]]:
 
 @pytest.mark.parametrize("catalog_path", CATALOGS, ids=lambda p: p.stem)
 def test_each_pod_reaches_exactly_its_dependencies(catalog_path: Path) -> None:
-    catalog = load_catalog(catalog_path)
+    catalog = with_init_jobs(load_catalog(catalog_path))  # declared databases bring their init job
     objects = _objects(catalog)
     services = catalog.in_phase("scale")
     reach = _reachability(objects)
@@ -177,7 +178,7 @@ def test_default_catalog_objects() -> None:
         "ports": [{"name": "postgres", "port": 5432, "protocol": "TCP"}],
     }
     assert not [o for o in objects if o["metadata"]["name"] in ("proxy", "portainer")], "phase-1 only"
-    job = _by(objects, "Job", "db-init")
+    job = _by(objects, "Job", "postgres-init")
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
     assert _by(objects, "PodDisruptionBudget", "kestra")["spec"]["maxUnavailable"] == 1
     assert _by(objects, "Deployment", "kestra")["spec"]["template"]["metadata"]["annotations"] == {

@@ -12,6 +12,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from ..errors import UnknownService
+from .database import Database, Provenance
 from .images import ImageRef
 from .settings import KestraSettings, KubernetesSettings, Tls
 from .types import (
@@ -246,6 +247,12 @@ class Service(Strict):
     runs_as_root: bool = Field(default=False, description="The image cannot run as a non-root user.")
     upgrade: UpgradePolicy = Field(default_factory=UpgradePolicy)
     smoke: list[SmokeTest] = Field(default_factory=list)
+    databases: list[Database] = Field(
+        default_factory=list,
+        description="PostgreSQL only: application databases this server holds; aipair renders the idempotent "
+        "init job (<service>-init) that creates them.",
+    )
+    provenance: Provenance | None = Field(default=None, description="Where this configuration comes from.")
     mock: bool = Field(
         default=True,
         description="Replaced by a lightweight local stand-in (same name, ports and health endpoint) in the mock profile.",
@@ -287,7 +294,7 @@ class Service(Strict):
 
     def secret_names(self) -> list[str]:
         """Every catalog secret this service reads, from `secrets:` and `${NAME}` in env, in order."""
-        names = [use.secret for use in self.secrets]
+        names = [use.secret for use in self.secrets] + [database.password for database in self.databases]
         for value in self.env.values():
             if isinstance(value, str):
                 names += [ref for ref in secret_references(value) if ref]

@@ -12,6 +12,7 @@ from ..catalog.graph import condition, dependency_closure, start_waves
 from ..catalog.model import Catalog
 from ..catalog.types import PHASES
 from ..engines.files import atomic_write
+from ..render.databases import with_init_jobs
 from ..results import Result
 
 
@@ -24,6 +25,7 @@ class CatalogSummary(Result):
 
 
 def summary(path: Path, catalog: Catalog) -> CatalogSummary:
+    catalog = with_init_jobs(catalog)  # what will run: declared databases bring their init job
     return CatalogSummary(
         catalog=str(path),
         services=len(catalog.services),
@@ -62,6 +64,7 @@ def public_hosts(catalog: Catalog, name: str) -> list[str]:
 
 
 def service_list(catalog: Catalog, phase: str | None) -> ServiceList:
+    catalog = with_init_jobs(catalog)
     services = catalog.services if phase is None else catalog.in_phase(phase)
     rows = [
         ServiceRow(
@@ -89,6 +92,7 @@ class ServiceDetail(Result):
 
 
 def service_detail(catalog: Catalog, name: str) -> ServiceDetail:
+    catalog = with_init_jobs(catalog)
     detail: dict[str, JsonValue] = catalog.service(name).model_dump(mode="json")
     closure: list[JsonValue] = [*sorted(dependency_closure(catalog, name))]
     dependents: list[JsonValue] = [other for other, svc in catalog.services.items() if name in svc.depends_on]
@@ -112,6 +116,7 @@ class StartOrder(Result):
 
 def start_order(catalog: Catalog, phase: str | None) -> StartOrder:
     """Waves of services whose dependencies are all in earlier waves; CycleError names a cycle."""
+    catalog = with_init_jobs(catalog)
     services = catalog.services if phase is None else catalog.in_phase(phase)
     edges = [
         Edge(source=name, target=dep, condition=condition(services, name, dep))

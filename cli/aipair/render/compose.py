@@ -12,6 +12,7 @@ from typing import Any
 from ..catalog.graph import condition
 from ..catalog.model import Catalog, CommandHealth, HttpHealth, Port, Service, TcpHealth
 from ..catalog.types import LAYERS, REFERENCE_RE
+from .databases import with_init_jobs
 from .mock import mock_overrides
 from .names import volume_name
 from .report import Note
@@ -34,6 +35,7 @@ def render_compose(
     its own so that networks, volumes and Traefik's network labels do not collide. ``profile``
     "mock" swaps every service marked mockable for the local stand-in of ``mock.py``.
     """
+    catalog = with_init_jobs(catalog)
     project = project_name or catalog.project.name
     services = catalog.in_phase(PHASE)
     notes: list[Note] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..catalog.model import Catalog, Service, Volume
+from .databases import with_init_jobs
 from .kubernetes_pods import PHASE, pod_spec, scrape_annotations
 from .names import base_labels, secret_name, volume_name
 from .report import Note
@@ -31,6 +32,7 @@ def selector(name: str) -> dict[str, str]:
 
 def render_kubernetes(catalog: Catalog) -> tuple[dict[str, list[dict[str, Any]]], list[Note]]:
     """Objects grouped by output file stem: "namespace" (namespace and shared policies), then one per service."""
+    catalog = with_init_jobs(catalog)
     services = catalog.in_phase(PHASE)
     notes: list[Note] = []
     groups: dict[str, list[dict[str, Any]]] = {"namespace": _namespace_objects(catalog)}
