@@ -304,9 +304,31 @@ class Service(Strict):
 # --- catalog-wide settings -------------------------------------------------------------------
 
 
+CharacterClass = Literal["lower", "upper", "digit"]
+ALPHABET_CLASSES: dict[str, set[str]] = {
+    "alnum": {"lower", "upper", "digit"},
+    "hex": {"lower", "digit"},
+    "base64url": {"lower", "upper", "digit"},
+}
+
+
 class GenerateSecret(Strict):
     length: Annotated[int, Field(ge=16, le=256)] = 32
     alphabet: Literal["alnum", "hex", "base64url"] = "alnum"
+    require: list[CharacterClass] = Field(
+        default_factory=list,
+        description="Character classes the consumer demands at least one of (e.g. Kestra's password rules); "
+        "the generator guarantees them.",
+    )
+
+    @model_validator(mode="after")
+    def _classes_in_alphabet(self) -> GenerateSecret:
+        impossible = sorted(set(self.require) - ALPHABET_CLASSES[self.alphabet])
+        if impossible:
+            raise ValueError(
+                f"alphabet {self.alphabet} has no {', '.join(impossible)} characters; choose another alphabet"
+            )
+        return self
 
 
 class JwtSecret(Strict):

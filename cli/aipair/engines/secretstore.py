@@ -107,9 +107,18 @@ def signing_order(catalog: Catalog, names: list[str]) -> list[str]:
     return sorted(names, key=lambda name: catalog.secrets[name].jwt is not None)
 
 
+CLASSES = {"lower": string.ascii_lowercase, "upper": string.ascii_uppercase, "digit": string.digits}
+
+
 def generate(spec: GenerateSecret) -> str:
+    """``length`` characters from the alphabet, each one from the OS's cryptographic generator; one character
+    of every required class is put at a random place, so the consumer's rules hold by construction."""
     alphabet = ALPHABETS[spec.alphabet]
-    return "".join(secrets.choice(alphabet) for _ in range(spec.length))
+    chars = [secrets.choice(alphabet) for _ in range(spec.length - len(spec.require))]
+    for kind in spec.require:
+        pool = "".join(c for c in CLASSES[kind] if c in alphabet)
+        chars.insert(secrets.randbelow(len(chars) + 1), secrets.choice(pool))
+    return "".join(chars)
 
 
 def _b64(data: bytes) -> str:
