@@ -79,7 +79,7 @@ def test_catalog_env_var_is_the_default_catalog(tmp_path: Path) -> None:
 def test_catalog_list_table_and_json() -> None:
     table = runner.invoke(app, ["catalog", "list", "--catalog", str(DEFAULT_CATALOG)], env={"COLUMNS": "250"})
     assert table.exit_code == 0
-    assert "qdrant/qdrant:v1.13.4" in table.stdout and "supabase.aipair.example.com" in table.stdout
+    assert "qdrant/qdrant:v1.19.0-unprivileged" in table.stdout and "supabase.aipair.example.com" in table.stdout
     rows = json.loads(runner.invoke(app, ["catalog", "list", "--json", "--catalog", str(DEFAULT_CATALOG)]).stdout)
     by_name = {row["name"]: row for row in rows}
     assert len(rows) == 29

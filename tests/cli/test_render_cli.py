@@ -12,6 +12,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from aipair.catalog import load_catalog
 from aipair.cli import app
 from aipair.engines.secretstore import read_env
 
@@ -51,12 +52,14 @@ def test_committed_files_match_the_catalog() -> None:
 def test_check_fails_after_a_catalog_edit_and_shows_the_diff(tmp_path: Path) -> None:
     catalog = _copy_default(tmp_path)
     assert _render(catalog).exit_code == 0
-    catalog.write_text(catalog.read_text().replace("qdrant/qdrant:v1.13.4", "qdrant/qdrant:v1.13.5"))
+    catalog.write_text(
+        catalog.read_text().replace("qdrant/qdrant:v1.19.0-unprivileged", "qdrant/qdrant:v1.19.1-unprivileged")
+    )
     before = (tmp_path / "compose" / "docker-compose.yml").read_bytes()
     result = runner.invoke(app, ["render", "--check", "--phase", "mvp", "--catalog", str(catalog)])
     assert result.exit_code == 1
-    assert "-    image: qdrant/qdrant:v1.13.4" in result.stderr
-    assert "+    image: qdrant/qdrant:v1.13.5" in result.stderr
+    assert "-    image: qdrant/qdrant:v1.19.0-unprivileged" in result.stderr
+    assert "+    image: qdrant/qdrant:v1.19.1-unprivileged" in result.stderr
     assert (tmp_path / "compose" / "docker-compose.yml").read_bytes() == before, "--check writes nothing"
     report = json.loads(
         runner.invoke(app, ["render", "--check", "--phase", "mvp", "--json", "--catalog", str(catalog)]).stdout
@@ -83,7 +86,8 @@ def test_secrets_are_generated_once_privately_and_never_printed(tmp_path: Path) 
     assert values["SMTP_PASSWORD"] == ""  # supplied: the operator sets it
     assert "set these in" in first.stdout and "SMTP_PASSWORD" in first.stdout
     generated = {k: v for k, v in values.items() if v}
-    assert len(generated) == 25
+    default = load_catalog(DEFAULT_CATALOG)
+    assert len(generated) == len([n for n in default.secrets_for("mvp") if not default.secrets[n].supplied])
     assert len(values["QDRANT_API_KEY"]) == 48 and values["QDRANT_API_KEY"].isalnum()
     assert len(values["HELPDESK_SECRET_KEY_BASE"]) == 128 and set(values["HELPDESK_SECRET_KEY_BASE"]) <= set(
         "0123456789abcdef"
@@ -132,7 +136,9 @@ def test_env_example_lists_keys_without_values(tmp_path: Path) -> None:
     assert _render(_copy_default(tmp_path)).exit_code == 0
     example = (tmp_path / "compose" / ".env.example").read_text()
     keys = [line for line in example.splitlines() if line and not line.startswith("#")]
-    assert len(keys) == 26 and all(line.endswith("=") for line in keys)
+    assert len(keys) == len(load_catalog(DEFAULT_CATALOG).secrets_for("mvp")) and all(
+        line.endswith("=") for line in keys
+    )
     assert "# Password of your SMTP relay (auth and help desk e-mail) (supplied: set it yourself)" in example
 
 

@@ -23,6 +23,7 @@ from ..catalog.database_checks import init_job_name, superuser, superuser_secret
 from ..catalog.model import Catalog, ConfigFile, Resources, SecretUse, Service, UpgradePolicy
 
 SCRIPT_DIR = "/etc/aipair"
+JOB_USER = "65534:65534"  # nobody: psql needs no account of its own, and Kubernetes' runAsNonRoot then holds
 
 
 def with_init_jobs(catalog: Catalog) -> Catalog:
@@ -68,6 +69,7 @@ def init_job(name: str, server: Service) -> Service:
         phases=server.phases,
         image=server.image,
         entrypoint=["psql"],
+        user=JOB_USER,
         command=[*command, "-f", script_path(name)],
         secrets=uses,
         files=[ConfigFile(path=script_path(name), content=init_sql(name, server))],

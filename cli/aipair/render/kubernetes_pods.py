@@ -57,6 +57,7 @@ def pod_spec(catalog: Catalog, name: str, svc: Service, notes: list[Note]) -> di
         "securityContext": {
             "seccompProfile": {"type": "RuntimeDefault"},
             **({} if svc.runs_as_root else {"runAsNonRoot": True}),
+            **_user_ids(svc),
         },
         "containers": [container],
     }
@@ -65,6 +66,17 @@ def pod_spec(catalog: Catalog, name: str, svc: Service, notes: list[Note]) -> di
     if svc.docker_socket:
         notes.append(Note(PHASE, "docker_socket", name, "the Docker socket does not exist in Kubernetes; not mounted"))
     return pod
+
+
+def _user_ids(svc: Service) -> dict[str, int]:
+    """`user: "999:1000"` as the pod's uid and gid, and the group that owns its volumes (fsGroup): an image that
+    starts as root and steps down itself (redis, mongo) must run as its user from the start under runAsNonRoot.
+    A user given by name cannot be resolved here, so it is left to the image."""
+    uid, _, gid = (svc.user or "").partition(":")
+    if not uid.isdigit() or (gid and not gid.isdigit()):
+        return {}
+    group = int(gid or uid)
+    return {"runAsUser": int(uid), "runAsGroup": group, "fsGroup": group}
 
 
 def _env(catalog: Catalog, svc: Service) -> list[dict[str, Any]]:
