@@ -64,6 +64,36 @@ def _databases(entries: str) -> str:
 # (id, text, marker of the expected line (None: any line), expected field, words in the message)
 CASES = [
     (
+        "shared-volume-unknown-service",
+        BASE.replace(
+            "    depends_on: [db]\n",
+            "    depends_on: [db]\n    volumes:\n      - {name: data, path: /srv, shared_from: dbb}\n",
+        ),
+        "shared_from: dbb",
+        "services.api.volumes[0].shared_from",
+        "unknown service 'dbb'; did you mean 'db'?",
+    ),
+    (
+        "shared-volume-of-a-stateful-service",
+        BASE.replace(
+            "    depends_on: [db]\n",
+            "    depends_on: [db]\n    volumes:\n      - {name: data, path: /srv, shared_from: db}\n",
+        ),
+        "shared_from: db}",
+        "services.api.volumes[0].shared_from",
+        "db is stateful: its volumes are per replica",
+    ),
+    (
+        "shared-volume-the-owner-lacks",
+        BASE.replace(
+            "    depends_on: [db]\n",
+            "    depends_on: [db]\n    volumes:\n      - {name: files, path: /srv, shared_from: db}\n",
+        ),
+        "shared_from: db}",
+        "services.api.volumes[0].shared_from",
+        "db has no volume 'files' of its own",
+    ),
+    (
         "database-used-by-unknown",
         _databases("      - {name: api, password: APP_PW, used_by: [apii]}\n"),
         "used_by: [apii]",

@@ -19,6 +19,9 @@ from aipair.cli import app
 from ..helpers.catalogs import minimal, write
 from ..helpers.paths import DEFAULT_CATALOG, ROOT
 
+# The default catalog's services, the init job its declared databases bring included.
+SERVICES = 30
+
 runner = CliRunner()
 
 
@@ -66,7 +69,7 @@ def test_console_script_runs_from_the_environment() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "is valid: 29 services" in result.stdout
+    assert f"is valid: {SERVICES} services" in result.stdout
 
 
 def test_catalog_env_var_is_the_default_catalog(tmp_path: Path) -> None:
@@ -82,13 +85,13 @@ def test_catalog_list_table_and_json() -> None:
     assert "qdrant/qdrant:v1.19.0-unprivileged" in table.stdout and "supabase.aipair.example.com" in table.stdout
     rows = json.loads(runner.invoke(app, ["catalog", "list", "--json", "--catalog", str(DEFAULT_CATALOG)]).stdout)
     by_name = {row["name"]: row for row in rows}
-    assert len(rows) == 29
+    assert len(rows) == SERVICES
     assert by_name["app-api"]["public"] == ["app.aipair.example.com/api"]
     assert by_name["qdrant"]["layer"] == "data"
     scale = json.loads(
         runner.invoke(app, ["catalog", "list", "--json", "--phase", "mvp", "--catalog", str(DEFAULT_CATALOG)]).stdout
     )
-    assert len(scale) == 29
+    assert len(scale) == SERVICES
 
 
 def test_catalog_show_fills_defaults_and_relations() -> None:
@@ -111,7 +114,7 @@ def test_catalog_graph_orders_dependencies_first() -> None:
     result = runner.invoke(app, ["catalog", "graph", "--json", "--catalog", str(DEFAULT_CATALOG)])
     graph = json.loads(result.stdout)
     wave_of = {name: index for index, wave in enumerate(graph["waves"]) for name in wave}
-    assert len(wave_of) == 29
+    assert len(wave_of) == SERVICES
     for edge in graph["edges"]:
         assert wave_of[edge["from"]] > wave_of[edge["to"]], edge
     assert {"from": "app-api", "to": "postgres-init", "condition": "completed"} in graph["edges"]
@@ -143,7 +146,7 @@ def test_schema_describes_the_catalog(tmp_path: Path) -> None:
 def test_validate_json_summary() -> None:
     result = runner.invoke(app, ["catalog", "validate", "--json", "--catalog", str(DEFAULT_CATALOG)])
     payload = json.loads(result.stdout)
-    assert payload["ok"] is True and payload["services"] == 29 and payload["phases"]["mvp"] == 29
+    assert payload["ok"] is True and payload["services"] == SERVICES and payload["phases"]["mvp"] == SERVICES
 
 
 def test_env_file_is_git_ignored() -> None:

@@ -15,8 +15,8 @@ from aipair.cli import app
 from ..helpers.paths import DEFAULT_CATALOG
 
 
-def _config() -> dict:
-    result = CliRunner().invoke(app, ["upgrade", "renovate-config", "--catalog", str(DEFAULT_CATALOG)])
+def _config(catalog: Path = DEFAULT_CATALOG) -> dict:
+    result = CliRunner().invoke(app, ["upgrade", "renovate-config", "--catalog", str(catalog)])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -60,7 +60,22 @@ def test_package_rules_follow_each_policy() -> None:
         "enabled": False,
         "description": "postgres: track patch",
     } in postgres
-    social = rules_for("ghcr.io/gitroomhq/postiz-app")
-    assert any(r.get("allowedVersions") == "!/^v2\\..*$/" for r in social)  # ignore: ["v2.*"]
+    social = rules_for("ghcr.io/gitroomhq/postiz-app")  # track patch: stays on 2.11.x (2.12+ needs Temporal)
+    assert any(r.get("matchUpdateTypes") == ["minor", "major"] and r["enabled"] is False for r in social)
     tracardi = rules_for("tracardi/tracardi-api") + rules_for("tracardi/tracardi-gui")
     assert {r.get("groupName") for r in tracardi if "groupName" in r} == {"tracardi (lockstep)"}
+
+
+def test_ignored_tags_become_a_negative_allowed_versions(tmp_path: Path) -> None:
+    text = DEFAULT_CATALOG.read_text().replace(
+        "upgrade: { track: patch }                 # stays on 2.11.x",
+        'upgrade: { track: minor, ignore: ["v2.12.*"] }  #',
+    )
+    assert 'ignore: ["v2.12.*"]' in text
+    (tmp_path / "catalog.yaml").write_text(text)
+    rules = [
+        r
+        for r in _config(tmp_path / "catalog.yaml")["packageRules"]
+        if r["matchPackageNames"] == ["ghcr.io/gitroomhq/postiz-app"]
+    ]
+    assert any(r.get("allowedVersions") == "!/^v2\\.12\\..*$/" for r in rules)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..errors import suggest
-from .database_checks import check_databases
+from .database_checks import check_databases, check_shared_volumes
 from .graph import condition, find_cycle
 from .model import Catalog, Service
 from .types import secret_references
@@ -25,6 +25,7 @@ def check_catalog(catalog: Catalog) -> list[tuple[Loc, str]]:
     problems += _check_routes(catalog)
     problems += _check_secrets(catalog)
     problems += check_databases(catalog)
+    problems += check_shared_volumes(catalog)
     return problems
 
 

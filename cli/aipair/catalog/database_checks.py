@@ -91,3 +91,34 @@ def check_databases(catalog: Catalog) -> list[tuple[Loc, str]]:
                 elif user == name:
                     problems.append((loc + ("used_by", position), "the database server cannot use its own database"))
     return problems
+
+
+def check_shared_volumes(catalog: Catalog) -> list[tuple[Loc, str]]:
+    """A shared volume names a service that has a volume of that name, of its own, not per replica."""
+    problems: list[tuple[Loc, str]] = []
+    for name, service in catalog.services.items():
+        for index, volume in enumerate(service.volumes):
+            owner_name = volume.shared_from
+            if owner_name is None:
+                continue
+            loc: Loc = ("services", name, "volumes", index, "shared_from")
+            owner = catalog.services.get(owner_name)
+            if owner is None or owner_name == name:
+                problems.append(
+                    (
+                        loc,
+                        f"unknown service {owner_name!r}{suggest(owner_name, list(catalog.services))}"
+                        if owner is None
+                        else "a service cannot share its own volume",
+                    )
+                )
+                continue
+            own = next((v for v in owner.volumes if v.name == volume.name), None)
+            if own is None or own.shared_from:
+                names = [v.name for v in owner.volumes if not v.shared_from]
+                problems.append(
+                    (loc, f"{owner_name} has no volume {volume.name!r} of its own{suggest(volume.name, names)}")
+                )
+            elif owner.kind == "stateful":
+                problems.append((loc, f"{owner_name} is stateful: its volumes are per replica and cannot be shared"))
+    return problems

@@ -134,6 +134,15 @@ class Volume(Strict):
     path: VolumePath = Field(description="Absolute path inside the container.")
     size: MemoryQuantity = Field(default="1Gi", description="Requested size of the volume in phase 2.")
     read_only: bool = False
+    shared_from: ServiceName | None = Field(
+        default=None,
+        description="Mount this volume of another service instead of one of its own: the same files, as a web "
+        "app and its worker share uploads. That service owns the volume (and its size).",
+    )
+
+    def owner(self, service: str) -> str:
+        """The service whose volume this is."""
+        return self.shared_from or service
 
     @field_validator("path")
     @classmethod

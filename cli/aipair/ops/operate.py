@@ -47,6 +47,7 @@ def data_volumes(catalog: Catalog) -> list[str]:
         compose_volume_name(catalog.project.name, name, volume.name)
         for name, svc in catalog.in_phase("mvp").items()
         for volume in svc.volumes
+        if not volume.shared_from  # the owner's volume, counted once
     ]
 
 

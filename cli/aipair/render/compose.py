@@ -57,7 +57,8 @@ def render_compose(
                 del rendered["volumes"]
         document["services"][name] = rendered
         for volume in service.volumes:
-            volumes[volume_name(name, volume.name)] = {"labels": {"com.aipair.service": name}}
+            owner = volume.owner(name)
+            volumes[volume_name(owner, volume.name)] = {"labels": {"com.aipair.service": owner}}
         for use in service.secrets:
             if use.file:
                 secrets[use.secret.lower()] = {"environment": use.secret}
@@ -117,7 +118,7 @@ def _service(
     mounts = [
         {
             "type": "volume",
-            "source": volume_name(name, v.name),
+            "source": volume_name(v.owner(name), v.name),
             "target": v.path,
             **({"read_only": True} if v.read_only else {}),
         }

@@ -161,7 +161,7 @@ def _service_objects(
             }
         )
     elif svc.kind == "stateful":
-        claims = [_claim(catalog, name, svc, v, template=True) for v in svc.volumes]
+        claims = [_claim(catalog, name, svc, v, template=True) for v in svc.volumes if not v.shared_from]
         spec: dict[str, Any] = {
             "serviceName": name,
             "replicas": svc.scale.replicas,
@@ -175,7 +175,17 @@ def _service_objects(
         )
     else:
         replicas = autoscale.min if autoscale else svc.scale.replicas
-        objects += [_claim(catalog, name, svc, v, template=False) for v in svc.volumes]
+        objects += [_claim(catalog, name, svc, v, template=False) for v in svc.volumes if not v.shared_from]
+        shared_with = sorted(other for other, s in services.items() for v in s.volumes if v.shared_from == name)
+        if shared_with:
+            notes.append(
+                Note(
+                    PHASE,
+                    "volumes",
+                    name,
+                    f"its volumes are shared with {', '.join(shared_with)}: they need a ReadWriteMany storage class",
+                )
+            )
         if svc.volumes and ((autoscale and autoscale.max > 1) or replicas > 1):
             notes.append(
                 Note(
@@ -229,8 +239,9 @@ def _service_objects(
 
 
 def _claim(catalog: Catalog, name: str, svc: Service, volume: Volume, *, template: bool) -> dict[str, Any]:
+    shared = any(v.shared_from == name and v.name == volume.name for s in catalog.services.values() for v in s.volumes)
     spec: dict[str, Any] = {
-        "accessModes": ["ReadOnlyMany" if volume.read_only else "ReadWriteOnce"],
+        "accessModes": ["ReadOnlyMany" if volume.read_only else ("ReadWriteMany" if shared else "ReadWriteOnce")],
         "resources": {"requests": {"storage": volume.size}},
     }
     if catalog.project.kubernetes.storage_class:

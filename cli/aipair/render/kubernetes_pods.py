@@ -157,10 +157,9 @@ def _mounts(catalog: Catalog, name: str, svc: Service) -> tuple[list[dict[str, A
         mounts.append(
             {"name": volume.name, "mountPath": volume.path, **({"readOnly": True} if volume.read_only else {})}
         )
-        if svc.kind != "stateful":
-            volumes.append(
-                {"name": volume.name, "persistentVolumeClaim": {"claimName": volume_name(name, volume.name)}}
-            )
+        if svc.kind != "stateful" or volume.shared_from:
+            claim = volume_name(volume.owner(name), volume.name)
+            volumes.append({"name": volume.name, "persistentVolumeClaim": {"claimName": claim}})
     if svc.files:
         volumes.append({"name": "aipair-files", "configMap": {"name": f"{name}-files"}})
         for index, file in enumerate(svc.files):
