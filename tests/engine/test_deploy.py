@@ -16,9 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from aipair.catalog import load_catalog
-from aipair.render.databases import with_init_jobs
 from aipair.cli import app
 from aipair.engines.mockimage import find_busybox, rootfs_tar
+from aipair.render.databases import with_init_jobs
 
 from ..helpers.catalogs import write
 from ..helpers.commands import cli as _cli
