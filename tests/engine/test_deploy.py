@@ -93,7 +93,7 @@ def test_whole_platform_deploys_offline_with_the_mock_profile(docker_host: str, 
     # down keeps volumes; down --volumes --yes removes them
     volumes = _project_volumes(client, E2E_PROJECT)
     expected = {
-        f"{E2E_PROJECT}_{name}-{v.name}"
+        f"{E2E_PROJECT}_{v.owner(name)}-{v.name}"  # a shared volume is its owner's
         for name, svc in load_catalog(catalog).in_phase("mvp").items()
         for v in svc.volumes
     }
