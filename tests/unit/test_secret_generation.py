@@ -26,3 +26,15 @@ def test_every_required_class_is_present_every_time(alphabet: str) -> None:
 def test_a_class_the_alphabet_lacks_is_refused() -> None:
     with pytest.raises(ValidationError, match="alphabet hex has no upper characters"):
         GenerateSecret(alphabet="hex", require=["upper"])
+
+
+def test_the_kestra_password_meets_kestras_rules_by_construction() -> None:
+    from aipair.catalog import load_catalog
+
+    from ..helpers.paths import DEFAULT_CATALOG
+
+    spec = load_catalog(DEFAULT_CATALOG).secrets["KESTRA_ADMIN_PASSWORD"].generate
+    assert spec is not None
+    for _ in range(500):
+        value = generate(spec)
+        assert len(value) >= 8 and re.search("[A-Z]", value) and re.search("[0-9]", value), value
