@@ -7,7 +7,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from aipair.catalog.model import GenerateSecret
+from aipair.catalog.secrets import GenerateSecret
 from aipair.engines.secretstore import generate
 
 

@@ -108,7 +108,7 @@ def _passphrase(stacks_dir: Path) -> str:
         return os.environ["PULUMI_CONFIG_PASSPHRASE"]
     path = stacks_dir / PASSPHRASE_FILE
     if not path.exists():
-        from ..catalog.model import GenerateSecret
+        from ..catalog.secrets import GenerateSecret
         from .files import atomic_write
 
         atomic_write(path, generate(GenerateSecret(length=48)) + "\n", mode=0o600)

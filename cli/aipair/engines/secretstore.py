@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..catalog.model import Catalog, GenerateSecret, JwtSecret
+from ..catalog.model import Catalog
+from ..catalog.secrets import GenerateSecret, JwtSecret
 from .files import atomic_write
 
 ALPHABETS = {
