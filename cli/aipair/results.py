@@ -7,12 +7,15 @@ Plain dataclasses nested inside (a Problem, a translation Note) are written fiel
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from typing import Annotated
+
+from pydantic import BaseModel, JsonValue, PlainSerializer
+
+# How long something took, as `--json` shows it: seconds, rounded to hundredths.
+Seconds = Annotated[float, PlainSerializer(lambda seconds: round(seconds, 2), return_type=float)]
 
 
 class Result(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
     def to_json(self) -> JsonValue:
         """The `--json` document. A result whose document is not simply its fields (a bare list, a flattened
         object) overrides this, and says so."""

@@ -53,42 +53,36 @@ DB_VOLUMES = "    volumes:\n      - {name: data, path: /var/lib/postgresql/data}
 
 
 def _databases(entries: str) -> str:
-    """BASE with `databases:` declared on the db service."""
-    return (
-        BASE.replace("  APP_PW: {generate: {}}\n", "")
-        .replace("  DB_PASSWORD: {generate: {}}\n", "  DB_PASSWORD: {generate: {}}\n  APP_PW: {generate: {}}\n")
-        .replace(DB_VOLUMES, DB_VOLUMES + "    databases:\n" + entries)
-    )
+    """BASE with `databases:` declared on the db service (and the secret APP_PW)."""
+    return BASE.replace(
+        "  DB_PASSWORD: {generate: {}}\n", "  DB_PASSWORD: {generate: {}}\n  APP_PW: {generate: {}}\n"
+    ).replace(DB_VOLUMES, DB_VOLUMES + "    databases:\n" + entries)
+
+
+def _api_volume(entry: str) -> str:
+    """BASE with one volume entry on the api service."""
+    return BASE.replace("    depends_on: [db]\n", "    depends_on: [db]\n    volumes:\n      - " + entry + "\n")
 
 
 # (id, text, marker of the expected line (None: any line), expected field, words in the message)
 CASES = [
     (
         "shared-volume-unknown-service",
-        BASE.replace(
-            "    depends_on: [db]\n",
-            "    depends_on: [db]\n    volumes:\n      - {name: data, path: /srv, shared_from: dbb}\n",
-        ),
+        _api_volume("{name: data, path: /srv, shared_from: dbb}"),
         "shared_from: dbb",
         "services.api.volumes[0].shared_from",
         "unknown service 'dbb'; did you mean 'db'?",
     ),
     (
         "shared-volume-of-a-stateful-service",
-        BASE.replace(
-            "    depends_on: [db]\n",
-            "    depends_on: [db]\n    volumes:\n      - {name: data, path: /srv, shared_from: db}\n",
-        ),
+        _api_volume("{name: data, path: /srv, shared_from: db}"),
         "shared_from: db}",
         "services.api.volumes[0].shared_from",
         "db is stateful: its volumes are per replica",
     ),
     (
         "shared-volume-the-owner-lacks",
-        BASE.replace(
-            "    depends_on: [db]\n",
-            "    depends_on: [db]\n    volumes:\n      - {name: files, path: /srv, shared_from: db}\n",
-        ),
+        _api_volume("{name: files, path: /srv, shared_from: db}"),
         "shared_from: db}",
         "services.api.volumes[0].shared_from",
         "db has no volume 'files' of its own",

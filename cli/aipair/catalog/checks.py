@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..errors import suggest
-from .database_checks import check_databases, check_shared_volumes
+from .database_checks import check_databases
 from .graph import condition, find_cycle
 from .model import Catalog, Service
 from .types import secret_references
@@ -25,7 +25,7 @@ def check_catalog(catalog: Catalog) -> list[tuple[Loc, str]]:
     problems += _check_routes(catalog)
     problems += _check_secrets(catalog)
     problems += check_databases(catalog)
-    problems += check_shared_volumes(catalog)
+    problems += _check_shared_volumes(catalog)
     return problems
 
 
@@ -235,4 +235,35 @@ def _check_secrets(catalog: Catalog) -> list[tuple[Loc, str]]:
                             f"`${{{ref}}}` refers to an unknown secret{suggest(ref, known)}; declare it under secrets:",
                         )
                     )
+    return problems
+
+
+def _check_shared_volumes(catalog: Catalog) -> list[tuple[Loc, str]]:
+    """A shared volume names a service that has a volume of that name, of its own, not per replica."""
+    problems: list[tuple[Loc, str]] = []
+    for name, service in catalog.services.items():
+        for index, volume in enumerate(service.volumes):
+            owner_name = volume.shared_from
+            if owner_name is None:
+                continue
+            loc: Loc = ("services", name, "volumes", index, "shared_from")
+            owner = catalog.services.get(owner_name)
+            if owner is None or owner_name == name:
+                problems.append(
+                    (
+                        loc,
+                        f"unknown service {owner_name!r}{suggest(owner_name, list(catalog.services))}"
+                        if owner is None
+                        else "a service cannot share its own volume",
+                    )
+                )
+                continue
+            own = next((v for v in owner.volumes if v.name == volume.name), None)
+            if own is None or own.shared_from:
+                names = [v.name for v in owner.volumes if not v.shared_from]
+                problems.append(
+                    (loc, f"{owner_name} has no volume {volume.name!r} of its own{suggest(volume.name, names)}")
+                )
+            elif owner.kind == "stateful":
+                problems.append((loc, f"{owner_name} is stateful: its volumes are per replica and cannot be shared"))
     return problems

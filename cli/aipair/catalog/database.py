@@ -5,11 +5,14 @@ makes them real is rendered from them (aipair.render.databases)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, StringConstraints
 
 from .types import SecretName, ServiceName, Strict, hint
+
+if TYPE_CHECKING:
+    from .model import Service
 
 # Unquoted PostgreSQL identifiers, lowercase: valid as role, database and extension names without quoting.
 PgName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
@@ -45,3 +48,20 @@ class Provenance(Strict):
     )
     docs: str | None = Field(default=None, description="The upstream documentation page.")
     checked: dt.date = Field(description="When the entry was last checked against upstream (YYYY-MM-DD).")
+
+
+SUPERUSER_PASSWORD_ENV = "POSTGRES_PASSWORD"
+
+
+def init_job_name(service: str) -> str:
+    """The rendered job that creates a service's declared databases."""
+    return f"{service}-init"
+
+
+def superuser_secret(service: Service) -> str | None:
+    """The secret the PostgreSQL image takes as its superuser password (POSTGRES_PASSWORD)."""
+    return next((use.secret for use in service.secrets if use.env == SUPERUSER_PASSWORD_ENV), None)
+
+
+def superuser(service: Service) -> str:
+    return str(service.env.get("POSTGRES_USER", "postgres"))

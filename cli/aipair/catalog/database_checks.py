@@ -3,25 +3,10 @@
 from __future__ import annotations
 
 from ..errors import suggest
-from .model import Catalog, Service
+from .database import SUPERUSER_PASSWORD_ENV, init_job_name, superuser, superuser_secret
+from .model import Catalog
 
 Loc = tuple[str | int, ...]
-
-SUPERUSER_PASSWORD_ENV = "POSTGRES_PASSWORD"
-
-
-def init_job_name(service: str) -> str:
-    """The rendered job that creates a service's declared databases."""
-    return f"{service}-init"
-
-
-def superuser_secret(service: Service) -> str | None:
-    """The secret the PostgreSQL image takes as its superuser password (POSTGRES_PASSWORD)."""
-    return next((use.secret for use in service.secrets if use.env == SUPERUSER_PASSWORD_ENV), None)
-
-
-def superuser(service: Service) -> str:
-    return str(service.env.get("POSTGRES_USER", "postgres"))
 
 
 def check_databases(catalog: Catalog) -> list[tuple[Loc, str]]:
@@ -90,35 +75,4 @@ def check_databases(catalog: Catalog) -> list[tuple[Loc, str]]:
                     )
                 elif user == name:
                     problems.append((loc + ("used_by", position), "the database server cannot use its own database"))
-    return problems
-
-
-def check_shared_volumes(catalog: Catalog) -> list[tuple[Loc, str]]:
-    """A shared volume names a service that has a volume of that name, of its own, not per replica."""
-    problems: list[tuple[Loc, str]] = []
-    for name, service in catalog.services.items():
-        for index, volume in enumerate(service.volumes):
-            owner_name = volume.shared_from
-            if owner_name is None:
-                continue
-            loc: Loc = ("services", name, "volumes", index, "shared_from")
-            owner = catalog.services.get(owner_name)
-            if owner is None or owner_name == name:
-                problems.append(
-                    (
-                        loc,
-                        f"unknown service {owner_name!r}{suggest(owner_name, list(catalog.services))}"
-                        if owner is None
-                        else "a service cannot share its own volume",
-                    )
-                )
-                continue
-            own = next((v for v in owner.volumes if v.name == volume.name), None)
-            if own is None or own.shared_from:
-                names = [v.name for v in owner.volumes if not v.shared_from]
-                problems.append(
-                    (loc, f"{owner_name} has no volume {volume.name!r} of its own{suggest(volume.name, names)}")
-                )
-            elif owner.kind == "stateful":
-                problems.append((loc, f"{owner_name} is stateful: its volumes are per replica and cannot be shared"))
     return problems

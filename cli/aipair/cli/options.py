@@ -62,7 +62,6 @@ CheckOption = Annotated[
     ),
 ]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask first (CI).")]
-DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Show what would be done; change nothing.")]
 HealthTimeoutOption = Annotated[int, typer.Option("--timeout", help="Seconds to wait for health.", min=10)]
 StackOption = Annotated[Optional[str], typer.Option("--stack", help="Pulumi stack (phase scale), e.g. dev or prod.")]
 BackendOption = Annotated[

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 if TYPE_CHECKING:
-    from ..catalog.model import Catalog
+    from ..ops.callbacks import Deployer
 
 from .options import (
     DEFAULT_CATALOG,
@@ -85,20 +86,21 @@ def validate(service: Annotated[str, typer.Argument(help="Service to try, as in 
         conclude(result, json_output, show_validation)
 
 
-def _deploy_gate(catalog: Path, profile: ProfileChoice, host: str | None, timeout: int,
-                 json_output: bool) -> Callable[[Catalog], bool]:
-    """--deploy: the phase-1 deploy with its health gate, shown as `aipair deploy` shows it."""
+@contextmanager
+def _deploy_gate(enabled: bool, catalog: Path, profile: ProfileChoice, host: str | None, timeout: int,
+                 json_output: bool) -> Iterator[Deployer | None]:
+    """--deploy: the phase-1 deploy with its health gate, its progress shown and its result presented as
+    `aipair deploy` shows them; None without --deploy."""
+    if not enabled:
+        yield None
+        return
     from ..ops.deploy import deploy_gate
     from .output import progress
     from .present.deploy import show_deploy
 
-    def roll_out(updated: Catalog) -> bool:
-        with progress(json_output) as report:
-            gate = deploy_gate(catalog.parent, source=catalog.name, profile=profile.value, host=host, timeout=timeout,
-                               progress=report, on_result=(lambda _result: None) if json_output else show_deploy)
-            return gate(updated)
-
-    return roll_out
+    with progress(json_output) as report:
+        yield deploy_gate(catalog.parent, source=catalog.name, profile=profile.value, host=host, timeout=timeout,
+                          progress=report, on_result=(lambda _result: None) if json_output else show_deploy)
 
 
 @app.command("apply")
@@ -117,8 +119,8 @@ def apply(service: Annotated[str, typer.Argument(help="Service to upgrade.")],
     from .present.upgrade import show_apply
 
     with reporting(json_output):
-        gate = _deploy_gate(catalog, profile, host, timeout, json_output) if deploy_too else None
-        result = run_apply(catalog, service, version, deploy=gate)
+        with _deploy_gate(deploy_too, catalog, profile, host, timeout, json_output) as gate:
+            result = run_apply(catalog, service, version, deploy=gate)
         conclude(result, json_output, show_apply)
 
 
@@ -154,6 +156,6 @@ def rollback(service: Annotated[str, typer.Argument(help="Service whose last `up
     from .present.upgrade import show_apply
 
     with reporting(json_output):
-        gate = _deploy_gate(catalog, profile, host, timeout, json_output) if deploy_too else None
-        result = run_rollback(catalog, service, deploy=gate)
+        with _deploy_gate(deploy_too, catalog, profile, host, timeout, json_output) as gate:
+            result = run_rollback(catalog, service, deploy=gate)
         conclude(result, json_output, show_apply)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..catalog.model import Catalog
+
 Progress = Callable[[str], None]  # one line about what is happening now
 Confirm = Callable[[str], bool]  # a yes/no question; False means: change nothing
+Deployer = Callable[[Catalog], bool]  # rolls an updated catalog out; False when its health gate failed
 
 
 def no_progress(_message: str) -> None:
     """The quiet default (`--json` runs, tests)."""
-
-
-def refuse(_question: str) -> bool:
-    """The safe default: a use case that must ask is told no."""
-    return False

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field, field_serializer
+from pydantic import Field
 
 from ..catalog.model import Catalog
 from ..engines import docker as engine
@@ -22,8 +22,8 @@ from ..engines.secretstore import ensure_env
 from ..errors import AipairError
 from ..render.compose import render_compose
 from ..render.files import render_phase
-from ..results import Result
-from .callbacks import Progress, no_progress
+from ..results import Result, Seconds
+from .callbacks import Deployer, Progress, no_progress
 from .outcome import Outcome
 from .preflight import preflight
 
@@ -50,11 +50,7 @@ class DeployResult(Result):
     logs: dict[str, str] = Field(default_factory=dict)
     restored: list[dict[str, str]] = Field(default_factory=list)
     compose_output: str = Field(default="", exclude=True)
-    seconds: float = 0.0
-
-    @field_serializer("seconds")
-    def _rounded(self, seconds: float) -> float:
-        return round(seconds, 2)
+    seconds: Seconds = 0.0
 
 
 def project_for(catalog: Catalog, root: Path, profile: str, host: str | None) -> ComposeProject:
@@ -126,7 +122,7 @@ def deploy_gate(
     timeout: int,
     progress: Progress = no_progress,
     on_result: Callable[[DeployResult], None] = lambda _result: None,
-) -> Callable[[Catalog], bool]:
+) -> Deployer:
     """`--deploy` of upgrade apply and rollback: the phase-1 deploy with its health gate and automatic rollback."""
 
     def roll_out(updated: Catalog) -> bool:

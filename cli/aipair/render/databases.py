@@ -18,8 +18,7 @@ The services listed in `used_by` start after the job completes.
 
 from __future__ import annotations
 
-from ..catalog.database import Database
-from ..catalog.database_checks import init_job_name, superuser, superuser_secret
+from ..catalog.database import Database, init_job_name, superuser, superuser_secret
 from ..catalog.model import Catalog, ConfigFile, Resources, SecretUse, Service, UpgradePolicy
 
 SCRIPT_DIR = "/etc/aipair"
@@ -28,10 +27,12 @@ JOB_USER = "65534:65534"  # nobody: psql needs no account of its own, and Kubern
 
 def with_init_jobs(catalog: Catalog) -> Catalog:
     """The catalog with one init job per PostgreSQL service that declares databases, and every
-    service that uses one of them waiting for it. A catalog without declarations comes back as is."""
-    jobs = {init_job_name(name): init_job(name, svc) for name, svc in catalog.services.items() if svc.databases}
-    if not jobs:
+    service that uses one of them waiting for it. A catalog without declarations, or one already expanded
+    (every renderer expands what it is given), comes back as is."""
+    servers = [name for name, svc in catalog.services.items() if svc.databases]
+    if all(init_job_name(name) in catalog.services for name in servers):
         return catalog
+    jobs = {init_job_name(name): init_job(name, catalog.services[name]) for name in servers}
     waits: dict[str, list[str]] = {}
     for name, svc in catalog.services.items():
         for database in svc.databases:

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from ..catalog.model import Catalog
+from .databases import with_init_jobs
 from .report import Note
 
 try:
@@ -62,6 +63,7 @@ def header(source: str, phase: str, comment: str = "#") -> str:
 
 def render_phase(catalog: Catalog, phase: str, *, source: str = "catalog.yaml") -> Rendering:
     """Every file a phase produces. ``source`` names the catalog in the generated headers."""
+    catalog = with_init_jobs(catalog)  # once here; the renderers below then find it done
     if phase == "mvp":
         from .compose import render_compose
 
@@ -126,6 +128,7 @@ def render_flows(catalog: Catalog, *, source: str = "catalog.yaml", runner: str 
 
 def render_all(catalog: Catalog, *, source: str = "catalog.yaml") -> Rendering:
     """Every phase and the Kestra flows: what `aipair render` (no --phase) writes and checks."""
+    catalog = with_init_jobs(catalog)
     parts = [render_phase(catalog, phase, source=source) for phase in ("mvp", "scale")]
     parts.append(render_flows(catalog, source=source))
     return Rendering(

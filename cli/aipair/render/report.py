@@ -13,6 +13,3 @@ class Note:
     topic: str
     service: str | None
     message: str
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {"phase": self.phase, "topic": self.topic, "service": self.service, "message": self.message}

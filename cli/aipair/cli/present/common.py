@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ...render.report import Note
-from ..output import err, escape, out, syntax, table
+from ..output import err, escape, table
 
 
 def show_document(text: str, written_to: Path | None) -> None:
@@ -15,10 +15,6 @@ def show_document(text: str, written_to: Path | None) -> None:
         sys.stdout.write(text)
     else:
         err.print(f"[green]✓[/] wrote {escape(str(written_to))}")
-
-
-def show_diff(diff: str) -> None:
-    out.print(syntax(diff, "diff"))
 
 
 def notes_table(phase: str, notes: list[Note]) -> object:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import Field
@@ -24,11 +23,10 @@ from ...engines.registry import RegistryClient
 from ...errors import AipairError
 from ...render.files import render_all
 from ...results import Result
+from ..callbacks import Deployer
 from .validate import candidate_image
 
 HISTORY = ".aipair/upgrade-history.json"
-
-Deployer = Callable[[Catalog], bool]  # rolls the updated catalog out; False when its health gate failed
 
 
 class ApplyError(AipairError):

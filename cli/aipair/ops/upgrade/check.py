@@ -20,9 +20,13 @@ async def check_services(
     services = {name: svc for name, svc in catalog.services.items() if svc.image_tag}
     refs = {name: ImageRef.parse(svc.image) for name, svc in services.items()}
     async with RegistryClient(concurrency=concurrency, page_size=page_size, docker_config=docker_config) as client:
-        repositories = sorted({(r.registry, r.path) for r in refs.values()})
-        first_ref = {(r.registry, r.path): r for r in reversed(list(refs.values()))}
-        results = await asyncio.gather(*(client.tags(first_ref[key]) for key in repositories), return_exceptions=True)
+        by_repository: dict[tuple[str, str], ImageRef] = {}  # services sharing a repository share its tags request
+        for ref in refs.values():
+            by_repository.setdefault((ref.registry, ref.path), ref)
+        repositories = sorted(by_repository)
+        results = await asyncio.gather(
+            *(client.tags(by_repository[key]) for key in repositories), return_exceptions=True
+        )
         tags_of = dict(zip(repositories, results, strict=True))
         rows: dict[str, CheckRow] = {}
         decisions: dict[str, Decision] = {}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-from pydantic import Field, field_serializer
+from pydantic import Field
 
 from ...catalog.graph import dependency_closure
 from ...catalog.images import ImageRef
@@ -26,7 +26,7 @@ from ...engines.files import atomic_write, write_json
 from ...engines.secretstore import ensure_env
 from ...render.compose import render_compose
 from ...render.files import dump_yaml
-from ...results import Result
+from ...results import Result, Seconds
 from ..callbacks import Progress, no_progress
 from ..outcome import Outcome
 
@@ -44,12 +44,8 @@ class ValidationReport(Result):
     services: list[engine.ContainerStatus] = Field(default_factory=list)
     smoke: list[Outcome] = Field(default_factory=list)
     logs: dict[str, str] = Field(default_factory=dict)
-    seconds: float = 0.0
+    seconds: Seconds = 0.0
     torn_down: bool = False
-
-    @field_serializer("seconds")
-    def _rounded(self, seconds: float) -> float:
-        return round(seconds, 2)
 
 
 def candidate_image(image: str, version: str) -> str:
