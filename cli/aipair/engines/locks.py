@@ -40,8 +40,8 @@ def locked(path: Path, *, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[Non
         lock.acquire(timeout=timeout)
     except Timeout as exc:
         raise LockBusy(
-            f"{path} is being changed by another aipair run (lock {lock_file} held for {timeout:.0f} s); "
-            "wait for it to finish, or remove the lock file if no aipair process is running"
+            f"{path} is being changed by another aipair run (waited {timeout:.0f} s for {lock_file}); "
+            "wait for it to finish: the lock is released when that process ends"
         ) from exc
     try:
         yield
