@@ -17,8 +17,11 @@ from typing import Any
 from pydantic import Field, JsonValue
 
 from ..catalog.model import Catalog
+from ..catalog.secrets import GenerateSecret
 from ..errors import AipairError, Unavailable, UsageError
 from ..results import Result
+from .files import create_exclusive, remove_stale_temporaries
+from .locks import locked
 from .secretstore import generate, sign_jwt, signing_order
 
 
@@ -103,16 +106,29 @@ def secret_values_to_add(catalog: Catalog, existing: dict[str, str]) -> tuple[di
     return to_set, missing
 
 
-def _passphrase(stacks_dir: Path) -> str:
+def passphrase(stacks_dir: Path) -> str:
+    """The passphrase encrypting the stacks' secrets: $PULUMI_CONFIG_PASSPHRASE, else stacks/.passphrase.
+
+    The file is made once on first use, under its lock and created exclusively (never replaced, mode 0600
+    from the first byte): two first runs at once agree on one passphrase, so no stack is encrypted with a
+    passphrase that is then lost.
+    """
     if os.environ.get("PULUMI_CONFIG_PASSPHRASE"):
         return os.environ["PULUMI_CONFIG_PASSPHRASE"]
     path = stacks_dir / PASSPHRASE_FILE
-    if not path.exists():
-        from ..catalog.secrets import GenerateSecret
-        from .files import atomic_write
-
-        atomic_write(path, generate(GenerateSecret(length=48)) + "\n", mode=0o600)
-    return path.read_text().strip()
+    with locked(path):
+        remove_stale_temporaries(path)
+        if not path.exists():
+            create_exclusive(path, generate(GenerateSecret(length=48)) + "\n", mode=0o600)
+        elif path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        value = path.read_text(encoding="utf-8").strip()
+    if not value:
+        raise UsageError(
+            f"{path} is empty: put back the passphrase your stacks were created with "
+            "(or set PULUMI_CONFIG_PASSPHRASE); delete the file only if no stack exists yet"
+        )
+    return value
 
 
 def open_stack(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None) -> Any:
@@ -127,7 +143,7 @@ def open_stack(catalog: Catalog, root: Path, stack_name: str, *, backend: str | 
     if backend_url.startswith("file://"):
         Path(backend_url[len("file://") :]).mkdir(parents=True, exist_ok=True)
     env = {
-        "PULUMI_CONFIG_PASSPHRASE": _passphrase(stacks_dir),
+        "PULUMI_CONFIG_PASSPHRASE": passphrase(stacks_dir),
         "PULUMI_BACKEND_URL": backend_url,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
     }
