@@ -136,3 +136,22 @@ def test_a_second_writer_waits_then_says_who_holds_the_lock_and_a_killed_holder_
     with locked(target, timeout=5):  # ... and does not block: the kernel released the dead holder's lock
         pass
     assert stat.S_IMODE(lock_path(target).stat().st_mode) == 0o600
+
+
+def _try_lock(path: str, timeout: float) -> str:
+    try:
+        with locked(Path(path), timeout=timeout):
+            return "acquired"
+    except LockBusy:
+        return "busy"
+
+
+def test_the_lock_re_enters_in_one_process_and_still_excludes_others(tmp_path: Path) -> None:
+    """A writer that calls another writer of the same file (under its lock) must not wait for itself."""
+    target = tmp_path / ".env"
+    with CONTEXT.Pool(1) as pool:
+        with locked(target, timeout=1):
+            with locked(target, timeout=1):
+                pass
+            assert pool.apply(_try_lock, (str(target), 0.3)) == "busy", "the inner release kept the outer hold"
+        assert pool.apply(_try_lock, (str(target), 5)) == "acquired"

@@ -3,7 +3,8 @@
 Two concurrent runs that read, change and write the same file would each write their own version and one
 change would be lost. Every writer takes the file's lock around its read-modify-write; the lock lives in a
 sibling ``.<name>.lock`` file (git-ignored) so that the file itself can be replaced atomically by rename.
-filelock does the platform work (flock on POSIX, released by the kernel when a process dies).
+filelock does the platform work (flock on POSIX, released by the kernel when a process dies). The lock
+re-enters within one process (one FileLock per path): a writer may call another writer of the same file.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def locked(path: Path, *, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[Non
     """Hold the lock of ``path`` for the block; wait up to ``timeout`` seconds for another holder."""
     lock_file = lock_path(path)
     lock_file.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(lock_file), mode=0o600)
+    lock = FileLock(str(lock_file), mode=0o600, is_singleton=True)  # one per path: nesting re-enters
     try:
         lock.acquire(timeout=timeout)
     except Timeout as exc:
