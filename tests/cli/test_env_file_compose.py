@@ -13,9 +13,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from aipair.cli import app
 from aipair.engines.secretstore import EnvFileError, format_assignment, read_env
-from tests.helpers.envfiles import VARIANTS, Variant
+
+from ..helpers.catalogs import minimal, write
+from ..helpers.envfiles import VARIANTS, Variant
 
 COMPOSE_FILE = "services:\n  s:\n    image: busybox\n    environment:\n      X: ${KEY}\n"
 
@@ -90,3 +94,18 @@ def test_written_values_are_read_back_byte_identical_by_compose(
     path = tmp_path / ".env"
     path.write_text(line + "\n")
     assert read_env(path) == {"KEY": value}
+
+
+@pytest.mark.parametrize("line", ["CACHE_PASSWORD=a$b", "export CACHE_PASSWORD='abc", "CACHE_PASSWORD"])
+@pytest.mark.parametrize("json_output", [False, True], ids=["text", "json"])
+def test_render_stops_with_file_and_line_and_keeps_the_env_file(line: str, json_output: bool, tmp_path: Path) -> None:
+    catalog = write(tmp_path, minimal())
+    env_path = tmp_path / "compose" / ".env"
+    env_path.parent.mkdir()
+    env_path.write_text(f"# kept\n{line}\n")
+    result = CliRunner().invoke(app, ["render", "--catalog", str(catalog), *(["--json"] if json_output else [])])
+    assert result.exit_code == 2
+    shown = json.loads(result.stdout)["error"] if json_output else result.stderr
+    assert "compose/.env:2: " in shown and "CACHE_PASSWORD" in shown
+    assert "Traceback" not in result.output
+    assert env_path.read_text() == f"# kept\n{line}\n", "never a silent rotation"

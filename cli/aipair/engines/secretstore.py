@@ -81,15 +81,23 @@ def parse_env(text: str, *, source: str) -> EnvFile:
         where = f"{source}:{index + 1}"
         match = _ASSIGNMENT.fullmatch(line)
         if match is None or not _KEY.fullmatch(match["key"]):
-            raise EnvFileError(
-                f"{where}: expected KEY=value (a line without `=` takes the value from the deployer's shell); "
-                "write the value after `=`, or make the line a comment with `#`"
-            )
+            raise EnvFileError(f"{where}: {_not_an_assignment(line)}")
         key = match["key"]
         value = _value(key, match["rest"], where)
         parsed.values[key] = value
         parsed.lines.setdefault(key, []).append(index)
     return parsed
+
+
+def _not_an_assignment(line: str) -> str:
+    bare = re.fullmatch(r"[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*", line)
+    if bare:
+        name = bare[1]
+        return (
+            f"{name} has no `=`, so Compose would take its value from the deployer's shell; "
+            f"write {name}=value, or {name}= to leave it empty"
+        )
+    return "expected KEY=value, a comment starting with `#`, or a blank line"
 
 
 def _value(key: str, rest: str, where: str) -> str:
