@@ -84,6 +84,8 @@ def test_a_value_compose_expands_from_the_environment_is_refused(
         "",
         "=",
         "é",
+        "a:b/c+d@e%f,g=h",
+        "http://h:1/p?x=1&y=2",
     ],
 )
 def test_written_values_are_read_back_byte_identical_by_compose(
