@@ -111,3 +111,4 @@ def test_render_stops_with_file_and_line_and_keeps_the_env_file(line: str, json_
     assert "compose/.env:2: " in shown and "CACHE_PASSWORD" in shown
     assert "Traceback" not in result.output
     assert env_path.read_text() == f"# kept\n{line}\n", "never a silent rotation"
+    assert not (tmp_path / "compose" / "docker-compose.yml").exists(), "nothing rendered is written either"

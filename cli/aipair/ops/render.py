@@ -62,13 +62,13 @@ def write_or_check(
     if check:
         drifts = compare(root, rendering.files)
         return CheckResult(ok=not drifts, phase=rendering.phase, drift=drifts, files=len(rendering.files))
-    changed = write_files(root, rendering.files)
     env = None
-    if env_for is not None:
+    if env_for is not None:  # first: an unreadable compose/.env stops the render before anything is written
         made = ensure_env(env_for, "mvp", root / "compose" / ".env")
         env = EnvSummary(
             path=str(made.path), generated=made.generated, kept=len(made.kept), unset_supplied=made.unset_supplied
         )
+    changed = write_files(root, rendering.files)
     return RenderResult(
         phase=rendering.phase,
         files=[FileState(path=p, changed=p in changed) for p in rendering.files],
