@@ -64,7 +64,7 @@ def _container() -> ContainerStatus:
 CASES: dict[str, tuple[Result, list[str], dict[str, list[str]]]] = {
     "catalog validate": (
         CatalogSummary(catalog="catalog.yaml", services=1, secrets=0, phases={"mvp": 1, "scale": 1}),
-        ["ok", "catalog", "services", "secrets", "phases"],
+        ["ok", "catalog", "services", "secrets", "phases", "root_equivalent"],
         {"phases": ["mvp", "scale"]},
     ),
     "catalog graph": (

@@ -43,6 +43,7 @@ def _project_volumes(client: Any, project: str) -> set[str]:
 # The default catalog under its own project name and host ports, so that the tests never touch a real
 # deployment (such as `make demo`'s) on the same engine.
 E2E_PROJECT = "aipair-e2e"
+E2E_MOCK = f"{E2E_PROJECT}-mock"  # the mock profile's own Compose project (issue 12, M8)
 E2E_PORTS = {80: 18080, 443: 18443, 9443: 19443}
 
 
@@ -75,8 +76,8 @@ def test_whole_platform_deploys_offline_with_the_mock_profile(docker_host: str, 
             assert response.status == 200
 
     # status --json agrees with docker inspect
-    status = json.loads(_cli("status", "--catalog", str(catalog), "--json").stdout)
-    containers = _project_containers(client, E2E_PROJECT)
+    status = json.loads(_cli("status", "--profile", "mock", "--catalog", str(catalog), "--json").stdout)
+    containers = _project_containers(client, E2E_MOCK)
     assert {s["service"] for s in status["services"]} == set(containers)
     for row in status["services"]:
         state = containers[row["service"]].attrs["State"]
@@ -88,23 +89,23 @@ def test_whole_platform_deploys_offline_with_the_mock_profile(docker_host: str, 
     ids = {name: c.id for name, c in containers.items()}
     again = _cli("deploy", "--profile", "mock", "--catalog", str(catalog), "--json")
     assert again.exit_code == 0, again.output
-    assert {name: c.id for name, c in _project_containers(client, E2E_PROJECT).items()} == ids
+    assert {name: c.id for name, c in _project_containers(client, E2E_MOCK).items()} == ids
 
     # down keeps volumes; down --volumes --yes removes them
-    volumes = _project_volumes(client, E2E_PROJECT)
+    volumes = _project_volumes(client, E2E_MOCK)
     expected = {
-        f"{E2E_PROJECT}_{v.owner(name)}-{v.name}"  # a shared volume is its owner's
+        f"{E2E_MOCK}_{v.owner(name)}-{v.name}"  # a shared volume is its owner's
         for name, svc in load_catalog(catalog).in_phase("mvp").items()
         for v in svc.volumes
     }
-    assert volumes == expected and f"{E2E_PROJECT}_qdrant-storage" in volumes
+    assert volumes == expected and f"{E2E_MOCK}_qdrant-storage" in volumes
     assert _cli("down", "--profile", "mock", "--catalog", str(catalog)).exit_code == 0
-    assert _project_containers(client, E2E_PROJECT) == {}
-    assert _project_volumes(client, E2E_PROJECT) == volumes
+    assert _project_containers(client, E2E_MOCK) == {}
+    assert _project_volumes(client, E2E_MOCK) == volumes
     refused = runner.invoke(app, ["down", "--volumes", "--profile", "mock", "--catalog", str(catalog)], input="n\n")
-    assert refused.exit_code == 1 and _project_volumes(client, E2E_PROJECT) == volumes
+    assert refused.exit_code == 1 and _project_volumes(client, E2E_MOCK) == volumes
     assert _cli("down", "--volumes", "--yes", "--profile", "mock", "--catalog", str(catalog)).exit_code == 0
-    assert _project_volumes(client, E2E_PROJECT) == set()
+    assert _project_volumes(client, E2E_MOCK) == set()
 
 
 def _import_web_image(client: Any, tag: str, entrypoint: str) -> str:
@@ -168,7 +169,7 @@ def test_failed_health_names_the_service_and_rollback_restores_the_previous_imag
     deploy = ("deploy", "--profile", "mock", "--catalog", str(catalog), "--timeout", "60")
     try:
         assert (first := _cli(*deploy)).exit_code == 0, first.output
-        web = _project_containers(client, "faulty")["web"]
+        web = _project_containers(client, "faulty-mock")["web"]
         assert web.exec_run(["sh", "-c", "echo precious > /data/keep.txt"]).exit_code == 0
         logs = subprocess.run(
             [
@@ -188,8 +189,8 @@ def test_failed_health_names_the_service_and_rollback_restores_the_previous_imag
         )
         assert logs.returncode == 0 and "aipair mock: serving 6379" in logs.stdout
         dry = _cli("down", "--volumes", "--dry-run", "--profile", "mock", "--catalog", str(catalog))
-        assert "would delete volumes: faulty_web-data" in dry.stdout
-        assert _project_containers(client, "faulty")["web"].status == "running"  # a dry run changes nothing
+        assert "would delete volumes: faulty-mock_web-data" in dry.stdout
+        assert _project_containers(client, "faulty-mock")["web"].status == "running"  # a dry run changes nothing
 
         write(tmp_path, _fault_catalog(bad))
         failed = _cli(*deploy)
@@ -197,14 +198,14 @@ def test_failed_health_names_the_service_and_rollback_restores_the_previous_imag
         assert "not ready: web" in failed.stdout
         assert "web did not become ready; its last log lines:" in failed.stderr
         assert "web 1.1.0: cannot start, configuration missing" in failed.stderr
-        assert _project_containers(client, "faulty")["web"].attrs["Config"]["Image"] == bad  # no rollback asked
+        assert _project_containers(client, "faulty-mock")["web"].attrs["Config"]["Image"] == bad  # no rollback asked
 
         rolled = _cli(*deploy, "--rollback-on-failure", "--json")
         assert rolled.exit_code == 1
         report = json.loads(rolled.stdout)
         assert report["failed"] == ["web"] and "configuration missing" in report["logs"]["web"]
         assert report["restored"] == [{"service": "web", "from": bad, "to": good}]
-        web = _project_containers(client, "faulty")["web"]
+        web = _project_containers(client, "faulty-mock")["web"]
         assert web.attrs["Config"]["Image"] == good
         assert web.attrs["State"]["Health"]["Status"] == "healthy"
         assert web.exec_run(["cat", "/data/keep.txt"]).output == b"precious\n"  # no volume was lost
@@ -223,7 +224,7 @@ def test_a_busy_host_port_fails_preflight(docker_host: str, tmp_path: Path) -> N
         result = _cli("deploy", "--profile", "mock", "--catalog", str(catalog))
     assert result.exit_code == 1
     assert "preflight failed: host ports: 18000/tcp is in use by another process" in result.stderr
-    assert _project_containers(_client(docker_host), "faulty") == {}
+    assert _project_containers(_client(docker_host), "faulty-mock") == {}
 
 
 def test_mocks_build_is_idempotent(docker_host: str) -> None:
@@ -307,8 +308,10 @@ def test_deploy_to_a_remote_host_over_ssh(ssh_host: str, docker_host: str, tmp_p
         assert report["checks"][0]["detail"].endswith(f"at {ssh_host}")
         assert {s["service"]: s["health"] for s in report["services"]} == {"cache": "healthy", "web": "healthy"}
         # the containers run on the engine behind the ssh host
-        assert set(_project_containers(_client(docker_host), "remote")) == {"cache", "web"}
-        status = json.loads(_cli("status", "--host", ssh_host, "--catalog", str(catalog), "--json").stdout)
+        assert set(_project_containers(_client(docker_host), "remote-mock")) == {"cache", "web"}
+        status = json.loads(
+            _cli("status", "--profile", "mock", "--host", ssh_host, "--catalog", str(catalog), "--json").stdout
+        )
         assert status["ok"] and len(status["services"]) == 2
         bootstrap = json.loads(_cli("host", "bootstrap", "--dry-run", "--host", ssh_host, "--json").stdout)
         assert [s["state"] for s in bootstrap["steps"]][0:2] == ["done", "done"]
@@ -319,4 +322,4 @@ def test_deploy_to_a_remote_host_over_ssh(ssh_host: str, docker_host: str, tmp_p
             ).exit_code
             == 0
         )
-    assert _project_containers(_client(docker_host), "remote") == {}
+    assert _project_containers(_client(docker_host), "remote-mock") == {}

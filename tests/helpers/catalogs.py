@@ -35,6 +35,7 @@ def minimal() -> dict[str, Any]:
                     ],
                     "health": {"type": "command", "command": ["traefik", "healthcheck", "--ping"]},
                     "docker_socket": True,
+                    "public_with_docker_socket": True,  # a reverse proxy answers from outside the host
                 },
                 "cache": {
                     "layer": "data",

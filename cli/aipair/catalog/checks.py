@@ -8,7 +8,9 @@ from ..errors import suggest
 from .database_checks import check_databases
 from .graph import condition, find_cycle
 from .model import Catalog, Service
+from .names import rendered_names
 from .types import secret_references
+from .yamlpos import format_path
 
 Loc = tuple[str | int, ...]
 
@@ -26,6 +28,70 @@ def check_catalog(catalog: Catalog) -> list[tuple[Loc, str]]:
     problems += _check_secrets(catalog)
     problems += check_databases(catalog)
     problems += _check_shared_volumes(catalog)
+    problems += _check_name_collisions(catalog)
+    problems += _check_socket_exposure(catalog)
+    return problems
+
+
+def socket_holders(catalog: Catalog) -> list[str]:
+    """The phase-1 services that mount the Docker socket: each is root-equivalent on the host."""
+    return [name for name, svc in catalog.in_phase("mvp").items() if svc.docker_socket]
+
+
+def _check_socket_exposure(catalog: Catalog) -> list[tuple[Loc, str]]:
+    """The Docker socket is root on the host: a service holding it stays on the host unless the author opts in."""
+    problems: list[tuple[Loc, str]] = []
+    for name, service in catalog.services.items():
+        base: Loc = ("services", name)
+        if service.public_with_docker_socket and not service.docker_socket:
+            problems.append(
+                (
+                    base + ("public_with_docker_socket",),
+                    "applies only to a service with `docker_socket: true`; remove it",
+                )
+            )
+        if not service.docker_socket or service.public_with_docker_socket or "mvp" not in service.phases:
+            continue
+        opt_in = (
+            "it holds the Docker socket, which is root on the host; keep it private (reach it through "
+            "`ssh -L`), or add `public_with_docker_socket: true` to accept that whoever gets in is root"
+        )
+        for index, port in enumerate(service.ports):
+            if port.public is not None:
+                problems.append((base + ("ports", index, "public"), f"a public route to {name}: {opt_in}"))
+            elif port.host_ip is not None and not port.host_ip.is_loopback:
+                problems.append(
+                    (base + ("ports", index, "host_ip"), f"port {port.publish} published on {port.host_ip}: {opt_in}")
+                )
+    return problems
+
+
+def _check_name_collisions(catalog: Catalog) -> list[tuple[Loc, str]]:
+    """Two catalog objects whose joined names are one engine object: reported at both, each naming the other."""
+    problems: list[tuple[Loc, str]] = []
+    seen: dict[tuple[str, str], list[tuple[str, Loc | None]]] = {}
+    for made in rendered_names(catalog):
+        seen.setdefault((made.kind, made.name), []).append((made.origin, made.loc))
+    for (kind, rendered), makers in seen.items():
+        if len(makers) < 2:
+            continue
+        for origin, loc in makers:
+            if loc is None:
+                continue
+            others = [
+                f"{other} ({format_path(list(other_loc))})" if other_loc else other
+                for other, other_loc in makers
+                if (other, other_loc) != (origin, loc)
+            ]
+            if not others:  # one object named twice by the same origin (e.g. two replicas): not a collision
+                continue
+            problems.append(
+                (
+                    loc,
+                    f"{origin} is rendered as {kind} {rendered!r}, and so is {' and '.join(others)}: "
+                    "they would be one object; rename one of them",
+                )
+            )
     return problems
 
 

@@ -7,9 +7,10 @@ reported with its own field path and line.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
 from ..errors import UnknownService
 from .database import Database, Provenance
@@ -35,6 +36,25 @@ from .types import (
 PHASES_DEFAULT: tuple[Phase, ...] = ("mvp", "scale")
 
 
+def _path_on_the_service(value: str) -> str:
+    """A request path appended to `http://<the service>:<port>`: it must not be able to name another host."""
+    if not value.startswith("/"):
+        raise ValueError(f"{value[:60]!r} is not a path; write a path on the service itself, such as /healthz")
+    if value.startswith("//"):
+        raise ValueError("a path starting with '//' names another host; write a single leading '/'")
+    if "\\" in value:
+        raise ValueError("a backslash is read as '/' by some clients and can name another host; use '/'")
+    if "@" in value:
+        raise ValueError("'@' can turn the path into credentials for another host; percent-encode it as %40")
+    if any(not 0x21 <= ord(char) <= 0x7E for char in value):
+        raise ValueError("whitespace, control and non-ASCII characters are not allowed; percent-encode them")
+    return value
+
+
+# A path (with an optional query) on the service's own port: health probes and smoke tests request it.
+ServicePath = Annotated[str, AfterValidator(_path_on_the_service)]
+
+
 # --- pieces of a service ---------------------------------------------------------------------
 
 
@@ -56,7 +76,18 @@ class Port(Strict):
     publish: PortNumber | None = Field(
         default=None, description="Publish on this host port in phase 1 (only for ports that must bypass the proxy)."
     )
+    host_ip: IPv4Address | IPv6Address | None = Field(
+        default=None,
+        description="Host address the published port binds to in phase 1. Default: every interface, except "
+        "for a service holding the Docker socket: 127.0.0.1 (loopback only) unless it sets public_with_docker_socket.",
+    )
     public: Route | None = Field(default=None, description="Route public HTTPS traffic to this port.")
+
+    @model_validator(mode="after")
+    def _host_ip_needs_publish(self) -> Port:
+        if self.host_ip is not None and self.publish is None:
+            raise ValueError("host_ip is the host address of a published port: add `publish: PORT` or remove host_ip")
+        return self
 
 
 class HealthTiming(Strict):
@@ -71,7 +102,7 @@ class HttpHealth(HealthTiming):
 
     type: Literal["http"]
     port: PortNumber
-    path: Annotated[str, StringConstraints(pattern=r"^/\S*$")] = "/"
+    path: ServicePath = "/"
     probe: Literal["curl", "wget", "node", "python", "bash", "none"] = Field(
         description=(
             "The program inside the image that runs the check in Compose: curl, wget, node, python, "
@@ -212,7 +243,9 @@ class SmokeTest(Strict):
     """A check run against a candidate after it is healthy."""
 
     name: Slug
-    http: str | None = Field(default=None, description="Path to GET on `port` (default: the service's first port).")
+    http: ServicePath | None = Field(
+        default=None, description="Path (and query) to GET on `port` of the service itself (default: its first port)."
+    )
     tcp: PortNumber | None = Field(default=None, description="A port that must accept a TCP connection.")
     port: PortNumber | None = None
     status: Annotated[int, Field(ge=100, le=599)] = 200
@@ -251,7 +284,19 @@ class Service(Strict):
     )
     volumes: list[Volume] = Field(default_factory=list)
     files: list[ConfigFile] = Field(default_factory=list)
-    docker_socket: bool = Field(default=False, description="Mount the Docker socket read-only (management tools).")
+    docker_socket: bool = Field(
+        default=False,
+        description="Mount the host's Docker socket (management tools, the proxy's route discovery). This grants "
+        "root on the host: whoever controls the service, or gets into its API or UI, controls every container and "
+        "the host's files. A read-only mount would not limit that (the API is written through the socket), so "
+        "none is pretended. Its published ports bind to 127.0.0.1 and public routes are refused, unless "
+        "public_with_docker_socket is set.",
+    )
+    public_with_docker_socket: bool = Field(
+        default=False,
+        description="Accept that this service, which holds the Docker socket (root on the host), is reachable from "
+        "outside the host: by a public route or a port published beyond loopback (a reverse proxy must be).",
+    )
     resources: Resources | None = None
     scale: Scale = Field(default_factory=Scale)
     runs_as_root: bool = Field(default=False, description="The image cannot run as a non-root user.")
@@ -301,6 +346,12 @@ class Service(Strict):
 
     def in_phase(self, phase: str) -> bool:
         return phase in self.phases
+
+    def bind_address(self, port: Port) -> str | None:
+        """The host address a published port binds to; None: every interface."""
+        if port.host_ip is not None:
+            return str(port.host_ip)
+        return "127.0.0.1" if self.docker_socket and not self.public_with_docker_socket else None
 
     def secret_names(self) -> list[str]:
         """Every catalog secret this service reads, from `secrets:` and `${NAME}` in env, in order."""

@@ -99,7 +99,8 @@ def destroy(phase: Annotated[PhaseChoice, typer.Option(help="scale: delete every
 def status(catalog: CatalogOption = DEFAULT_CATALOG, host: HostOption = None,
            phase: Annotated[PhaseChoice, typer.Option(help="mvp: containers on the host; scale: the Pulumi stack.")
                             ] = PhaseChoice.mvp,
-           stack: StackOption = None, backend: BackendOption = None, json_output: JsonOption = False) -> None:
+           stack: StackOption = None, backend: BackendOption = None, json_output: JsonOption = False,
+           profile: ProfileOption = ProfileChoice.real) -> None:
     """Phase mvp: health table of the deployed project (exit 1 when a service is not ready).
     Phase scale: the stack's resources and exported endpoints.
 
@@ -121,7 +122,7 @@ def status(catalog: CatalogOption = DEFAULT_CATALOG, host: HostOption = None,
             return
         from ..ops.operate import project_status
 
-        result = project_status(loaded, host)
+        result = project_status(loaded, host, profile.value)
         conclude(result, json_output, show_project_status)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, JsonValue
 
+from ..catalog.checks import socket_holders
 from ..catalog.graph import condition, dependency_closure, start_waves
 from ..catalog.model import Catalog
 from ..catalog.types import PHASES
@@ -22,6 +23,9 @@ class CatalogSummary(Result):
     services: int
     secrets: int
     phases: dict[str, int]
+    root_equivalent: list[str] = Field(
+        default_factory=list, description="Services holding the Docker socket: each is root on the phase-1 host."
+    )
 
 
 def summary(path: Path, catalog: Catalog) -> CatalogSummary:
@@ -31,6 +35,7 @@ def summary(path: Path, catalog: Catalog) -> CatalogSummary:
         services=len(catalog.services),
         secrets=len(catalog.secrets),
         phases={phase: len(catalog.in_phase(phase)) for phase in PHASES},
+        root_equivalent=socket_holders(catalog),
     )
 
 

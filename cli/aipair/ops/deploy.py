@@ -22,6 +22,7 @@ from ..engines.secretstore import ensure_env
 from ..errors import AipairError
 from ..render.compose import render_compose
 from ..render.files import render_phase
+from ..render.names import compose_project
 from ..results import Result, Seconds
 from .callbacks import Deployer, Progress, no_progress
 from .outcome import Outcome
@@ -54,7 +55,8 @@ class DeployResult(Result):
 
 
 def project_for(catalog: Catalog, root: Path, profile: str, host: str | None) -> ComposeProject:
-    return ComposeProject(catalog.project.name, root / COMPOSE_FILES[profile], root / "compose", host)
+    """The profile's own Compose project: the mock profile's is `<name>-mock`, never the real one."""
+    return ComposeProject(compose_project(catalog, profile), root / COMPOSE_FILES[profile], root / "compose", host)
 
 
 def last_good_file(root: Path, profile: str, host: str | None) -> Path:

@@ -10,7 +10,7 @@ from ..catalog.model import Catalog
 from ..engines import docker as engine
 from ..engines.mockimage import ensure_mock_image
 from ..errors import Declined
-from ..render.names import compose_volume_name
+from ..render.names import compose_project, compose_volume_name
 from ..results import Result
 from .callbacks import Confirm
 from .deploy import project_for, take_down
@@ -22,10 +22,11 @@ class ProjectStatus(Result):
     services: list[engine.ContainerStatus]
 
 
-def project_status(catalog: Catalog, host: str | None) -> ProjectStatus:
-    """Every container of the project; ok only when there are some and all are ready."""
-    rows = engine.project_containers(engine.connect(host), catalog.project.name)
-    return ProjectStatus(project=catalog.project.name, ok=bool(rows) and all(r.ok for r in rows), services=rows)
+def project_status(catalog: Catalog, host: str | None, profile: str = "real") -> ProjectStatus:
+    """Every container of the profile's project; ok only when there are some and all are ready."""
+    project = compose_project(catalog, profile)
+    rows = engine.project_containers(engine.connect(host), project)
+    return ProjectStatus(project=project, ok=bool(rows) and all(r.ok for r in rows), services=rows)
 
 
 def logs(catalog: Catalog, root: Path, service: str, *, profile: str, host: str | None, tail: int, follow: bool) -> int:
@@ -42,9 +43,9 @@ class DownResult(Result):
     dry_run: bool = False
 
 
-def data_volumes(catalog: Catalog) -> list[str]:
+def data_volumes(catalog: Catalog, profile: str = "real") -> list[str]:
     return [
-        compose_volume_name(catalog.project.name, name, volume.name)
+        compose_volume_name(compose_project(catalog, profile), name, volume.name)
         for name, svc in catalog.in_phase("mvp").items()
         for volume in svc.volumes
         if not volume.shared_from  # the owner's volume, counted once
@@ -55,17 +56,18 @@ def down(
     catalog: Catalog, root: Path, *, profile: str, host: str | None, volumes: bool, dry_run: bool, confirm: Confirm
 ) -> DownResult:
     """Stop and remove containers and networks; volumes only when asked, and only after ``confirm``."""
+    project = project_for(catalog, root, profile, host)
     result = DownResult(
-        project=catalog.project.name,
+        project=project.name,
         delete_volumes=volumes,
-        volumes=data_volumes(catalog) if volumes else [],
+        volumes=data_volumes(catalog, profile) if volumes else [],
         dry_run=dry_run,
     )
     if dry_run:
         return result
-    if volumes and not confirm(f"Delete {len(result.volumes)} data volumes of {catalog.project.name}?"):
+    if volumes and not confirm(f"Delete {len(result.volumes)} data volumes of {project.name}?"):
         raise Declined("nothing removed")
-    take_down(project_for(catalog, root, profile, host), volumes=volumes)
+    take_down(project, volumes=volumes)
     return result
 
 

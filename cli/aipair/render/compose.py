@@ -14,7 +14,7 @@ from ..catalog.model import Catalog, CommandHealth, HttpHealth, Port, Service, T
 from ..catalog.types import LAYERS, REFERENCE_RE
 from .databases import with_init_jobs
 from .mock import mock_overrides
-from .names import volume_name
+from .names import compose_project, router_name, volume_name
 from .report import Note
 
 PHASE = "mvp"
@@ -31,12 +31,13 @@ def render_compose(
 ) -> tuple[ComposeDocument, list[Note]]:
     """The Compose document for phase 1 and the notes on what it approximates.
 
-    ``project_name`` defaults to the catalog's; a throw-away project (upgrade validation) passes
-    its own so that networks, volumes and Traefik's network labels do not collide. ``profile``
-    "mock" swaps every service marked mockable for the local stand-in of ``mock.py``.
+    ``project_name`` defaults to the profile's (the catalog's; `<name>-mock` for the mock profile,
+    which so never shares containers, networks or volumes with the real project); a throw-away
+    project (upgrade validation) passes its own. ``profile`` "mock" swaps every service marked
+    mockable for the local stand-in of ``mock.py``.
     """
     catalog = with_init_jobs(catalog)
-    project = project_name or catalog.project.name
+    project = project_name or compose_project(catalog, profile)
     services = catalog.in_phase(PHASE)
     notes: list[Note] = []
     layers_of = {name: _networks(catalog, name, svc, services) for name, svc in services.items()}
@@ -108,7 +109,7 @@ def _service(
     configs = [{"source": config_name, "target": file.path} for config_name, file in _config_names(name, svc)]
     if configs:
         out["configs"] = configs
-    published = [_published(port) for port in svc.ports if port.publish is not None]
+    published = [_published(svc, port) for port in svc.ports if port.publish is not None]
     if published:
         out["ports"] = published
     if svc.ports:
@@ -125,7 +126,10 @@ def _service(
         for v in svc.volumes
     ]
     if svc.docker_socket:
-        mounts.append({"type": "bind", "source": DOCKER_SOCKET, "target": DOCKER_SOCKET, "read_only": True})
+        # Not read-only: `:ro` on a socket stops no API call (containers are started through it), so it would
+        # only pretend. The socket is root on the host; see the docker_socket note.
+        mounts.append({"type": "bind", "source": DOCKER_SOCKET, "target": DOCKER_SOCKET})
+        notes.append(Note(PHASE, "docker_socket", name, socket_note(svc)))
     if mounts:
         out["volumes"] = mounts
     out["networks"] = networks
@@ -254,8 +258,26 @@ def _describe(svc: Service) -> str:
     return "it"
 
 
-def _published(port: Port) -> dict[str, Any]:
-    return {"target": port.port, "published": str(port.publish), "protocol": port.protocol}
+def _published(svc: Service, port: Port) -> dict[str, Any]:
+    """A published port; bound to one host address when the catalog (or the Docker socket) says so."""
+    out: dict[str, Any] = {"target": port.port, "published": str(port.publish), "protocol": port.protocol}
+    address = svc.bind_address(port)
+    if address is not None:
+        out["host_ip"] = address
+    return out
+
+
+def socket_note(svc: Service) -> str:
+    """What holding the Docker socket means, said plainly."""
+    exposure = (
+        "reachable from outside the host (public_with_docker_socket)"
+        if svc.public_with_docker_socket
+        else "its published ports bind to 127.0.0.1 only"
+    )
+    return (
+        "holds the Docker socket: root-equivalent on the host (it can start a privileged container that mounts /); "
+        f"anyone who controls it or gets into it is root; {exposure}"
+    )
 
 
 def _resources(catalog: Catalog, svc: Service) -> dict[str, Any]:
@@ -279,7 +301,7 @@ def _labels(catalog: Catalog, project: str, name: str, svc: Service) -> dict[str
         labels["traefik.docker.network"] = f"{project}_{svc.layer}"
     for port in public:
         assert port.public is not None
-        router = f"{name}-{port.name}"
+        router = router_name(name, port.name)
         host = catalog.expand(port.public.hostname)
         rule = f"Host(`{host}`)" if port.public.path == "/" else f"Host(`{host}`) && PathPrefix(`{port.public.path}`)"
         labels[f"traefik.http.routers.{router}.rule"] = rule

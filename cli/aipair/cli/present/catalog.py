@@ -13,6 +13,11 @@ def show_summary(summary: CatalogSummary) -> None:
         f"[green]✓[/] {escape(summary.catalog)} is valid: {summary.services} services "
         f"({summary.phases['mvp']} in mvp, {summary.phases['scale']} in scale), {summary.secrets} secrets"
     )
+    if summary.root_equivalent:
+        out.print(
+            f"[yellow]![/] root on the host: {escape(', '.join(summary.root_equivalent))} "
+            "(they hold the Docker socket; whoever controls one of them controls the host)"
+        )
 
 
 def show_service_list(listing: ServiceList) -> None:
