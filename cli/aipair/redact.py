@@ -17,8 +17,12 @@ SECRET_PARAMS = re.compile(
     r"client_secret|api[_-]?key|apikey|key|sig|signature|x-amz-signature|x-amz-credential|"
     r"x-amz-security-token|x-goog-signature|x-goog-credential)$"
 )
-# a scheme, then "//", then userinfo up to the last "@" before the host: what redact_urls_in looks for
+# a URL inside a longer text, up to the first character a URL cannot hold
 URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s<>\"'`]+")
+# userinfo: after the scheme's "//", everything up to the last "@" before the path; in one URL even
+# characters a URL may not hold (a hand-written password with a space), in a text only URL characters
+USERINFO_IN_URL = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+USERINFO_IN_TEXT = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s<>\"'`]*@")
 
 
 def redact_url(url: str) -> str:
@@ -27,6 +31,9 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return _userinfo_only(url)
+    if USERINFO_IN_URL.match(url):  # masked before urlsplit, which misreads characters a URL may not hold
+        url = USERINFO_IN_URL.sub(lambda match: f"{match.group(1)}{MASK}@", url, count=1)
+        parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:
         netloc = MASK + "@" + netloc.rpartition("@")[2]
@@ -36,7 +43,8 @@ def redact_url(url: str) -> str:
 
 def redact_urls_in(text: str) -> str:
     """Every URL inside ``text`` (an exception's message, a server's answer) passed through redact_url."""
-    return URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
+    masked = USERINFO_IN_TEXT.sub(lambda match: f"{match.group(1)}{MASK}@", text)
+    return URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), masked)
 
 
 def _redact_param(param: str) -> str:
