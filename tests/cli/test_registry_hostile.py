@@ -248,6 +248,23 @@ def test_tags_that_are_not_valid_oci_tags_are_dropped() -> None:
         assert read_tags(server) == ["1.0.1", "1.0.3"]
 
 
+@pytest.mark.parametrize(
+    "digest", ["sha256:abc", 'sha256:{hex}", docker_socket: true, x: "', "md5 {hex}", "sha256:../../{hex}"]
+)
+def test_a_digest_header_that_is_not_a_digest_is_refused(digest: str) -> None:
+    value = digest.format(hex="a" * 64)
+
+    def registry(reply: Reply, seen: Seen) -> None:
+        reply.json(200, {}, Docker_Content_Digest=value)
+
+    async def go() -> str:
+        async with RegistryClient(limits=QUICK) as client:
+            return await client.digest(ImageRef.parse(f"{server.address}/x/app:1.0.0"), "1.0.1")
+
+    with HostileServer(registry) as server, pytest.raises(RegistryError, match="not a digest"):
+        asyncio.run(go())
+
+
 def test_an_answer_that_is_not_json_is_a_clear_error() -> None:
     def registry(reply: Reply, seen: Seen) -> None:
         reply.stream(200, iter([b"<html>not json</html>"]))
