@@ -11,12 +11,18 @@ MiscController):
 - ``POST /api/v1/<tenant>/flows/validate`` validates without saving; the answer has one entry per
   flow with ``errors`` (``detail``/``path``, newer servers) or ``constraints`` (one string, older).
 - Saving an unchanged source keeps the flow's revision.
+
+The server is not trusted with more than it needs: every request is bounded by engines/limits.py
+(connect and read timeouts, a total deadline a trickling answer cannot reset, bytes per answer),
+redirects are not followed, and the credentials (basic, token, or userinfo written into the URL)
+are sent only to the server's own origin and never appear in a message.
 """
 
 from __future__ import annotations
 
+import base64
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +30,9 @@ import httpx
 from pydantic import Field, JsonValue
 
 from ..errors import AipairError, Unavailable, UsageError
+from ..redact import redact_url, redact_urls_in
 from ..results import Result
+from .limits import KESTRA, Answer, BoundExceeded, Bounds, DeadlineTransport, deadline, read_sync
 
 DEFAULT_URL = "http://localhost:8080"
 TERMINAL_STATES = frozenset({"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED", "RETRIED"})
@@ -51,13 +59,29 @@ class Credentials:
     password: str | None = None
     token: str | None = None
 
-    def auth(self) -> httpx.Auth | None:
+    def authorization(self) -> str | None:
+        """The Authorization header's value, None without credentials."""
         if self.username:
-            return httpx.BasicAuth(self.username, self.password or "")
-        return None
+            pair = f"{self.username}:{self.password or ''}".encode()
+            return "Basic " + base64.b64encode(pair).decode()
+        return f"Bearer {self.token}" if self.token else None
 
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token and not self.username else {}
+
+class OriginAuth(httpx.Auth):
+    """An Authorization header added only to requests for one origin (scheme, host, port): the server's."""
+
+    def __init__(self, server: httpx.URL, authorization: str) -> None:
+        self._origin = _origin(server)
+        self._authorization = authorization
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if _origin(request.url) == self._origin:
+            request.headers["Authorization"] = self._authorization
+        yield request
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port or {"http": 80, "https": 443}.get(url.scheme)
 
 
 class Violation(Result):
@@ -131,7 +155,11 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 
 
 class KestraClient:
-    """One server. ``tenant`` None means: ask the server's version and choose (``main`` from 0.23 on)."""
+    """One server. ``tenant`` None means: ask the server's version and choose (``main`` from 0.23 on).
+
+    ``url`` may carry credentials (``https://user:password@host``): they are used as basic auth when no
+    other credentials are given, and removed from ``self.url``, which messages show. ``timeout`` is the
+    read timeout (``--timeout``); ``limits`` the other bounds (engines/limits.py)."""
 
     def __init__(
         self,
@@ -143,15 +171,30 @@ class KestraClient:
         retries: int = 3,
         backoff: float = 0.5,
         transport: httpx.BaseTransport | None = None,
+        limits: Bounds = KESTRA,
     ) -> None:
-        self.url = url.rstrip("/")
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL:
+            parsed = httpx.URL()
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise UsageError(
+                f"the Kestra URL {redact_url(url)!r} is not an http or https URL; set --server or KESTRA_URL"
+            )
+        if parsed.userinfo and not (credentials.username or credentials.token):
+            credentials = Credentials(username=parsed.username, password=parsed.password)
+        server = parsed.copy_with(userinfo=b"", query=None, fragment=None)
+        self.url = redact_url(str(server)).rstrip("/")
+        authorization = credentials.authorization()
         self._client = httpx.Client(
-            base_url=self.url,
-            auth=credentials.auth(),
-            headers=credentials.headers(),
-            timeout=timeout,
-            transport=transport,
+            base_url=server,
+            auth=OriginAuth(server, authorization) if authorization else None,
+            timeout=httpx.Timeout(timeout, connect=min(limits.connect, timeout)),
+            transport=transport or DeadlineTransport(),
+            follow_redirects=False,
         )
+        self._limits = limits
+        self._deadline = max(limits.deadline, timeout)
         self._retries = retries
         self._backoff = backoff
         self._tenant = tenant
@@ -168,23 +211,53 @@ class KestraClient:
 
     # --- transport ------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _send(self, method: str, path: str, **kwargs: Any) -> Answer:
+        """One request, read within the byte bound and the deadline (engines/limits.py)."""
+        with deadline(self._deadline):
+            response = self._client.send(self._client.build_request(method, path, **kwargs), stream=True)
+            try:
+                return read_sync(response, self._limits.max_bytes)
+            finally:
+                response.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Answer:
         """Retries only when the request cannot have reached the server (connect errors), with backoff."""
         for attempt in range(self._retries + 1):
+            started = time.monotonic()
             try:
-                response = self._client.request(method, path, **kwargs)
+                response = self._send(method, path, **kwargs)
                 break
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if attempt == self._retries:
                     raise KestraUnavailable(
-                        f"cannot reach Kestra at {self.url} ({exc}); is the server running? Set --server or KESTRA_URL"
+                        f"cannot reach Kestra at {self.url} ({redact_urls_in(str(exc))}); is the server running? "
+                        "Set --server or KESTRA_URL"
                     ) from None
                 time.sleep(self._backoff * 2**attempt)
             except httpx.TimeoutException:
+                if time.monotonic() - started >= self._deadline - 0.05:
+                    raise KestraUnavailable(
+                        f"Kestra at {self.url} did not finish answering {method} {path} within the "
+                        f"{self._deadline:.0f} s deadline (engines/limits.py); the server is overloaded or "
+                        "sends its answer a byte at a time"
+                    ) from None
                 raise KestraUnavailable(
                     f"Kestra at {self.url} did not answer {method} {path} in time; "
                     "raise --timeout or check the server's load"
                 ) from None
+            except BoundExceeded as exc:
+                raise KestraError(f"Kestra at {self.url} {exc}: {method} {path}") from None
+            except httpx.TransportError as exc:
+                raise KestraUnavailable(
+                    f"Kestra at {self.url} broke off {method} {path} "
+                    f"({exc.__class__.__name__}: {redact_urls_in(str(exc))})"
+                ) from None
+        if 300 <= response.status_code < 400:
+            location = redact_url(response.headers.get("location", "?"))
+            raise KestraUnavailable(
+                f"Kestra at {self.url} redirected {method} {path} to {location}; not followed (credentials stay "
+                "with the server named): set --server or KESTRA_URL to the server's real URL"
+            )
         if response.status_code in (401, 403):
             raise KestraUnavailable(
                 f"Kestra at {self.url} refused the credentials ({response.status_code}): set KESTRA_USER and "
@@ -197,6 +270,17 @@ class KestraClient:
             raise KestraError(f"Kestra refused {method} {path} ({response.status_code}): {message}")
         return response
 
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The answer's body as JSON: a clear error when it is not (a proxy's login page, a wrong --server)."""
+        response = self._request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise KestraError(
+                f"Kestra at {self.url} answered {method} {path} with something that is not JSON "
+                f"({len(response.content)} bytes); is --server the Kestra API?"
+            ) from None
+
     @property
     def api(self) -> str:
         """The API prefix with the tenant, e.g. ``/api/v1/main``."""
@@ -207,45 +291,49 @@ class KestraClient:
     def version(self) -> str:
         if self._version is None:
             try:
-                body = self._request("GET", "/api/v1/configs").json()
+                body = self._json("GET", "/api/v1/configs")
             except KestraNotFound:
                 raise KestraUnavailable(f"{self.url} does not look like a Kestra server (no /api/v1/configs)") from None
-            self._version = str(body.get("version") or "0")
+            self._version = str((body.get("version") if isinstance(body, dict) else None) or "0")
         return self._version
 
     # --- flows ----------------------------------------------------------------------------------
 
     def validate(self, sources: list[str]) -> list[Violation]:
-        response = self._request(
+        answer = self._json(
             "POST",
             f"{self.api}/flows/validate",
             content=join_sources(sources),
             headers={"Content-Type": "application/x-yaml"},
         )
-        return [_violation(entry) for entry in response.json()]
+        return [_violation(entry) for entry in answer]
 
     def flows(self, namespace: str) -> list[FlowInfo]:
-        return [_flow_info(body) for body in self._request("GET", f"{self.api}/flows/{namespace}").json()]
+        return [_flow_info(body) for body in self._json("GET", f"{self.api}/flows/{namespace}")]
 
     def flow(self, namespace: str, flow_id: str, *, source: bool = False) -> FlowInfo | None:
+        path = f"{self.api}/flows/{namespace}/{flow_id}"
         try:
-            response = self._request(
-                "GET", f"{self.api}/flows/{namespace}/{flow_id}", params={"source": str(source).lower()}
-            )
+            response = self._request("GET", path, params={"source": str(source).lower()})
         except KestraNotFound:
             return None
-        return _flow_info(response.json()) if response.content else None
+        if not response.content:
+            return None
+        try:
+            return _flow_info(response.json())
+        except ValueError:
+            raise KestraError(f"Kestra at {self.url} answered GET {path} with something that is not JSON") from None
 
     def update_namespace(self, namespace: str, sources: list[str]) -> list[FlowInfo]:
         """Create or update ``sources``; ``delete=false`` so flows not sent are left alone."""
-        response = self._request(
+        saved = self._json(
             "POST",
             f"{self.api}/flows/{namespace}",
             params={"delete": "false"},
             content=join_sources(sources),
             headers={"Content-Type": "application/x-yaml"},
         )
-        return [_flow_info(body) for body in response.json()]
+        return [_flow_info(body) for body in saved]
 
     def delete_flow(self, namespace: str, flow_id: str) -> None:
         self._request("DELETE", f"{self.api}/flows/{namespace}/{flow_id}")
@@ -264,14 +352,14 @@ class KestraClient:
                 "headers": {"Content-Type": "multipart/form-data; boundary=aipair"},
             }
         try:
-            return Execution.from_api(self._request("POST", path, **request).json())
+            return Execution.from_api(self._json("POST", path, **request))
         except KestraNotFound:
             raise KestraNotFound(
                 f"no flow {namespace}.{flow_id} on {self.url}: register it first (aipair flows register)"
             ) from None
 
     def execution(self, execution_id: str) -> Execution:
-        return Execution.from_api(self._request("GET", f"{self.api}/executions/{execution_id}").json())
+        return Execution.from_api(self._json("GET", f"{self.api}/executions/{execution_id}"))
 
     def follow(
         self,
@@ -300,17 +388,19 @@ class KestraClient:
             time.sleep(interval)
 
     def executions(self, namespace: str, flow_id: str, *, size: int = 1) -> list[Execution]:
-        response = self._request(
+        """The latest ``size`` executions (one page, at most limits.KESTRA.max_page_size)."""
+        size = max(1, min(size, self._limits.max_page_size))
+        found = self._json(
             "GET",
             f"{self.api}/executions/search",
             params={"namespace": namespace, "flowId": flow_id, "size": size, "page": 1, "sort": "state.startDate:desc"},
         )
-        return [Execution.from_api(body) for body in response.json().get("results") or []]
+        return [Execution.from_api(body) for body in (found.get("results") if isinstance(found, dict) else None) or []]
 
     def logs(self, execution_id: str) -> list[LogLine]:
         return [
             LogLine(task=line.get("taskId"), level=str(line.get("level")), message=str(line.get("message")))
-            for line in self._request("GET", f"{self.api}/logs/{execution_id}").json()
+            for line in self._json("GET", f"{self.api}/logs/{execution_id}")
         ]
 
 
@@ -349,7 +439,7 @@ def _error_line(error: Any) -> str:
     return str(error)
 
 
-def _server_message(response: httpx.Response) -> str:
+def _server_message(response: Answer) -> str:
     """The most useful text of an error answer: Kestra uses Micronaut's JSON errors or RFC 9457 problems."""
     try:
         body = response.json()

@@ -2,8 +2,14 @@
 
 Handles what Docker Hub, GHCR and Quay do: an anonymous bearer token fetched after a
 `WWW-Authenticate: Bearer` challenge, basic auth from the Docker config for private registries,
-`429 Too Many Requests` with `Retry-After`, pagination through `Link` headers. Requests run
+`429 Too Many Requests` with `Retry-After`, pagination through `Link` headers. Operations run
 concurrently under a bound, and answers are cached for a short while.
+
+A registry is not trusted: every operation is bounded by engines/limits.py (deadline, bytes, pages,
+tags, redirects), and credentials go only to the origin (scheme, host, port) they belong to: the
+registry's own for its basic credentials and tokens, an https token realm (or the plain-http
+registry's own host) for the token request. A next-page link to another origin is refused; a
+redirect elsewhere is followed without credentials. URLs in messages pass through redact_url.
 """
 
 from __future__ import annotations
@@ -11,16 +17,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 import os
 import re
 import time
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from ..catalog.images import DOCKER_HUB, ImageRef
 from ..errors import AipairError
+from ..redact import redact_url, redact_urls_in
+from .limits import REGISTRY, Answer, BoundExceeded, Bounds, read_async
 
 MANIFEST_TYPES = ", ".join(
     [
@@ -32,6 +42,10 @@ MANIFEST_TYPES = ", ".join(
 )
 CHALLENGE_RE = re.compile(r'(\w+)="([^"]*)"')
 LINK_RE = re.compile(r"<([^>]+)>;\s*rel=\"?next\"?")
+TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")  # the OCI distribution spec's tag grammar
+DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,256}$")  # the OCI digest grammar
+T = TypeVar("T")
+Origin = tuple[str, str, int | None]
 
 
 class RegistryError(AipairError):
@@ -60,30 +74,59 @@ def docker_credentials(registry: str, config_path: Path | None = None) -> tuple[
     keys = [registry, f"https://{registry}", f"http://{registry}"]
     if registry == DOCKER_HUB:
         keys += ["https://index.docker.io/v1/", "index.docker.io", "docker.io"]
+    if not isinstance(auths, dict):
+        return None
     for key in keys:
-        encoded = auths.get(key, {}).get("auth")
+        entry = auths.get(key)
+        encoded = entry.get("auth") if isinstance(entry, dict) else None
         if encoded:
-            user, _, password = base64.b64decode(encoded).decode().partition(":")
+            try:
+                user, _, password = base64.b64decode(encoded).decode().partition(":")
+            except ValueError:
+                continue
             return user, password
     return None
 
 
+def origin(url: str | httpx.URL) -> Origin:
+    """Scheme, host and port: what credentials are bound to (as browsers bind cookies and Docker its auth)."""
+    parsed = httpx.URL(url)
+    return parsed.scheme, parsed.host, parsed.port or {"http": 80, "https": 443}.get(parsed.scheme)
+
+
+def realm_problem(registry: str, realm: httpx.URL) -> str | None:
+    """Why the registry's credentials must not go to ``realm`` (None when they may): as Docker, the token
+    realm must be https, unless the registry itself is plain http (loopback or listed as insecure) and the
+    realm is on that same host."""
+    base = httpx.URL(registry)
+    if realm.scheme == "https" and realm.host:
+        return None
+    if realm.scheme == "http" and base.scheme == "http" and realm.host == base.host:
+        return None
+    return (
+        f"refused the token realm {redact_url(str(realm))}: a realm must be https (or on the plain-http "
+        "registry's own host), so that credentials never cross the network in clear"
+    )
+
+
 class RegistryClient:
-    """Async client; use as ``async with RegistryClient() as client``."""
+    """Async client; use as ``async with RegistryClient() as client``. ``limits``: engines/limits.py."""
 
     def __init__(
         self,
         *,
         concurrency: int = 8,
-        timeout: float = 15.0,
         cache_seconds: float = 300.0,
         max_retries: int = 3,
         docker_config: Path | None = None,
         page_size: int = 1000,
+        limits: Bounds = REGISTRY,
     ) -> None:
-        self._page_size = page_size
+        self._limits = limits
+        self._page_size = max(1, min(page_size, limits.max_page_size))
         self._semaphore = asyncio.Semaphore(concurrency)
-        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=True)
+        # redirects are followed by _send, which decides per hop whether credentials go along
+        self._client = httpx.AsyncClient(timeout=limits.timeout(), follow_redirects=False)
         self._cache: dict[str, tuple[float, Any]] = {}
         self._tokens: dict[tuple[str, str], str] = {}
         self._cache_seconds = cache_seconds
@@ -98,18 +141,12 @@ class RegistryClient:
         await self._client.aclose()
 
     async def tags(self, ref: ImageRef) -> list[str]:
-        """Every tag of the repository, following `Link: <…>; rel="next"` pages."""
+        """Every tag of the repository, following `Link: <…>; rel="next"` pages on the registry itself."""
         key = f"tags {ref.registry}/{ref.path}"
         cached = self._cached(key)
         if cached is not None:
             return list(cached)
-        url: str | None = f"{base_url(ref)}/v2/{ref.path}/tags/list?n={self._page_size}"
-        found: list[str] = []
-        while url:
-            response = await self._request("GET", url, ref)
-            found += response.json().get("tags") or []
-            match = LINK_RE.search(response.headers.get("link", ""))
-            url = httpx.URL(url).join(match.group(1)).__str__() if match else None
+        found = await self._bounded(self._all_tags(ref), ref, "listing its tags")
         self._cache[key] = (time.monotonic() + self._cache_seconds, found)
         return list(found)
 
@@ -119,12 +156,21 @@ class RegistryClient:
         cached = self._cached(key)
         if cached is not None:
             return str(cached)
-        response = await self._request(
-            "HEAD", f"{base_url(ref)}/v2/{ref.path}/manifests/{tag}", ref, headers={"Accept": MANIFEST_TYPES}
+        answer = await self._bounded(
+            self._request(
+                "HEAD", f"{base_url(ref)}/v2/{ref.path}/manifests/{tag}", ref, headers={"Accept": MANIFEST_TYPES}
+            ),
+            ref,
+            f"reading the digest of {tag}",
         )
-        digest = response.headers.get("docker-content-digest")
+        digest = answer.headers.get("docker-content-digest")
         if not digest:
             raise RegistryError(f"{ref.registry}/{ref.path}:{tag}: the registry sent no Docker-Content-Digest")
+        if not DIGEST_RE.match(digest):
+            raise RegistryError(
+                f"{ref.registry}/{ref.path}:{tag}: the registry sent a Docker-Content-Digest that is not a digest: "
+                f"{digest[:80]!r}"
+            )
         self._cache[key] = (time.monotonic() + self._cache_seconds, digest)
         return str(digest)
 
@@ -132,66 +178,193 @@ class RegistryClient:
         entry = self._cache.get(key)
         return entry[1] if entry and entry[0] > time.monotonic() else None
 
-    async def _request(
-        self, method: str, url: str, ref: ImageRef, headers: dict[str, str] | None = None
-    ) -> httpx.Response:
+    async def _bounded(self, work: Awaitable[T], ref: ImageRef, doing: str) -> T:
+        """One operation, within the concurrency bound and, once started, within the deadline."""
+        async with self._semaphore:
+            try:
+                async with asyncio.timeout(self._limits.deadline):
+                    return await work
+            except TimeoutError:
+                raise RegistryError(
+                    f"{ref.registry}/{ref.path}: {doing} took longer than the {self._limits.deadline:.0f} s deadline "
+                    "(engines/limits.py); the registry is too slow, or sends its answer a byte at a time"
+                ) from None
+
+    async def _all_tags(self, ref: ImageRef) -> list[str]:
+        base = base_url(ref)
+        url = f"{base}/v2/{ref.path}/tags/list?n={self._page_size}"
+        seen: set[str] = set()
+        found: list[str] = []
+        for _ in range(self._limits.max_pages):
+            seen.add(url)
+            answer = await self._request("GET", url, ref)
+            body = _json_object(answer, ref)
+            tags = body.get("tags") or []
+            if not isinstance(tags, list):
+                raise RegistryError(f"{ref.registry}/{ref.path}: the registry's tag list is not a list")
+            found += [tag for tag in tags if isinstance(tag, str) and TAG_RE.match(tag)]
+            if len(found) > self._limits.max_tags:
+                raise RegistryError(
+                    f"{ref.registry}/{ref.path}: the registry lists more than {self._limits.max_tags} tags "
+                    "(the bound in engines/limits.py)"
+                )
+            match = LINK_RE.search(answer.headers.get("link", ""))
+            if not match:
+                return found
+            following = str(httpx.URL(url).join(match.group(1)))
+            if origin(following) != origin(base):
+                raise RegistryError(
+                    f"{ref.registry}/{ref.path}: the registry's next page is on another host "
+                    f"({redact_url(following)}); refused, so that credentials for {ref.registry} stay there"
+                )
+            if following in seen:
+                raise RegistryError(f"{ref.registry}/{ref.path}: the registry's next-page links loop back; stopped")
+            url = following
+        raise RegistryError(
+            f"{ref.registry}/{ref.path}: the registry sent more than {self._limits.max_pages} pages of tags "
+            "(the bound in engines/limits.py)"
+        )
+
+    async def _request(self, method: str, url: str, ref: ImageRef, headers: dict[str, str] | None = None) -> Answer:
         headers = dict(headers or {})
         scope = f"repository:{ref.path}:pull"
-        async with self._semaphore:
-            for attempt in range(self._max_retries + 1):
-                token = self._tokens.get((ref.registry, scope))
-                if token:
-                    headers["Authorization"] = token
-                try:
-                    self.requests += 1
-                    response = await self._client.request(method, url, headers=headers)
-                except httpx.TransportError as exc:
-                    if attempt == self._max_retries:
-                        raise RegistryError(
-                            f"cannot reach the registry {ref.registry}: {exc.__class__.__name__}: {exc}"
-                        ) from None
-                    await asyncio.sleep(0.2 * 2**attempt)
-                    continue
-                if response.status_code == 401 and attempt < self._max_retries and "Authorization" not in headers:
-                    self._tokens[(ref.registry, scope)] = await self._authorize(response, ref, scope)
-                    continue
-                if response.status_code == 429 and attempt < self._max_retries:
-                    await asyncio.sleep(min(float(response.headers.get("retry-after", "1") or 1), 30.0))
-                    continue
-                return self._checked(response, ref)
+        registry = origin(base_url(ref))
+        for attempt in range(self._max_retries + 1):
+            token = self._tokens.get((ref.registry, scope))
+            try:
+                answer = await self._send(method, url, ref, headers, token, registry)
+            except httpx.TransportError as exc:
+                if attempt == self._max_retries:
+                    raise RegistryError(
+                        f"cannot reach the registry {ref.registry}: {exc.__class__.__name__}: "
+                        f"{redact_urls_in(str(exc))}"
+                    ) from None
+                await asyncio.sleep(0.2 * 2**attempt)
+                continue
+            if answer.status_code == 401 and token is None and attempt < self._max_retries:
+                if origin(answer.url) != registry:
+                    raise RegistryAuthError(
+                        f"{ref.registry}/{ref.path}: the registry redirected to {redact_url(str(answer.url))}, "
+                        f"which asks for credentials; refused: credentials for {ref.registry} go only there"
+                    )
+                self._tokens[(ref.registry, scope)] = await self._authorize(answer, ref, scope)
+                continue
+            if answer.status_code == 429 and attempt < self._max_retries:
+                await asyncio.sleep(_retry_after(answer, self._limits.max_retry_after))
+                continue
+            return self._checked(answer, ref)
         raise RegistryError(f"{ref.registry}: gave up after {self._max_retries} retries")  # pragma: no cover
 
-    async def _authorize(self, response: httpx.Response, ref: ImageRef, scope: str) -> str:
-        challenge = response.headers.get("www-authenticate", "")
+    async def _send(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        ref: ImageRef,
+        headers: dict[str, str],
+        authorization: str | None,
+        owner: Origin,
+    ) -> Answer:
+        """One request, its redirects followed; ``authorization`` goes along only to ``owner``'s origin,
+        and a redirect from https to plain http is refused."""
+        target = httpx.URL(url)
+        for _ in range(self._limits.max_redirects + 1):
+            sent = dict(headers)
+            if authorization and origin(target) == owner:
+                sent["Authorization"] = authorization
+            self.requests += 1
+            response = await self._client.send(self._client.build_request(method, target, headers=sent), stream=True)
+            try:
+                if response.has_redirect_location:
+                    following = target.join(response.headers["location"])
+                    if following.scheme not in ("http", "https") or (target.scheme, following.scheme) == (
+                        "https",
+                        "http",
+                    ):
+                        raise RegistryError(
+                            f"{ref.registry}/{ref.path}: refused a redirect from {target.scheme} to "
+                            f"{redact_url(str(following))}"
+                        )
+                    target = following
+                    continue
+                try:
+                    return await read_async(response, self._limits.max_bytes)
+                except BoundExceeded as exc:
+                    raise RegistryError(f"{ref.registry}/{ref.path}: the registry {exc}") from None
+            finally:
+                await response.aclose()
+        raise RegistryError(
+            f"{ref.registry}/{ref.path}: more than {self._limits.max_redirects} redirects (engines/limits.py)"
+        )
+
+    async def _authorize(self, answer: Answer, ref: ImageRef, scope: str) -> str:
+        challenge = answer.headers.get("www-authenticate", "")
         credentials = docker_credentials(ref.registry, self._docker_config)
+        basic = "Basic " + base64.b64encode(":".join(credentials).encode()).decode() if credentials else None
         if challenge.lower().startswith("basic"):
-            if not credentials:
+            if not basic:
                 raise RegistryAuthError(f"{ref.registry} needs credentials: run `docker login {ref.registry}`")
-            return "Basic " + base64.b64encode(":".join(credentials).encode()).decode()
+            return basic
         if challenge.lower().startswith("bearer"):
             params = dict(CHALLENGE_RE.findall(challenge))
-            query = {"service": params.get("service", ""), "scope": params.get("scope", scope)}
-            auth = httpx.BasicAuth(*credentials) if credentials else None
+            if not params.get("realm"):
+                raise RegistryAuthError(f"{ref.registry}: cannot get a token (the challenge names no realm)")
             try:
-                token_response = await self._client.get(params["realm"], params=query, auth=auth)
-            except (KeyError, httpx.TransportError) as exc:
-                raise RegistryAuthError(f"{ref.registry}: cannot get a token ({exc})") from None
-            if token_response.status_code in (401, 403):
+                realm = httpx.URL(base_url(ref)).join(params["realm"])
+            except httpx.InvalidURL:
+                raise RegistryAuthError(f"{ref.registry}: cannot get a token (the realm is not a URL)") from None
+            problem = realm_problem(base_url(ref), realm)
+            if problem:
+                raise RegistryAuthError(f"{ref.registry}: {problem}")
+            query = {"service": params.get("service", ""), "scope": params.get("scope", scope)}
+            try:
+                token_answer = await self._send("GET", realm.copy_merge_params(query), ref, {}, basic, origin(realm))
+            except httpx.TransportError as exc:
+                raise RegistryAuthError(
+                    f"{ref.registry}: cannot get a token ({exc.__class__.__name__}: {redact_urls_in(str(exc))})"
+                ) from None
+            if token_answer.status_code in (401, 403):
                 raise RegistryAuthError(
                     f"{ref.registry} refused the credentials for {ref.path} "
-                    f"(HTTP {token_response.status_code}); check `docker login {ref.registry}`"
+                    f"(HTTP {token_answer.status_code}); check `docker login {ref.registry}`"
                 )
-            body = token_response.json()
-            return "Bearer " + (body.get("token") or body.get("access_token") or "")
+            if token_answer.status_code >= 400:
+                raise RegistryAuthError(f"{ref.registry}: the token service answered HTTP {token_answer.status_code}")
+            body = _json_object(token_answer, ref)
+            token = body.get("token") or body.get("access_token") or ""
+            if not isinstance(token, str) or not token.isprintable():
+                raise RegistryAuthError(f"{ref.registry}: the token service sent no usable token")
+            return "Bearer " + token
         raise RegistryAuthError(f"{ref.registry} asks for an unsupported authentication: {challenge[:80]!r}")
 
-    def _checked(self, response: httpx.Response, ref: ImageRef) -> httpx.Response:
-        if response.status_code == 401:
+    def _checked(self, answer: Answer, ref: ImageRef) -> Answer:
+        if answer.status_code == 401:
             raise RegistryAuthError(
                 f"{ref.registry} refused the credentials for {ref.path}; check `docker login {ref.registry}`"
             )
-        if response.status_code == 404:
+        if answer.status_code == 404:
             raise RegistryError(f"{ref.registry}/{ref.path}: no such repository or tag")
-        if response.status_code >= 400:
-            raise RegistryError(f"{ref.registry}/{ref.path}: HTTP {response.status_code}")
-        return response
+        if answer.status_code >= 400:
+            raise RegistryError(f"{ref.registry}/{ref.path}: HTTP {answer.status_code}")
+        return answer
+
+
+def _json_object(answer: Answer, ref: ImageRef) -> dict[str, Any]:
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise RegistryError(
+            f"{ref.registry}/{ref.path}: the registry answered something that is not JSON "
+            f"(HTTP {answer.status_code}, {len(answer.content)} bytes)"
+        )
+    return body
+
+
+def _retry_after(answer: Answer, longest: float) -> float:
+    """Seconds to wait after a 429: the server's `Retry-After` in seconds, capped; 1 when it is a date or junk."""
+    try:
+        wanted = float(answer.headers.get("retry-after", "1") or 1)
+    except ValueError:
+        wanted = 1.0
+    return min(max(wanted, 0.0), longest) if math.isfinite(wanted) else 1.0

@@ -9,6 +9,7 @@ from ...catalog.images import ImageRef
 from ...catalog.model import Catalog
 from ...engines.files import write_json
 from ...engines.registry import RegistryClient, RegistryError
+from ...redact import redact_urls_in
 from .report import CheckReport, CheckRow
 from .versions import Decision, decide, lockstep
 
@@ -36,7 +37,8 @@ async def check_services(
             row = rows[name] = CheckRow(service=name, image=f"{ref.registry}/{ref.path}", current=ref.tag or "")
             found = tags_of[(ref.registry, ref.path)]
             if isinstance(found, BaseException):
-                row.error = str(found) if isinstance(found, RegistryError) else f"{found.__class__.__name__}: {found}"
+                text = str(found) if isinstance(found, RegistryError) else f"{found.__class__.__name__}: {found}"
+                row.error = redact_urls_in(text)  # an unexpected error's text may hold a URL with credentials
                 continue
             tags_by_service[name] = found
             decisions[name] = decide(row.current, found, svc.upgrade)
@@ -49,7 +51,7 @@ async def check_services(
         )
         for name, digest in zip(wanted, digests, strict=True):
             if isinstance(digest, BaseException):
-                rows[name].error = str(digest)
+                rows[name].error = redact_urls_in(str(digest))
             else:
                 rows[name].digest = digest
     return list(rows.values())
