@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Unavailable
+from .secretstore import read_env
 
 
 class ComposeMissing(Unavailable):
@@ -44,7 +45,14 @@ class ComposeProject:
     host: str | None = None
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        """The deployer's environment minus what would change the project behind aipair's back.
+
+        Compose interpolates from the shell before compose/.env, so an exported variable named like a
+        secret would silently replace it (and no longer match the JWTs signed with the .env value); and
+        COMPOSE_* variables (profiles, env files) would change what is run. Both are dropped.
+        """
+        shadowed = set(read_env(self.directory / ".env"))
+        env = {k: v for k, v in os.environ.items() if k not in shadowed and not k.startswith("COMPOSE_")}
         if self.host:
             env["DOCKER_HOST"] = self.host
         return env
