@@ -8,6 +8,7 @@ from ..errors import suggest
 from .database_checks import check_databases
 from .graph import condition, find_cycle
 from .model import Catalog, Service
+from .settings import flow_separator_problems
 from .types import secret_references
 
 Loc = tuple[str | int, ...]
@@ -26,6 +27,7 @@ def check_catalog(catalog: Catalog) -> list[tuple[Loc, str]]:
     problems += _check_secrets(catalog)
     problems += check_databases(catalog)
     problems += _check_shared_volumes(catalog)
+    problems += flow_separator_problems(catalog.project)
     return problems
 
 
