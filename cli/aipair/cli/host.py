@@ -17,7 +17,7 @@ mocks_app = typer.Typer(help="Local stand-ins for the mock profile.\n\nExample: 
 
 @host_app.command("bootstrap")
 def bootstrap(host: HostOption = None,
-              dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the commands that would run (pinned versions and hashes); change nothing.")
+              dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the pinned commands that would run; change nothing.")
                                  ] = False,
               json_output: JsonOption = False) -> None:
     """Install and start Docker and Compose v2 on a Debian host (idempotent), as root.
