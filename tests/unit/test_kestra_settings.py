@@ -24,7 +24,8 @@ import yaml
 
 from aipair.catalog import load_catalog
 from aipair.catalog.loader import parse_catalog
-from aipair.errors import CatalogError
+from aipair.errors import CatalogError, UsageError
+from aipair.ops.flows import flow_ref
 from aipair.render.files import render_flows
 from aipair.render.kestra import CLONE, render_kestra_flows
 
@@ -392,3 +393,20 @@ def test_render_flows_reports_three_dashes_as_a_catalog_error_even_for_a_catalog
     with pytest.raises(CatalogError) as raised:
         render_flows(hostile, source="catalog.yaml")
     assert "catalog.yaml: project.kestra.branch: must not contain '---'" in str(raised.value)
+
+
+# --- flow references from the command line become URL paths of the Kestra API -----------------------
+
+
+@pytest.mark.parametrize(
+    "flow", ["../executions", "a/../../b", "ns/flow", "flow?x=1", "-flow", ".flow", "ns..flow", "flow.", "", "a b"]
+)
+def test_a_flow_reference_that_would_leave_its_url_path_is_refused(flow: str) -> None:
+    with pytest.raises(UsageError, match="is not a flow"):
+        flow_ref(load_catalog(DEFAULT_CATALOG), flow)
+
+
+def test_flow_references_in_the_catalogs_namespace_or_another() -> None:
+    catalog = load_catalog(DEFAULT_CATALOG)
+    assert flow_ref(catalog, "validate-candidate") == ("aipair.platform", "validate-candidate")
+    assert flow_ref(catalog, "team.ops.nightly_1") == ("team.ops", "nightly_1")
