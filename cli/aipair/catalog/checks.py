@@ -9,6 +9,7 @@ from .database_checks import check_databases
 from .graph import condition, find_cycle
 from .model import Catalog, Service
 from .names import rendered_names
+from .settings import flow_separator_problems
 from .types import secret_references
 from .yamlpos import format_path
 
@@ -30,6 +31,7 @@ def check_catalog(catalog: Catalog) -> list[tuple[Loc, str]]:
     problems += _check_shared_volumes(catalog)
     problems += _check_name_collisions(catalog)
     problems += _check_socket_exposure(catalog)
+    problems += flow_separator_problems(catalog.project)
     return problems
 
 

@@ -17,10 +17,13 @@ mocks_app = typer.Typer(help="Local stand-ins for the mock profile.\n\nExample: 
 
 @host_app.command("bootstrap")
 def bootstrap(host: HostOption = None,
-              dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be done; change nothing.")
+              dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the pinned commands that would run; change nothing.")
                                  ] = False,
               json_output: JsonOption = False) -> None:
-    """Install and start Docker and Compose v2 on a Debian/Ubuntu host (idempotent).
+    """Install and start Docker and Compose v2 on a Debian host (idempotent), as root.
+
+    Everything installed is pinned: apt versions per release (signatures enforced), the Compose
+    wheel by SHA-256. --dry-run prints each command exactly as it would run.
 
     \b
     Examples:

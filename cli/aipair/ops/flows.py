@@ -6,6 +6,7 @@ deleted unless asked (``prune``), and then only the flows listed to the user fir
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -185,8 +186,18 @@ def parse_inputs(pairs: list[str]) -> dict[str, str]:
     return inputs
 
 
+# Kestra's own shapes for a namespace and a flow id: the two become parts of the API's URL paths, so
+# nothing else (a '/', '..', '?') may reach them.
+FLOW_REF_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9][A-Za-z0-9_-]*)*\.)?[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
 def flow_ref(catalog: Catalog, flow: str) -> tuple[str, str]:
     """``id`` (in the catalog's namespace) or ``namespace.id`` → (namespace, id)."""
+    if not FLOW_REF_RE.match(flow):
+        raise UsageError(
+            f"{flow!r} is not a flow: write its id (validate-candidate) or namespace.id "
+            "(aipair.platform.validate-candidate): letters, digits, '_' and '-', parts joined by '.'"
+        )
     namespace, _, flow_id = flow.rpartition(".")
     return (namespace or catalog.project.kestra_namespace), flow_id
 

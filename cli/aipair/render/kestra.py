@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..catalog.model import Catalog
-from ..catalog.settings import KestraSettings
+from ..catalog.settings import GIT_ALLOW_PROTOCOL, KestraSettings
 
 VALIDATE_FLOW = "validate-candidate"
 WATCH_FLOW = "watch-versions"
@@ -79,15 +79,37 @@ def _retry(settings: KestraSettings) -> dict[str, Any]:
     }
 
 
+# git asks this helper for the repository's credentials (only for its scheme://host, set by the config key):
+# it answers from the environment, so the token is in no URL, file or command line. `$1` is git's action.
+CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get && echo "username=$AIPAIR_GIT_USER" && echo "password=$AIPAIR_GIT_TOKEN"; }; f'
+)
+
+
 def _repository_env(settings: KestraSettings) -> dict[str, str]:
-    return {
+    """Where the repository is, for the shell; git limited to the usual protocols and never prompting."""
+    env = {
         "AIPAIR_REPOSITORY": settings.repository,
         "AIPAIR_BRANCH": settings.branch,
         "AIPAIR_CATALOG": f"repo/{settings.catalog_path}",
+        "GIT_ALLOW_PROTOCOL": GIT_ALLOW_PROTOCOL,
+        "GIT_TERMINAL_PROMPT": "0",
     }
+    token = settings.repository_token
+    if token is not None:
+        # Kestra renders secret() when the task starts (and masks the value in its logs).
+        env |= {
+            "AIPAIR_GIT_USER": token.username,
+            "AIPAIR_GIT_TOKEN": f"{{{{ secret('{token.secret}') }}}}",
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"credential.{settings.repository_origin}.helper",
+            "GIT_CONFIG_VALUE_0": CREDENTIAL_HELPER,
+        }
+    return env
 
 
-CLONE = 'git clone --quiet --depth 1 --branch "$AIPAIR_BRANCH" "$AIPAIR_REPOSITORY" repo'
+# `--` ends git's options: the repository is never read as one, whatever it holds.
+CLONE = 'git clone --quiet --depth 1 --branch "$AIPAIR_BRANCH" -- "$AIPAIR_REPOSITORY" repo'
 
 
 def _validate_flow(catalog: Catalog, settings: KestraSettings, namespace: str) -> dict[str, Any]:
@@ -186,7 +208,7 @@ def _proposal(catalog: Catalog, settings: KestraSettings) -> list[dict[str, Any]
             **_retry(settings),
             "env": env,
             "commands": [
-                'git clone --quiet --branch "$AIPAIR_BRANCH" "$AIPAIR_REPOSITORY" repo',
+                'git clone --quiet --branch "$AIPAIR_BRANCH" -- "$AIPAIR_REPOSITORY" repo',
                 'branch="aipair/upgrade-$SERVICE-$VERSION"',
                 'git -C repo checkout --quiet -b "$branch"',
                 'aipair upgrade apply "$SERVICE" "$VERSION" --catalog "$AIPAIR_CATALOG" --json > apply.json',
