@@ -24,6 +24,7 @@ from ...engines import docker as engine
 from ...engines.compose import ComposeProject
 from ...engines.files import atomic_write, write_json
 from ...engines.secretstore import ensure_env
+from ...errors import UsageError
 from ...render.compose import render_compose
 from ...render.files import dump_yaml
 from ...results import Result, Seconds
@@ -49,8 +50,13 @@ class ValidationReport(Result):
 
 
 def candidate_image(image: str, version: str) -> str:
-    """The catalog's image at another tag (a pinned digest belongs to the old tag, so it goes)."""
-    return str(ImageRef.parse(image).with_tag(version))
+    """The catalog's image at another tag (a pinned digest belongs to the old tag, so it goes).
+
+    UsageError unless ``version`` is a Docker tag: it ends up in catalog.yaml, URLs and Compose files."""
+    try:
+        return str(ImageRef.parse(image).with_tag(version))
+    except ValueError as exc:
+        raise UsageError(f"{exc}; nothing was changed") from None
 
 
 def throwaway_catalog(catalog: Catalog, service: str, version: str) -> Catalog:
