@@ -203,7 +203,7 @@ def test_a_tag_that_is_not_a_docker_tag_is_a_usage_error_before_any_request(
     path.write_text(catalog_text(hostile.address, flow=True))
     before = snapshot(tmp_path)
 
-    for command in ("apply",):
+    for command in ("apply", "validate"):
         result = cli("upgrade", command, "--catalog", str(path), "--json", "--", "web", tag)
         assert result.exit_code == 2, (command, result.output)
         assert "is not a valid Docker tag" in json.loads(result.stdout)["error"], result.output
@@ -426,6 +426,106 @@ def test_apply_deploy_without_an_engine_restores_the_catalog(hostile: HostileReg
     assert "put back" in json.loads(result.stdout)["error"]
     assert snapshot(tmp_path) == before
     assert cli("rollback", "web", "--catalog", str(path)).exit_code == 1  # nothing recorded, nothing to undo
+
+
+def test_ctrl_c_during_apply_deploy_puts_every_file_back(hostile: HostileRegistryDouble, tmp_path: Path) -> None:
+    """A real SIGINT to a real `aipair upgrade apply --deploy` process while its deploy waits for an engine
+    that accepts the connection and never answers."""
+    import signal
+    import socket
+
+    path = tmp_path / "catalog.yaml"
+    path.write_text(catalog_text(hostile.address, flow=True))
+    assert cli("render", "--catalog", str(path)).exit_code == 0
+    (tmp_path / "compose" / ".env").write_text("CACHE_PASSWORD=" + "b" * 32 + "\nAPI_TOKEN=t\n")
+    before = snapshot(tmp_path)
+    silent = socket.create_server(("127.0.0.1", 0))  # an engine that never answers
+    host = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "aipair", "upgrade", "apply", "web", "1.1.0", "--deploy", "--host", host]
+        + ["--catalog", str(path)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        silent.settimeout(60)
+        connection, _ = silent.accept()  # the deploy is under way: the catalog has been changed
+        assert path.read_bytes() != before["catalog.yaml"]
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=60)
+        connection.close()
+    finally:
+        silent.close()
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130, stderr  # Typer's exit code for Ctrl-C, as for every command
+    assert "interrupted" in stderr and "Traceback" not in stderr, stderr
+    assert snapshot(tmp_path) == before
+
+
+# --- M9: the candidate gets throw-away secrets, never the platform's ---
+
+
+def test_validation_hands_the_candidate_only_throwaway_secrets(
+    tmp_path: Path, compose_binary: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aipair.ops.upgrade.validate import prepare_project
+
+    path = tmp_path / "catalog.yaml"
+    path.write_text(
+        catalog_text("127.0.0.1:5000", flow=True).replace("    env: {", "    env: {SAME: '${CACHE_PASSWORD}', ")
+    )
+    real_password, real_token = "f" * 32, "real-vendor-token-0123456789"
+    real_env = tmp_path / "compose" / ".env"
+    real_env.parent.mkdir()
+    real_env.write_text(f"CACHE_PASSWORD={real_password}\nAPI_TOKEN={real_token}\n")
+    before = real_env.read_bytes()
+    # The deployer's shell holds the same names, and points Compose at the real file: neither may reach it.
+    monkeypatch.setenv("CACHE_PASSWORD", real_password)
+    monkeypatch.setenv("API_TOKEN", real_token)
+    monkeypatch.setenv("COMPOSE_ENV_FILES", str(real_env))
+    monkeypatch.setenv("AIPAIR_UNRELATED_SECRET", "shell-secret-xyz")
+
+    workdir = tmp_path / "trial"
+    workdir.mkdir()
+    catalog = load_catalog(path)
+    project, _document = prepare_project(catalog, "cache", "1.1.0", workdir, host=None)
+    config = project.run("config", "--format", "json")
+    assert config.returncode == 0, config.stderr
+    handed = json.dumps(json.loads(config.stdout)) + "".join(p.read_text() for p in workdir.rglob("*") if p.is_file())
+    assert real_password not in handed and real_token not in handed
+    assert real_env.read_bytes() == before  # the platform's file is not touched either
+    for variable in ("CACHE_PASSWORD", "API_TOKEN", "COMPOSE_ENV_FILES", "AIPAIR_UNRELATED_SECRET"):
+        assert variable not in project.env(), variable
+
+    environment = json.loads(config.stdout)["services"]["cache"]["environment"]
+    password = environment["PASSWORD"]
+    assert len(password) == 32 and set(password) <= set("0123456789abcdef")  # the same rules, a fresh value
+    assert environment["SAME"] == password  # one throw-away value per name
+    assert environment["TOKEN"] == ""  # supplied secrets are not handed over at all
+    assert oct((workdir / ".env").stat().st_mode & 0o777) == "0o600"
+
+    again, _ = prepare_project(catalog, "cache", "1.1.0", tmp_path / "again", host=None)
+    second = json.loads(again.run("config", "--format", "json").stdout)["services"]["cache"]["environment"]
+    assert second["PASSWORD"] != password  # fresh each time
+
+
+def test_validation_never_mounts_the_docker_socket_into_the_candidate(tmp_path: Path) -> None:
+    from aipair.ops.upgrade.validate import prepare_project
+
+    path = tmp_path / "catalog.yaml"
+    path.write_text(
+        catalog_text("127.0.0.1:5000", flow=False).replace(
+            "    kind: stateful\n", "    kind: stateful\n    docker_socket: true\n"
+        )
+    )
+    workdir = tmp_path / "trial"
+    workdir.mkdir()
+    _, document = prepare_project(load_catalog(path), "cache", "1.1.0", workdir, host=None)
+    assert all(m["type"] != "bind" for m in document["services"]["cache"].get("volumes", []))
+    assert "ports" not in document["services"]["cache"]
 
 
 def test_digest_check_in_images() -> None:
