@@ -162,6 +162,8 @@ def _validate(
         withheld = [n for n in trial.secrets_for("mvp") if catalog.secrets[n].supplied]
         if withheld:
             report(f"supplied secrets are handed to the candidate empty: {', '.join(withheld)}")
+        if catalog.services[service].docker_socket:
+            report(f"{service} runs without the Docker socket here: a candidate is untrusted until it passes")
         report(f"starting {service} {version} with {len(document['services']) - 1} dependencies in {name}")
         result.stage = "health"
         up = project.run("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--pull", "missing")
