@@ -81,7 +81,7 @@ def validate(service: Annotated[str, typer.Argument(help="Service to try, as in 
     with reporting(json_output):
         loaded = load(catalog)
         with progress(json_output) as report:
-            result = run_validate(loaded, catalog.parent, service, version, host=host, timeout=timeout, report=report,
+            result = run_validate(loaded, service, version, host=host, timeout=timeout, report=report,
                                   report_file=report_file)
         conclude(result, json_output, show_validation)
 
@@ -103,6 +103,23 @@ def _deploy_gate(enabled: bool, catalog: Path, profile: ProfileChoice, host: str
                           progress=report, on_result=(lambda _result: None) if json_output else show_deploy)
 
 
+@contextmanager
+def _interrupted(json_output: bool) -> Iterator[None]:
+    """Ctrl-C during apply or rollback: the use case has put every file back; say so (also in --json)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        from .output import Failure, emit, err, escape
+
+        message = ("interrupted: catalog.yaml, the rendered files and the upgrade history are as they were; "
+                   "if a deploy had begun, `aipair deploy` brings the running services back in line with catalog.yaml")
+        if json_output:
+            emit(Failure(error=message))
+        else:
+            err.print(f"[bold red]✗[/] {escape(message)}")
+        raise  # Typer ends a Ctrl-C'd command with 130, as every other command
+
+
 @app.command("apply")
 def apply(service: Annotated[str, typer.Argument(help="Service to upgrade.")],
           version: Annotated[str, typer.Argument(help="Tag to move to (validated first, ideally).")],
@@ -118,7 +135,7 @@ def apply(service: Annotated[str, typer.Argument(help="Service to upgrade.")],
     from .output import conclude, reporting
     from .present.upgrade import show_apply
 
-    with reporting(json_output):
+    with reporting(json_output), _interrupted(json_output):
         with _deploy_gate(deploy_too, catalog, profile, host, timeout, json_output) as gate:
             result = run_apply(catalog, service, version, deploy=gate)
         conclude(result, json_output, show_apply)
@@ -155,7 +172,7 @@ def rollback(service: Annotated[str, typer.Argument(help="Service whose last `up
     from .output import conclude, reporting
     from .present.upgrade import show_apply
 
-    with reporting(json_output):
+    with reporting(json_output), _interrupted(json_output):
         with _deploy_gate(deploy_too, catalog, profile, host, timeout, json_output) as gate:
             result = run_rollback(catalog, service, deploy=gate)
         conclude(result, json_output, show_apply)

@@ -4,13 +4,24 @@ ruamel.yaml finds where `services.<name>.image` stands; only that scalar is repl
 so every comment, blank line and flow map of the catalog stays byte for byte (a round-trip dump
 would still re-indent). The edited text is validated before it is written, the phase outputs are
 re-rendered, and each change is recorded so that `rollback` can undo it.
+
+What comes from outside is checked before it reaches the text: the tag must be a Docker tag, the
+registry's digest `sha256:` and 64 lowercase hex digits, and the edited catalog, parsed again, must
+differ from the original in that one scalar and nothing else. The whole read-change-write-record
+runs under the catalog's lock, so concurrent runs queue instead of losing each other's change. With
+``--deploy``, any failure of the deploy (a failed health gate, an exception, Ctrl-C) puts the
+catalog, the rendered files and the history back as they were, byte for byte.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import datetime as dt
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import Field
@@ -18,7 +29,9 @@ from pydantic import Field
 from ...catalog import load_catalog, parse_catalog
 from ...catalog.images import ImageRef
 from ...catalog.model import Catalog
+from ...catalog.yamlpos import YamlProblem, load_positioned
 from ...engines.files import atomic_write, unified_diff, write_files, write_json
+from ...engines.locks import locked
 from ...engines.registry import RegistryClient
 from ...errors import AipairError
 from ...render.files import render_all
@@ -63,70 +76,175 @@ def replace_image(text: str, service: str, image: str) -> str:
     return "".join(lines)
 
 
-def _render_all(catalog: Catalog, root: Path, source: str) -> list[str]:
-    return write_files(root, render_all(catalog, source=source).files)
+def only_image_changed(before: str, after: str, service: str, image: str) -> None:
+    """Defence in depth after replace_image: both texts parsed as the loader parses them must be equal
+    except ``services.<service>.image``, which must be ``image`` exactly. ApplyError otherwise."""
+    try:
+        old, _ = load_positioned(before)
+        new, _ = load_positioned(after)
+        same_scalar = new["services"][service]["image"] == image
+        restored = copy.deepcopy(new)
+        restored["services"][service]["image"] = old["services"][service]["image"]
+        same_rest = restored == old
+    except (YamlProblem, KeyError, TypeError):
+        same_scalar = same_rest = False
+    if not (same_scalar and same_rest):
+        raise ApplyError(
+            f"setting the image of {service!r} to {image[:200]!r} would change more than the image in the catalog; "
+            "nothing was written: edit the image line by hand"
+        )
 
 
 def _history(root: Path) -> list[dict[str, str]]:
+    """The recorded upgrades; ApplyError (not a traceback) when the file is not what apply writes."""
     path = root / HISTORY
-    return json.loads(path.read_text()) if path.exists() else []
+    if not path.exists():
+        return []
+    try:
+        history = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApplyError(
+            f"{path}: not JSON ({exc}); fix or remove it (it only records upgrades for rollback)"
+        ) from None
+    keys = ("service", "from", "to")
+    if not isinstance(history, list) or not all(
+        isinstance(entry, dict) and all(isinstance(entry.get(key), str) for key in keys) for entry in history
+    ):
+        raise ApplyError(f"{path}: expected a list of {{service, from, to, at}} entries; fix or remove it")
+    return history
 
 
-def change_image(path: Path, service: str, image: str, *, record: bool, deploy: Deployer | None = None) -> ApplyResult:
-    """Write the new image into the catalog, re-render, optionally deploy (restoring everything on failure)."""
+def _recorder(path: Path, service: str, image: str) -> History:
+    """The history with this change appended (read when it is written, under the catalog's lock)."""
+
+    def history(previous: str) -> list[dict[str, str]]:
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        return [*_history(path.parent), {"service": service, "from": previous, "to": image, "at": at}]
+
+    return history
+
+
+History = Callable[[str], list[dict[str, str]]]  # the history to write, given the image being replaced
+
+
+@dataclass
+class Saved:
+    """Files as they were before a change: text and mode, None for one that did not exist; and the folders
+    that did not exist either."""
+
+    files: dict[Path, tuple[str, int] | None]
+    folders: list[Path]
+
+    @classmethod
+    def of(cls, paths: list[Path]) -> Saved:
+        files: dict[Path, tuple[str, int] | None] = {}
+        for path in paths:
+            try:
+                files[path] = (path.read_bytes().decode("utf-8"), path.stat().st_mode & 0o777)
+            except FileNotFoundError:
+                files[path] = None
+            except UnicodeDecodeError:
+                raise ApplyError(f"{path} is not UTF-8 text; nothing was changed: fix or remove it first") from None
+        folders = {folder for path in paths for folder in path.parents if not folder.exists()}
+        return cls(files, sorted(folders, key=lambda folder: len(folder.parts), reverse=True))
+
+    def put_back(self) -> None:
+        """Every file as it was, byte for byte; new files and the new folders made for them removed."""
+        for path, content in self.files.items():
+            if content is None:
+                path.unlink(missing_ok=True)
+            elif not path.exists() or path.read_bytes() != content[0].encode("utf-8"):
+                atomic_write(path, content[0], mode=content[1])
+        for folder in self.folders:  # deepest first
+            with contextlib.suppress(OSError):  # not empty or already gone: leave it
+                folder.rmdir()
+
+
+def _say_put_back(exc: BaseException, path: Path) -> None:
+    """Add to an AipairError's message that nothing stayed changed (the CLI shows str(exc))."""
+    if isinstance(exc, AipairError) and len(exc.args) == 1 and isinstance(exc.args[0], str):
+        exc.args = (
+            f"{exc.args[0]}\n({path.name}, the rendered files and the upgrade history were put back as they were)",
+        )
+
+
+def _change(path: Path, service: str, image: str, *, history: History | None, deploy: Deployer | None) -> ApplyResult:
+    """change_image's work; the caller holds the catalog's lock. ``history``: the new upgrade history for
+    a given previous image, or None to leave it alone."""
+    try:
+        ImageRef.parse(image)
+    except ValueError as exc:
+        raise ApplyError(f"{service}: {exc}; nothing was changed") from None
     root = path.parent
-    before = path.read_text(encoding="utf-8")
+    try:
+        before = path.read_bytes().decode("utf-8")  # bytes, so that CRLF line ends stay as they are
+    except UnicodeDecodeError:
+        raise ApplyError(f"{path} is not UTF-8 text; nothing was changed") from None
     catalog = parse_catalog(before, source=str(path))
     previous = catalog.service(service).image
     after = replace_image(before, service, image)
+    only_image_changed(before, after, service, image)
     updated = parse_catalog(after, source=str(path))  # raises CatalogError: nothing is written
     diff = unified_diff(before, after, before=f"{path.name} (before)", after=f"{path.name} (after)")
-    atomic_write(path, after, mode=path.stat().st_mode & 0o777)
-    result = ApplyResult(
-        service=service,
-        previous=previous,
-        image=image,
-        catalog_diff=diff,
-        changed_files=_render_all(updated, root, path.name),
-    )
-    if deploy is not None:
-        result.deployed = deploy(updated)
-        if not result.deployed:
-            atomic_write(path, before, mode=path.stat().st_mode & 0o777)  # the catalog goes back too
-            _render_all(catalog, root, path.name)
-            result.rolled_back = True
-            result.ok = False
-            return result
-    if record:
-        history = _history(root)
-        history.append(
-            {
-                "service": service,
-                "from": previous,
-                "to": image,
-                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            }
+    rendered = render_all(updated, source=path.name).files
+    saved = Saved.of([path, *(root / relative for relative in rendered), root / HISTORY])
+    try:
+        atomic_write(path, after, mode=path.stat().st_mode & 0o777)
+        result = ApplyResult(
+            service=service,
+            previous=previous,
+            image=image,
+            catalog_diff=diff,
+            changed_files=write_files(root, rendered),
         )
-        write_json(root / HISTORY, history)
+        if history is not None:
+            write_json(root / HISTORY, history(previous))  # before the deploy: a change is never unrecorded
+        if deploy is not None:
+            result.deployed = deploy(updated)
+            if not result.deployed:
+                saved.put_back()  # the deploy rolled the containers back; the files go back too
+                result.rolled_back = True
+                result.ok = False
+    except BaseException as exc:  # also Ctrl-C: the files must not keep a change that was not rolled out
+        saved.put_back()
+        _say_put_back(exc, path)
+        raise
     return result
 
 
+def change_image(path: Path, service: str, image: str, *, record: bool, deploy: Deployer | None = None) -> ApplyResult:
+    """Write the new image into the catalog, re-render, optionally record and deploy; any failure of the
+    deploy puts every file back as it was. Holds the catalog's lock throughout."""
+    with locked(path):
+        return _change(path, service, image, history=_recorder(path, service, image) if record else None, deploy=deploy)
+
+
 def pinned_image(catalog: Catalog, service: str, version: str) -> str:
-    """repository:version@sha256:… as the registry reports it now."""
-    image = candidate_image(catalog.service(service).image, version)
+    """repository:version@sha256:… as the registry reports it now; the digest is checked before it is used."""
+    ref = ImageRef.parse(candidate_image(catalog.service(service).image, version))
 
     async def digest() -> str:
         async with RegistryClient() as client:
-            return await client.digest(ImageRef.parse(image), version)
+            return await client.digest(ref, version)
 
-    return f"{image}@{asyncio.run(digest())}"
+    reported = asyncio.run(digest())
+    try:
+        return str(ref.with_digest(reported))
+    except ValueError:
+        raise ApplyError(
+            f"{ref.registry}/{ref.path}:{version}: the registry's Docker-Content-Digest {reported[:100]!r} is not "
+            "sha256: and 64 lowercase hex digits; nothing was changed. Check the registry (or pin the digest by hand)"
+        ) from None
 
 
 def apply(path: Path, service: str, version: str, *, deploy: Deployer | None = None) -> ApplyResult:
-    """`aipair upgrade apply`: pin the registry's digest of ``version``, re-render, optionally deploy."""
-    catalog = load_catalog(path)
-    image = pinned_image(catalog, service, version) if service in catalog.services else version
-    return change_image(path, service, image, record=True, deploy=deploy)
+    """`aipair upgrade apply`: pin the registry's digest of ``version``, re-render, record, optionally deploy.
+
+    The catalog's lock is held from the first read to the last write, so a concurrent apply waits and then
+    works on the catalog this one wrote (or gives up with LockBusy after locks.LOCK_TIMEOUT_SECONDS)."""
+    with locked(path):
+        image = pinned_image(load_catalog(path), service, version)
+        return _change(path, service, image, history=_recorder(path, service, image), deploy=deploy)
 
 
 def rollback_target(root: Path, service: str) -> tuple[str, list[dict[str, str]]]:
@@ -139,10 +257,8 @@ def rollback_target(root: Path, service: str) -> tuple[str, list[dict[str, str]]
 
 
 def rollback(path: Path, service: str, *, deploy: Deployer | None = None) -> ApplyResult:
-    """`aipair rollback`: the image the last recorded apply replaced, back in the catalog."""
-    load_catalog(path)
-    target, remaining = rollback_target(path.parent, service)
-    result = change_image(path, service, target, record=False, deploy=deploy)
-    if not result.rolled_back:
-        write_json(path.parent / HISTORY, remaining)
-    return result
+    """`aipair rollback`: the image the last recorded apply replaced, back in the catalog (under its lock)."""
+    with locked(path):
+        load_catalog(path)
+        target, remaining = rollback_target(path.parent, service)
+        return _change(path, service, target, history=lambda _previous: remaining, deploy=deploy)

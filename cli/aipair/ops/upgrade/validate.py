@@ -4,6 +4,12 @@ The candidate and everything it depends on (at their pinned versions) run as the
 project: own name, own networks and volumes, no published host ports, so the running platform is
 never touched. Health is awaited, the service's smoke tests run, logs are collected, and the
 project is always torn down, on success, failure or Ctrl-C.
+
+The candidate is untrusted code: it gets none of the platform's secrets. The throw-away project has
+its own `.env` with freshly generated values (same names, same rules); supplied secrets (vendor keys
+the operator typed in) are handed over empty. Compose is run with a scrubbed environment, because
+Compose lets the shell's variables win over `.env` (and COMPOSE_ENV_FILES could point it at the real
+file). The candidate gets no Docker socket, and nothing is published on the host.
 """
 
 from __future__ import annotations
@@ -11,8 +17,9 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import Field
@@ -24,7 +31,8 @@ from ...engines import docker as engine
 from ...engines.compose import ComposeProject
 from ...engines.files import atomic_write, write_json
 from ...engines.secretstore import ensure_env
-from ...render.compose import render_compose
+from ...errors import UsageError
+from ...render.compose import DOCKER_SOCKET, render_compose
 from ...render.files import dump_yaml
 from ...results import Result, Seconds
 from ..callbacks import Progress, no_progress
@@ -49,8 +57,34 @@ class ValidationReport(Result):
 
 
 def candidate_image(image: str, version: str) -> str:
-    """The catalog's image at another tag (a pinned digest belongs to the old tag, so it goes)."""
-    return str(ImageRef.parse(image).with_tag(version))
+    """The catalog's image at another tag (a pinned digest belongs to the old tag, so it goes).
+
+    UsageError unless ``version`` is a Docker tag: it ends up in catalog.yaml, URLs and Compose files."""
+    try:
+        return str(ImageRef.parse(image).with_tag(version))
+    except ValueError as exc:
+        raise UsageError(f"{exc}; nothing was changed") from None
+
+
+# What Compose may see of the deployer's environment: enough to find the engine (DOCKER_HOST, DOCKER_CONFIG,
+# DOCKER_CONTEXT, TLS, ssh) and to run; nothing that a `${…}` in the throw-away project could resolve to.
+KEPT_VARIABLES = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "LANG", "TZ", "SSH_AUTH_SOCK", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME"}
+    | {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"}
+)
+KEPT_PREFIXES = ("DOCKER_", "LC_")
+
+
+@dataclass(frozen=True)
+class ThrowawayProject(ComposeProject):
+    """A Compose project that reads only its own `.env`: the shell environment is scrubbed down to what
+    reaching the engine needs, and ``hidden`` (the catalog's secret names) is removed even from that."""
+
+    hidden: frozenset[str] = frozenset()
+
+    def env(self) -> dict[str, str]:
+        kept = {k: v for k, v in super().env().items() if k in KEPT_VARIABLES or k.startswith(KEPT_PREFIXES)}
+        return {k: v for k, v in kept.items() if k not in self.hidden}
 
 
 def throwaway_catalog(catalog: Catalog, service: str, version: str) -> Catalog:
@@ -67,7 +101,6 @@ def throwaway_catalog(catalog: Catalog, service: str, version: str) -> Catalog:
 
 def validate(
     catalog: Catalog,
-    root: Path,
     service: str,
     version: str,
     *,
@@ -76,41 +109,65 @@ def validate(
     report: Progress = no_progress,
     report_file: Path | None = None,
 ) -> ValidationReport:
-    """Run the candidate; ``report_file`` gets the JSON report (what the Kestra flow keeps as its output)."""
-    result = _validate(catalog, root, service, version, host=host, timeout=timeout, report=report)
+    """Run the candidate; ``report_file`` gets the JSON report (what the Kestra flow keeps as its output).
+
+    Nothing of the platform's checkout is read: not its compose/.env, not its rendered files."""
+    result = _validate(catalog, service, version, host=host, timeout=timeout, report=report)
     if report_file is not None:
         write_json(report_file, result.to_json())
     return result
 
 
-def _validate(
-    catalog: Catalog, root: Path, service: str, version: str, *, host: str | None, timeout: int, report: Progress
-) -> ValidationReport:
-    catalog.service(service)
+def project_name(catalog: Catalog, service: str) -> str:
+    return f"{catalog.project.name}-validate-{service}"[:63].rstrip("-")
+
+
+def prepare_project(
+    catalog: Catalog, service: str, version: str, workdir: Path, *, host: str | None
+) -> tuple[ThrowawayProject, dict[str, Any]]:
+    """The throw-away project in ``workdir``: its Compose file and a `.env` of fresh throw-away secrets
+    (never the platform's compose/.env: the candidate image is untrusted)."""
     trial = throwaway_catalog(catalog, service, version)
-    project_name = f"{catalog.project.name}-validate-{service}"[:63].rstrip("-")
-    document, _ = render_compose(trial, project_name=project_name)
-    for rendered in document["services"].values():
+    name = project_name(catalog, service)
+    document, _ = render_compose(trial, project_name=name)
+    for name, rendered in document["services"].items():
         rendered.pop("ports", None)  # nothing published: the running platform keeps its host ports
-    result = ValidationReport(
-        service=service,
-        version=version,
-        project=project_name,
-        image=candidate_image(catalog.services[service].image, version),
-    )
+        if name == service and "volumes" in rendered:  # the candidate is untrusted: no engine socket for it
+            rendered["volumes"] = [m for m in rendered["volumes"] if m.get("source") != DOCKER_SOCKET]
+            if not rendered["volumes"]:
+                del rendered["volumes"]
+    ensure_env(trial, "mvp", workdir / ".env")  # fresh values, generated by the same rules; mode 0600
+    project = ThrowawayProject(name, workdir / "docker-compose.yml", workdir, host, hidden=frozenset(catalog.secrets))
+    atomic_write(project.file, dump_yaml(document), mode=0o600)
+    return project, document
+
+
+def _validate(
+    catalog: Catalog, service: str, version: str, *, host: str | None, timeout: int, report: Progress
+) -> ValidationReport:
+    image = candidate_image(catalog.service(service).image, version)  # UsageError before anything starts
+    name = project_name(catalog, service)
+    result = ValidationReport(service=service, version=version, project=name, image=image)
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix=f"aipair-{project_name}-"))
-    client = engine.connect(host)
-    project = ComposeProject(project_name, workdir / "docker-compose.yml", workdir, host)
+    workdir = Path(tempfile.mkdtemp(prefix=f"aipair-{name}-"))
     try:
-        env = root / "compose" / ".env"
-        ensure_env(catalog, "mvp", env)  # the same secrets as the platform
-        shutil.copy(env, workdir / ".env")
-        atomic_write(project.file, dump_yaml(document), mode=0o600)
-        report(f"starting {service} {version} with {len(document['services']) - 1} dependencies in {project_name}")
+        client = engine.connect(host)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    project = ThrowawayProject(name, workdir / "docker-compose.yml", workdir, host, frozenset(catalog.secrets))
+    try:
+        project, document = prepare_project(catalog, service, version, workdir, host=host)
+        trial = throwaway_catalog(catalog, service, version)
+        withheld = [n for n in trial.secrets_for("mvp") if catalog.secrets[n].supplied]
+        if withheld:
+            report(f"supplied secrets are handed to the candidate empty: {', '.join(withheld)}")
+        if catalog.services[service].docker_socket:
+            report(f"{service} runs without the Docker socket here: a candidate is untrusted until it passes")
+        report(f"starting {service} {version} with {len(document['services']) - 1} dependencies in {name}")
         result.stage = "health"
         up = project.run("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--pull", "missing")
-        statuses = engine.project_containers(client, project_name)
+        statuses = engine.project_containers(client, name)
         result.services = statuses
         healthy = up.returncode == 0 and statuses and all(s.ok for s in statuses)
         if healthy:
