@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
@@ -139,6 +139,17 @@ class Invalid(Result):
     problems: list[Problem]
 
 
+def fail(message: str, code: int, json_output: bool) -> NoReturn:
+    """Leave with ``message`` (URL credentials hidden) as the JSON error document or one line on
+    stderr, and exit ``code``."""
+    message = redact_userinfo(message)
+    if json_output:
+        emit(Failure(error=message))
+    else:
+        err.print(f"[bold red]✗[/] {escape(message)}")
+    raise typer.Exit(int(code))
+
+
 @contextmanager
 def reporting(json_output: bool) -> Iterator[None]:
     """Turn an AipairError into a message (or JSON) and its exit code; never a traceback."""
@@ -154,12 +165,7 @@ def reporting(json_output: bool) -> Iterator[None]:
                 err.print(f"  {escape(str(problem))}")
         raise typer.Exit(int(exits.for_error(exc))) from None
     except AipairError as exc:
-        message = redact_userinfo(str(exc))
-        if json_output:
-            emit(Failure(error=message))
-        else:
-            err.print(f"[bold red]✗[/] {escape(message)}")
-        raise typer.Exit(int(exits.for_error(exc))) from None
+        fail(str(exc), exits.for_error(exc), json_output)
 
 
 @contextmanager
