@@ -78,6 +78,8 @@ class HostileKestra(BaseHTTPRequestHandler):
             return self._send(200, {"version": "0.22.0"})
         if self.path.startswith("/api/v1/executions/"):
             return self._send(200, self._execution())
+        if re.fullmatch(r"/api/v1/flows/[^/?]+", self.path):  # a namespace's flows: one the catalog does not render
+            return self._send(200, [{"id": "stale" + HOSTILE, "namespace": "ns", "revision": 1}])
         if self.path.startswith("/api/v1/logs/"):
             return self._send(200, [{"taskId": "task" + HOSTILE, "level": "ERROR", "message": HOSTILE}])
         return self._send(500, {"message": HOSTILE, "_embedded": {"errors": [{"message": "nested " + HOSTILE}]}})
@@ -136,6 +138,17 @@ def test_execution_tasks_outputs_and_logs_are_shown_without_their_escapes(hostil
     assert result.exit_code == 1, (result.output, result.exception)
     assert_terminal_safe(result.stdout, result.stderr)
     assert "ended FAILED" in result.stdout
+
+
+def test_a_question_about_the_servers_flows_is_asked_without_their_escapes(hostile_server: str) -> None:
+    """`flows register --prune` lists the server's stale flows in its question before deleting them."""
+    result = invoke(
+        ["flows", "register", "--prune", "--catalog", str(DEFAULT_CATALOG), "--server", hostile_server],
+        env={},
+        input="n\n",
+    )
+    assert "Delete them?" in result.stdout, (result.output, result.exception)
+    assert_terminal_safe(result.stdout, result.stderr)
 
 
 @pytest.mark.parametrize(

@@ -187,4 +187,4 @@ def asker(yes: bool) -> Confirm:
     """--yes answers every question; otherwise the terminal asks (no on a bare Enter)."""
     if yes:
         return lambda _question: True
-    return lambda question: typer.confirm(question, default=False)
+    return lambda question: typer.confirm(terminal_safe(question), default=False)  # it may name outside things
