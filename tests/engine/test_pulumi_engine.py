@@ -45,7 +45,7 @@ def test_real_pulumi_cli_keeps_secrets_encrypted_and_stops_at_the_provider(
 
     first = runner.invoke(app, preview)
     assert first.exit_code == 2, first.output
-    assert "pulumi config set --secret aipair:OPENAI_API_KEY VALUE --stack dev" in first.stderr
+    assert "pulumi config set --secret aipair:OPENAI_API_KEY --stack dev" in first.stderr
     config = yaml.safe_load((tmp_path / "stacks" / "Pulumi.dev.yaml").read_text())["config"]
     generated = {key: value for key, value in config.items() if isinstance(value, dict)}
     assert set(generated) == {

@@ -14,9 +14,11 @@ import typer
 
 from .. import __version__
 from . import catalog, deploy, flows, host, render, upgrade
+from .guard import GuardedGroup
 
 app = typer.Typer(
     name="aipair",
+    cls=GuardedGroup,  # every exception becomes a message (or JSON) and an exit code, never a traceback
     help=(
         "Platform toolkit for AI Pair Orchestrator Pro: one service catalog (catalog.yaml) rendered to "
         "Docker Compose (phase mvp) and validated before anything is written.\n\n"
@@ -54,7 +56,9 @@ def _root(
         typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = None,
 ) -> None:
-    """Exit codes: 0 success, 1 failure or drift (render --check), 2 invalid catalog or usage."""
+    """Exit codes: 0 success, 1 failure or drift (render --check), 2 invalid catalog or usage, 3 engine, server
+    or credentials missing, 10 upgrades due, 70 internal error (AIPAIR_DEBUG=1 shows the traceback), 130
+    interrupted."""
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
 """Every exit code aipair gives, decided here and only here.
 
 0 success · 1 failure (unhealthy, rejected, drift, declined) · 2 bad input or usage ·
-3 something needed is missing (engine, server, tool, credentials) · 10 upgrade candidates are due.
+3 something needed is missing (engine, server, tool, credentials) · 10 upgrade candidates are due ·
+70 internal error (a bug, or an answer aipair did not expect; AIPAIR_DEBUG=1 shows the traceback) ·
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ class ExitCode(IntEnum):
     USAGE = 2
     UNAVAILABLE = 3
     DUE = 10
+    INTERNAL = 70  # EX_SOFTWARE in sysexits.h
+    INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 
 
 def for_error(error: AipairError) -> ExitCode:

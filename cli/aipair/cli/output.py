@@ -1,25 +1,69 @@
 """Where output goes: rich on a terminal (stdout for results, stderr for progress and problems), JSON
-for `--json`. Failures become a message (or JSON) and their exit code, never a traceback."""
+for `--json`. Failures become a message (or JSON) and their exit code, never a traceback.
+
+This is the one boundary to the terminal: every console here is a SafeConsole, which writes the
+text it is given with its control characters made visible (aipair.cli.sanitize), so a server's
+message, a container's log or a file's contents cannot drive the terminal whichever presenter shows
+it. Presenters still escape() outside text that goes into markup, so it is shown and not obeyed.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
 from ..errors import AipairError, CatalogError, Problem
 from ..results import Result
 from . import exits
+from .sanitize import redact_userinfo, terminal_safe
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.segment import Segment
     from rich.table import Table
 
     from ..ops.callbacks import Confirm, Progress
+
+
+def _safe_console_class() -> type[Console]:
+    """SafeConsole, made when first needed so that `--json` runs never import rich."""
+    global _SAFE_CONSOLE
+    if _SAFE_CONSOLE is not None:
+        return _SAFE_CONSOLE
+    from rich.console import Console
+    from rich.segment import Segment
+
+    class SafeConsole(Console):
+        """A rich Console that keeps its own control codes (colours, the live display's cursor moves)
+        and makes every control character of the text visible; it writes no hyperlinks."""
+
+        def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+            def clean(segments: Iterable[Segment]) -> Iterator[Segment]:
+                for text, style, control in segments:
+                    if control:  # rich's own cursor and screen controls: no text of ours is in them
+                        yield Segment(text, style, control)
+                        continue
+                    if style is not None and style.link:
+                        style = style.update_link(None)
+                    yield Segment(terminal_safe(text), style)
+
+            return super()._render_buffer(clean(buffer))
+
+    _SAFE_CONSOLE = SafeConsole
+    return SafeConsole
+
+
+_SAFE_CONSOLE: type[Console] | None = None
+
+
+def make_console(**options: Any) -> Console:
+    """A SafeConsole with rich's ``options`` (every console aipair prints through is one)."""
+    return _safe_console_class()(**options)
 
 
 class LazyConsole:
@@ -31,9 +75,7 @@ class LazyConsole:
 
     def console(self) -> Console:
         if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True)
+            self._console = make_console(stderr=self._stderr, highlight=False, soft_wrap=True)
         return self._console
 
     def print(self, *objects: object, highlight: bool | None = None) -> None:
@@ -97,6 +139,17 @@ class Invalid(Result):
     problems: list[Problem]
 
 
+def fail(message: str, code: int, json_output: bool) -> NoReturn:
+    """Leave with ``message`` (URL credentials hidden) as the JSON error document or one line on
+    stderr, and exit ``code``."""
+    message = redact_userinfo(message)
+    if json_output:
+        emit(Failure(error=message))
+    else:
+        err.print(f"[bold red]✗[/] {escape(message)}")
+    raise typer.Exit(int(code))
+
+
 @contextmanager
 def reporting(json_output: bool) -> Iterator[None]:
     """Turn an AipairError into a message (or JSON) and its exit code; never a traceback."""
@@ -112,11 +165,7 @@ def reporting(json_output: bool) -> Iterator[None]:
                 err.print(f"  {escape(str(problem))}")
         raise typer.Exit(int(exits.for_error(exc))) from None
     except AipairError as exc:
-        if json_output:
-            emit(Failure(error=str(exc)))
-        else:
-            err.print(f"[bold red]✗[/] {escape(str(exc))}")
-        raise typer.Exit(int(exits.for_error(exc))) from None
+        fail(str(exc), exits.for_error(exc), json_output)
 
 
 @contextmanager
@@ -138,4 +187,4 @@ def asker(yes: bool) -> Confirm:
     """--yes answers every question; otherwise the terminal asks (no on a bare Enter)."""
     if yes:
         return lambda _question: True
-    return lambda question: typer.confirm(question, default=False)
+    return lambda question: typer.confirm(terminal_safe(question), default=False)  # it may name outside things

@@ -169,7 +169,7 @@ def _prepare(catalog: Catalog, root: Path, stack_name: str, backend: str | None)
     if not kubeconfig_present(config):
         raise ClusterUnavailable(
             "no Kubernetes cluster is configured: set KUBECONFIG, or "
-            f"`pulumi config set --secret aipair:kubeconfig … --stack {stack_name}` in stacks/"
+            f"`pulumi config set --secret aipair:kubeconfig --stack {stack_name} < ~/.kube/config` in stacks/"
         )
     existing = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith("aipair:")}
     to_set, missing = secret_values_to_add(catalog, existing)
@@ -183,9 +183,10 @@ def _prepare(catalog: Catalog, root: Path, stack_name: str, backend: str | None)
             else f"PULUMI_CONFIG_PASSPHRASE_FILE={(root / 'stacks' / PASSPHRASE_FILE).resolve()} "
         )
         raise SecretsMissing(
-            f"set the supplied secrets of stack {stack_name} first: "
+            f"set the supplied secrets of stack {stack_name} first, each read from a file (without `< FILE` "
+            "pulumi asks for it and does not show it): "
             + "; ".join(
-                f"{prefix}pulumi config set --secret aipair:{name} VALUE --stack {stack_name} --cwd {(root / 'stacks').resolve()}"
+                f"{prefix}pulumi config set --secret aipair:{name} --stack {stack_name} --cwd {(root / 'stacks').resolve()} < FILE"
                 for name in missing
             )
         )

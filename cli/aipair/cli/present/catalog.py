@@ -22,18 +22,23 @@ def show_summary(summary: CatalogSummary) -> None:
 
 def show_service_list(listing: ServiceList) -> None:
     view = table(
-        f"{listing.title}: {len(listing.rows)} services",
+        f"{escape(listing.title)}: {len(listing.rows)} services",
         ["service", "layer", "kind", "image", "phases", "public", "depends on"],
     )
     for row in listing.rows:
         view.add_row(
-            row.name,
-            row.layer,
-            row.kind,
-            row.image,
-            ",".join(row.phases),
-            "\n".join(row.public),
-            ", ".join(row.depends_on),
+            *(
+                escape(cell)
+                for cell in (
+                    row.name,
+                    row.layer,
+                    row.kind,
+                    row.image,
+                    ",".join(row.phases),
+                    "\n".join(row.public),
+                    ", ".join(row.depends_on),
+                )
+            )
         )
     out.print(view)
 
@@ -55,5 +60,5 @@ def show_start_order(order: StartOrder, fmt: str = "text") -> None:
         return
     view = table("Start order (each wave waits for the earlier ones)", ["wave", "services"])
     for index, wave in enumerate(order.waves, start=1):
-        view.add_row(str(index), ", ".join(wave))
+        view.add_row(str(index), escape(", ".join(wave)))
     out.print(view)

@@ -12,14 +12,18 @@ from ..output import err, escape, out, table
 
 def container_table(project: str, rows: list[ContainerStatus]) -> None:
     view = table(
-        f"{project}: {sum(r.ok for r in rows)}/{len(rows)} services ready",
+        f"{escape(project)}: {sum(r.ok for r in rows)}/{len(rows)} services ready",
         ["service", "image", "state", "health", "published ports"],
     )
     for row in rows:
         colour = "green" if row.ok else "red"
         state = row.state if row.kind != "job" else f"{row.state} ({row.exit_code})"
         view.add_row(
-            row.service, row.image, f"[{colour}]{state}[/]", f"[{colour}]{row.health}[/]", "\n".join(row.ports)
+            escape(row.service),
+            escape(row.image),
+            f"[{colour}]{escape(state)}[/]",
+            f"[{colour}]{escape(row.health)}[/]",
+            escape("\n".join(row.ports)),
         )
     out.print(view)
 
@@ -35,13 +39,13 @@ def show_deploy(result: DeployResult) -> None:
         out.print(f"{'[green]✓' if check.ok else '[red]✗'}[/] {check.name}: {escape(check.detail)}")
     container_table(result.project, result.statuses)
     for service, text in result.logs.items():
-        err.print(f"[bold red]{service} did not become ready; its last log lines:[/]")
+        err.print(f"[bold red]{escape(service)} did not become ready; its last log lines:[/]")
         err.print(escape(text.rstrip() or "(no output)"))
     if not result.ok and not result.logs and result.compose_output.strip():
         err.print("[bold red]Compose said:[/]")
         err.print(escape("\n".join(result.compose_output.strip().splitlines()[-15:])))
     for item in result.restored:
-        out.print(f"[yellow]restored[/] {item['service']}: {item['from']} → {item['to']}")
+        out.print(f"[yellow]restored[/] {escape(item['service'])}: {escape(item['from'])} → {escape(item['to'])}")
     verdict = "[green]✓ deployed[/]" if result.ok else f"[bold red]✗ not ready: {', '.join(result.failed)}[/]"
     out.print(f"{verdict} in {result.seconds:.1f} s")
 
@@ -59,16 +63,16 @@ def show_stack(result: StackResult) -> None:
             f"[green]generated[/] {len(result.generated)} secrets into the stack's encrypted config (values not shown)"
         )
     changes = ", ".join(f"{k}: {v}" for k, v in sorted(result.changes.items())) or "no changes"
-    out.print(f"[green]✓[/] stack {result.stack} {result.action}: {changes}")
+    out.print(f"[green]✓[/] stack {escape(result.stack)} {escape(result.action)}: {escape(changes)}")
     for key, value in sorted(result.outputs.items()):
-        out.print(f"  {key}: {value}")
+        out.print(f"  {escape(str(key))}: {escape(str(value))}")
 
 
 def show_down(result: DownResult) -> None:
     if result.dry_run:
         out.print(f"would stop and remove the containers and networks of project {result.project}")
         if result.delete_volumes:
-            out.print("would delete volumes: " + ", ".join(result.volumes))
+            out.print("would delete volumes: " + escape(", ".join(result.volumes)))
         return
     out.print(
         f"[green]✓[/] project {result.project} is down"

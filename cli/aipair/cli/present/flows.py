@@ -53,8 +53,8 @@ def show_register(result: RegisterResult) -> None:
             f"{change.action} (not rendered; --prune deletes)" if change.action in ("kept", "keep") else change.action
         )
         view.add_row(
-            change.flow,
-            f"[{ACTION_COLOURS[change.action]}]{label}[/]",
+            escape(change.flow),
+            f"[{ACTION_COLOURS.get(change.action, 'white')}]{escape(label)}[/]",
             before if result.dry_run else (after if before == after else f"{before} → {after}"),
         )
     out.print(view)
@@ -62,12 +62,16 @@ def show_register(result: RegisterResult) -> None:
 
 def _execution_table(execution: Execution) -> Table:
     view = table(
-        f"{execution.namespace}.{execution.flow} execution {execution.id}: "
-        f"[{COLOURS.get(execution.state, 'white')}]{execution.state}[/]",
+        f"{escape(str(execution.namespace))}.{escape(str(execution.flow))} execution {escape(execution.id)}: "
+        f"[{COLOURS.get(execution.state, 'white')}]{escape(execution.state)}[/]",
         ["task", "state", "value"],
     )
     for task in execution.tasks:
-        view.add_row(task.task, f"[{COLOURS.get(task.state, 'white')}]{task.state}[/]", escape(str(task.value or "")))
+        view.add_row(
+            escape(task.task),
+            f"[{COLOURS.get(task.state, 'white')}]{escape(task.state)}[/]",
+            escape(str(task.value or "")),
+        )
     return view
 
 
@@ -89,12 +93,13 @@ def show_run(result: RunResult) -> None:
         out.print(f"output [bold]{escape(str(name))}[/]: {escape(str(value))}")
     for line in result.problems:
         err.print(f"[red]{escape(line.task or '')}[/] {escape(line.message)}")
-    out.print(f"{'[green]✓' if result.ok else '[bold red]✗'}[/] execution {execution.id} ended {execution.state}")
+    mark = "[green]✓" if result.ok else "[bold red]✗"
+    out.print(f"{mark}[/] execution {escape(execution.id)} ended {escape(execution.state)}")
 
 
 def show_status(result: StatusResult) -> None:
     view = table(
-        f"{result.namespace} on Kestra {result.server_version}",
+        f"{escape(result.namespace)} on Kestra {escape(result.server_version)}",
         ["flow", "revision", "catalog", "last execution", "started"],
         fold=False,
     )
@@ -105,11 +110,11 @@ def show_status(result: StatusResult) -> None:
             else ("[red]missing[/]" if row.revision is None else "[yellow]differs[/]")
         )
         view.add_row(
-            row.flow,
+            escape(row.flow),
             "-" if row.revision is None else str(row.revision),
             sync,
-            row.last_state or "-",
-            row.last_start or "-",
+            escape(row.last_state or "-"),
+            escape(row.last_start or "-"),
         )
     out.print(view)
     if not result.ok:

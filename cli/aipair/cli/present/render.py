@@ -28,7 +28,7 @@ def show_rendering(result: RenderResult | CheckResult) -> None:
                 f"into {escape(env.path)} (mode 0600; values not shown)"
             )
         if env.unset_supplied:
-            out.print(f"[yellow]set these in {escape(env.path)} yourself:[/] {', '.join(env.unset_supplied)}")
+            out.print(f"[yellow]set these in {escape(env.path)} yourself:[/] {escape(', '.join(env.unset_supplied))}")
     out.print(notes_table(result.phase, result.notes))
 
 
