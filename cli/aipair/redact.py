@@ -23,6 +23,10 @@ URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s<>\"'`]+")
 # characters a URL may not hold (a hand-written password with a space), in a text only URL characters
 USERINFO_IN_URL = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 USERINFO_IN_TEXT = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s<>\"'`]*@")
+# a userinfo that only names a secret (``app:${APP_DB_PASSWORD}``, as the catalog writes it) holds none
+PLACEHOLDER_USERINFO = re.compile(
+    r"^(?:[A-Za-z0-9._~-]*:)?(?:\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$\([A-Za-z_][A-Za-z0-9_]*\))$"
+)
 
 
 def redact_url(url: str) -> str:
@@ -32,10 +36,10 @@ def redact_url(url: str) -> str:
     except ValueError:
         return _userinfo_only(url)
     if USERINFO_IN_URL.match(url):  # masked before urlsplit, which misreads characters a URL may not hold
-        url = USERINFO_IN_URL.sub(lambda match: f"{match.group(1)}{MASK}@", url, count=1)
+        url = USERINFO_IN_URL.sub(_mask_userinfo, url, count=1)
         parts = urlsplit(url)
     netloc = parts.netloc
-    if "@" in netloc:
+    if "@" in netloc and not PLACEHOLDER_USERINFO.match(netloc.rpartition("@")[0]):
         netloc = MASK + "@" + netloc.rpartition("@")[2]
     query = "&".join(_redact_param(param) for param in parts.query.split("&")) if parts.query else ""
     return SplitResult(parts.scheme, netloc, parts.path, query, parts.fragment).geturl()
@@ -43,8 +47,13 @@ def redact_url(url: str) -> str:
 
 def redact_urls_in(text: str) -> str:
     """Every URL inside ``text`` (an exception's message, a server's answer) passed through redact_url."""
-    masked = USERINFO_IN_TEXT.sub(lambda match: f"{match.group(1)}{MASK}@", text)
+    masked = USERINFO_IN_TEXT.sub(_mask_userinfo, text)
     return URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), masked)
+
+
+def _mask_userinfo(match: re.Match[str]) -> str:
+    userinfo = match.string[match.end(1) : match.end(0) - 1]
+    return match.group(0) if PLACEHOLDER_USERINFO.match(userinfo) else f"{match.group(1)}{MASK}@"
 
 
 def _redact_param(param: str) -> str:

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import typer
 
 from ..errors import AipairError, CatalogError, Problem
+from ..redact import redact_urls_in
 from ..results import Result
 from . import exits
-from .sanitize import redact_userinfo, terminal_safe
+from .sanitize import terminal_safe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -142,7 +143,7 @@ class Invalid(Result):
 def fail(message: str, code: int, json_output: bool) -> NoReturn:
     """Leave with ``message`` (URL credentials hidden) as the JSON error document or one line on
     stderr, and exit ``code``."""
-    message = redact_userinfo(message)
+    message = redact_urls_in(message)
     if json_output:
         emit(Failure(error=message))
     else:
