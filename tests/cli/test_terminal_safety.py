@@ -258,3 +258,16 @@ def test_credentials_in_a_server_url_are_not_echoed_in_errors(json_flag: list[st
 )
 def test_credentials_in_urls_are_hidden_and_placeholders_kept(text: str, shown: str) -> None:
     assert redact_urls_in(text) == shown
+
+
+def test_upgrade_tables_show_registry_and_engine_text_as_text(capsys: pytest.CaptureFixture[str]) -> None:
+    """Markup in a registry's tag list or a container's state is shown literally, not read (nor a crash)."""
+    from aipair.cli.present.upgrade import show_check
+    from aipair.ops.upgrade.report import CheckReport, CheckRow
+
+    row = CheckRow(
+        service="web", image="reg/[bold]web", current="1.0", candidate="1.1[/]", newest="[link=x]2.0", digest="[/]"
+    )
+    show_check(CheckReport(ok=True, due=1, services=[row]))
+    shown = capsys.readouterr().out
+    assert "1.1[/]" in shown and "[link=x]2.0" in shown and "reg/[bold]web" in shown

@@ -160,7 +160,11 @@ def test_failed_health_names_the_service_and_rollback_restores_the_previous_imag
 ) -> None:
     client = _client(docker_host)
     good = _import_web_image(
-        client, "1.0.0", "mkdir -p /www && echo v1 > /www/index.html && exec httpd -f -p 8000 -h /www"
+        client,
+        "1.0.0",
+        # a log line with escape sequences (clear screen, retitle the terminal): `aipair logs` must not pass them on
+        "printf 'web v1 \\033[2J\\033]0;owned\\007 up\\n'; "
+        "mkdir -p /www && echo v1 > /www/index.html && exec httpd -f -p 8000 -h /www",
     )
     bad = _import_web_image(
         client, "1.1.0", "echo 'web 1.1.0: cannot start, configuration missing' >&2; exec tail -f /dev/null"
@@ -188,6 +192,10 @@ def test_failed_health_names_the_service_and_rollback_restores_the_previous_imag
             timeout=60,
         )
         assert logs.returncode == 0 and "aipair mock: serving 6379" in logs.stdout
+        web_logs = _cli("logs", "web", "--profile", "mock", "--catalog", str(catalog))
+        assert web_logs.exit_code == 0 and "web v1" in web_logs.stdout
+        assert "\x1b" not in web_logs.stdout and "\x07" not in web_logs.stdout
+        assert "\\x1b[2J\\x1b]0;owned" in web_logs.stdout  # shown, not run
         dry = _cli("down", "--volumes", "--dry-run", "--profile", "mock", "--catalog", str(catalog))
         assert "would delete volumes: faulty-mock_web-data" in dry.stdout
         assert _project_containers(client, "faulty-mock")["web"].status == "running"  # a dry run changes nothing

@@ -135,11 +135,14 @@ def logs(service: Annotated[str, typer.Argument(help="Service name.")], catalog:
     Example:  aipair logs qdrant --tail 50 -f
     """
     from ..ops.operate import logs as show_logs
-    from .output import reporting
+    from .output import escape, out, reporting
+
+    def show(line: str) -> None:  # through the safe console: a container's escape sequences are shown, not run
+        out.print(escape(line), highlight=False)
 
     with reporting(False):
         code = show_logs(load(catalog), catalog.parent, service, profile=profile.value, host=host, tail=tail,
-                         follow=follow)
+                         follow=follow, on_line=show)
     raise typer.Exit(code)
 
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,27 @@ class ComposeProject:
             *args,
         ]
         return subprocess.run(command, env=self.env(), capture_output=capture, text=True, timeout=timeout)
+
+    def stream(self, *args: str, on_line: Callable[[str], None]) -> int:
+        """Run a Compose command, handing each line of its output (stdout and stderr) to ``on_line`` as it
+        comes, so that the caller decides how a container's text reaches the terminal; returns the exit code."""
+        command = [*compose_command(), "--project-name", self.name, "--project-directory", str(self.directory)]
+        with subprocess.Popen(
+            [*command, "--file", str(self.file), *args],
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        ) as process:
+            assert process.stdout is not None
+            try:
+                for line in process.stdout:
+                    on_line(line.rstrip("\n"))
+            finally:
+                if process.poll() is None:  # the caller stopped (Ctrl-C): do not leave Compose behind
+                    process.terminate()
+        return process.returncode
 
 
 def compose_version() -> str:

@@ -12,7 +12,7 @@ from ..engines.mockimage import ensure_mock_image
 from ..errors import Declined
 from ..render.names import compose_project, compose_volume_name
 from ..results import Result
-from .callbacks import Confirm
+from .callbacks import Confirm, Progress
 from .deploy import project_for, take_down
 
 
@@ -29,11 +29,22 @@ def project_status(catalog: Catalog, host: str | None, profile: str = "real") ->
     return ProjectStatus(project=project, ok=bool(rows) and all(r.ok for r in rows), services=rows)
 
 
-def logs(catalog: Catalog, root: Path, service: str, *, profile: str, host: str | None, tail: int, follow: bool) -> int:
-    """Compose prints the service's logs straight to the terminal; returns its exit code."""
+def logs(
+    catalog: Catalog,
+    root: Path,
+    service: str,
+    *,
+    profile: str,
+    host: str | None,
+    tail: int,
+    follow: bool,
+    on_line: Progress,
+) -> int:
+    """Each line of the service's logs to ``on_line`` (a container's text is untrusted: the CLI makes it
+    safe to show); returns Compose's exit code."""
     catalog.service(service)
-    args = ["logs", "--tail", str(tail), *(["--follow"] if follow else []), service]
-    return project_for(catalog, root, profile, host).run(*args, capture=False).returncode
+    args = ["logs", "--no-color", "--tail", str(tail), *(["--follow"] if follow else []), service]
+    return project_for(catalog, root, profile, host).stream(*args, on_line=on_line)
 
 
 class DownResult(Result):

@@ -14,13 +14,14 @@ def show_check(report: CheckReport) -> None:
         ["service", "image", "current", "candidate", "newest", "digest / error"],
     )
     for row in report.services:
-        note = f"[red]{escape(row.error)}[/]" if row.error else (row.digest or "")
+        # registry text is shown, never read as markup
+        note = f"[red]{escape(row.error)}[/]" if row.error else escape(row.digest or "")
         view.add_row(
-            row.service,
-            row.image,
-            row.current,
-            f"[green]{row.candidate}[/]" if row.candidate else "-",
-            row.newest or "-",
+            escape(row.service),
+            escape(row.image),
+            escape(row.current),
+            f"[green]{escape(row.candidate)}[/]" if row.candidate else "-",
+            escape(row.newest or "-"),
             note,
         )
     out.print(view)
@@ -29,7 +30,7 @@ def show_check(report: CheckReport) -> None:
 def show_validation(result: ValidationReport) -> None:
     for row in result.services:
         mark = "[green]✓[/]" if row.ok else "[red]✗[/]"
-        out.print(f"{mark} {row.service}: {row.state} {row.health} ({escape(row.image)})")
+        out.print(f"{mark} {escape(row.service)}: {escape(row.state)} {escape(row.health)} ({escape(row.image)})")
     for smoke in result.smoke:
         out.print(f"{'[green]✓' if smoke.ok else '[red]✗'}[/] smoke {smoke.name}: {escape(smoke.detail)}")
     if not result.ok:
