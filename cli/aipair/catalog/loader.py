@@ -89,6 +89,7 @@ def parse_catalog(text: str, *, source: str = "catalog.yaml") -> Catalog:
         raise CatalogError(
             [Problem(source, 1, "", f"the catalog must be a mapping of settings, not a {type(data).__name__}")]
         )
+    _env_as_written(data, positions)
     try:
         catalog = Catalog.model_validate(data)
     except ValidationError as exc:
@@ -100,6 +101,25 @@ def parse_catalog(text: str, *, source: str = "catalog.yaml") -> Catalog:
     if problems:
         raise CatalogError(problems)
     return catalog
+
+
+def _env_as_written(data: dict[str, Any], positions: Positions) -> None:
+    """Env values are text: keep what the author wrote where YAML 1.1 would type it.
+
+    Unquoted `0077` is the int 63 to YAML 1.1, `yes` and `on` are true, `3.10` is 3.1, `12:30` is 750;
+    a container reads its environment as strings, so the source text is what was meant.
+    """
+    services = data.get("services")
+    if not isinstance(services, dict):
+        return
+    for service in services.values():
+        env = service.get("env") if isinstance(service, dict) else None
+        if not isinstance(env, dict):
+            continue
+        for key, value in env.items():
+            text = positions.source_text(env, key)
+            if text is not None and isinstance(value, (int, float)):  # bool is an int
+                env[key] = text
 
 
 def _problems_from_validation(exc: ValidationError, data: Any, positions: Positions, source: str) -> list[Problem]:
