@@ -100,7 +100,8 @@ def test_every_probe_kind_runs_a_program_the_image_has() -> None:
     data = minimal()
     data["services"]["web"]["health"]["probe"] = "bash"
     script = render_compose(_catalog(data))[0]["services"]["web"]["healthcheck"]["test"][3]
-    assert script.startswith("exec 3<>/dev/tcp/127.0.0.1/8000 && printf 'GET /healthz HTTP/1.0")
+    assert script.startswith('exec 3<>/dev/tcp/127.0.0.1/8000 && printf "GET %s HTTP/1.0')
+    assert render_compose(_catalog(data))[0]["services"]["web"]["healthcheck"]["test"][4:] == ["probe", "/healthz"]
     assert "$${code:-500}" in script  # escaped, so Compose leaves it to bash
     data["services"]["cache"]["health"] = {"type": "tcp", "port": 6379, "probe": "nc"}
     assert render_compose(_catalog(data))[0]["services"]["cache"]["healthcheck"]["test"] == [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -18,37 +20,59 @@ MAX_CATALOG_BYTES = 8 * 1024 * 1024
 
 def load_catalog(path: Path | str) -> Catalog:
     """Load and validate ``path``. Raises CatalogError naming file, line and field of each problem."""
-    path = Path(path)
     shown = str(path)
+    return parse_catalog(_read_text(Path(path), shown), source=shown)
+
+
+def _read_text(path: Path, shown: str) -> str:
+    """The catalog's text, read from a regular file of at most MAX_CATALOG_BYTES.
+
+    Opened without blocking and checked on the open descriptor (no race with a swapped path), so a
+    FIFO, a device such as /dev/zero or a directory is refused at once; the read itself is bounded,
+    for files that report no size (/proc) or grow while read.
+    """
+
+    def refuse(message: str) -> CatalogError:
+        return CatalogError([Problem(shown, None, "", message)])
+
     try:
-        size = path.stat().st_size
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
-        raise CatalogError(
-            [Problem(shown, None, "", "file not found; pass --catalog PATH or set AIPAIR_CATALOG")]
-        ) from None
+        raise refuse("file not found; pass --catalog PATH or set AIPAIR_CATALOG") from None
+    except IsADirectoryError:
+        raise refuse("not a regular file (a directory); pass the catalog file itself") from None
     except OSError as exc:
-        raise CatalogError([Problem(shown, None, "", f"cannot read: {exc.strerror}")]) from None
-    if size > MAX_CATALOG_BYTES:
-        raise CatalogError(
-            [
-                Problem(
-                    shown,
-                    None,
-                    "",
-                    f"the file is {size / 2**20:.1f} MiB; a catalog may be at most "
-                    f"{MAX_CATALOG_BYTES // 2**20} MiB — split it or remove generated content",
-                )
-            ]
-        )
+        raise refuse(f"cannot read: {exc.strerror}") from None
+    too_big = f"a catalog may be at most {MAX_CATALOG_BYTES // 2**20} MiB; split it or remove generated content"
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise CatalogError(
-            [Problem(shown, None, "", f"not UTF-8 text (byte {exc.start}); save the file as UTF-8")]
-        ) from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise refuse(f"not a regular file (a {_file_kind(info.st_mode)}); pass the catalog file itself")
+        if info.st_size > MAX_CATALOG_BYTES:
+            raise refuse(f"the file is {info.st_size / 2**20:.1f} MiB; {too_big}")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(MAX_CATALOG_BYTES + 1)
     except OSError as exc:
-        raise CatalogError([Problem(shown, None, "", f"cannot read: {exc.strerror}")]) from None
-    return parse_catalog(text, source=shown)
+        raise refuse(f"cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CATALOG_BYTES:
+        raise refuse(f"the file is larger than {MAX_CATALOG_BYTES // 2**20} MiB; {too_big}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise refuse(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISDIR: "directory",
+        stat.S_ISFIFO: "FIFO",
+        stat.S_ISCHR: "character device",
+        stat.S_ISBLK: "block device",
+        stat.S_ISSOCK: "socket",
+    }
+    return next((kind for test, kind in kinds.items() if test(mode)), "special file")
 
 
 def parse_catalog(text: str, *, source: str = "catalog.yaml") -> Catalog:
@@ -65,6 +89,7 @@ def parse_catalog(text: str, *, source: str = "catalog.yaml") -> Catalog:
         raise CatalogError(
             [Problem(source, 1, "", f"the catalog must be a mapping of settings, not a {type(data).__name__}")]
         )
+    _env_as_written(data, positions)
     try:
         catalog = Catalog.model_validate(data)
     except ValidationError as exc:
@@ -76,6 +101,25 @@ def parse_catalog(text: str, *, source: str = "catalog.yaml") -> Catalog:
     if problems:
         raise CatalogError(problems)
     return catalog
+
+
+def _env_as_written(data: dict[str, Any], positions: Positions) -> None:
+    """Env values are text: keep what the author wrote where YAML 1.1 would type it.
+
+    Unquoted `0077` is the int 63 to YAML 1.1, `yes` and `on` are true, `3.10` is 3.1, `12:30` is 750;
+    a container reads its environment as strings, so the source text is what was meant.
+    """
+    services = data.get("services")
+    if not isinstance(services, dict):
+        return
+    for service in services.values():
+        env = service.get("env") if isinstance(service, dict) else None
+        if not isinstance(env, dict):
+            continue
+        for key, value in env.items():
+            text = positions.source_text(env, key)
+            if text is not None and isinstance(value, (int, float)):  # bool is an int
+                env[key] = text
 
 
 def _problems_from_validation(exc: ValidationError, data: Any, positions: Positions, source: str) -> list[Problem]:

@@ -21,6 +21,7 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _BaseLoader = yaml.SafeLoader
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+TYPED_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{kind}" for kind in ("int", "float", "bool"))
 
 
 class YamlProblem(Exception):
@@ -38,8 +39,14 @@ class Positions:
 
     key_lines: dict[int, dict[Any, int]] = field(default_factory=dict)
     item_lines: dict[int, list[int]] = field(default_factory=dict)
+    # The text as written of mapping values that YAML 1.1 typed (int, float, bool): `0077`, `yes`, `3.10`.
+    typed_text: dict[int, dict[Any, str]] = field(default_factory=dict)
     # Holding the containers keeps their ids from being reused while positions are looked up.
     containers: list[Any] = field(default_factory=list)
+
+    def source_text(self, mapping: dict[Any, Any], key: Any) -> str | None:
+        """How the value of ``key`` was written, when YAML gave it a type other than string."""
+        return self.typed_text.get(id(mapping), {}).get(key)
 
     def locate(self, data: Any, loc: tuple[Any, ...]) -> tuple[int | None, list[str | int]]:
         """Follow ``loc`` into ``data``; return the deepest known line and the path walked.
@@ -101,9 +108,17 @@ class _PositionLoader(_BaseLoader):  # type: ignore[misc]
             seen[key] = line
         data.update(self.construct_mapping(node))  # flattens merge keys (<<) in place
         lines: dict[Any, int] = {}
-        for key_node, _ in node.value:  # after the merge: explicit keys come last and win
-            lines[self.construct_object(key_node)] = key_node.start_mark.line + 1
+        typed: dict[Any, str] = {}
+        for key_node, value_node in node.value:  # after the merge: explicit keys come last and win
+            key = self.construct_object(key_node)
+            lines[key] = key_node.start_mark.line + 1
+            if isinstance(value_node, yaml.ScalarNode) and value_node.tag in TYPED_SCALAR_TAGS:
+                typed[key] = value_node.value
+            else:
+                typed.pop(key, None)
         self.positions.key_lines[id(data)] = lines
+        if typed:
+            self.positions.typed_text[id(data)] = typed
         self.positions.containers.append(data)
 
     def construct_positioned_seq(self, node: yaml.SequenceNode) -> Iterator[list[Any]]:

@@ -3,10 +3,16 @@
 No I/O, clock or randomness here; ``files.py`` turns the dict into bytes and ``workspace.py``
 writes them. Secrets appear only as `${NAME?…}` references resolved by Compose from
 compose/.env.
+
+Compose interpolates `$` anywhere in the file, from the deployer's shell and compose/.env. So every
+string is built here as the literal text it means, a secret reference as a ``SecretRef``, and one
+pass at the end (``escape_document``) doubles every `$` except in the references aipair wrote: the
+catalog cannot reach any variable but its declared secrets, whatever field the text comes from.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..catalog.graph import condition
@@ -24,6 +30,40 @@ CONDITIONS = {"healthy": "service_healthy", "started": "service_started", "compl
 
 # A Compose file as data: free-form by nature (the compose-spec), checked by the real Compose binary in tests.
 ComposeDocument = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A reference to a catalog secret, the one thing Compose may interpolate."""
+
+    name: str
+
+    def compose(self) -> str:
+        return (
+            "${" + self.name + "?" + self.name + " is not set: run `aipair render --phase mvp` to create compose/.env}"
+        )
+
+
+@dataclass(frozen=True)
+class Interpolated:
+    """A value mixing literal text and secret references (an env value such as `redis://:${PW}@cache`)."""
+
+    parts: tuple[str | SecretRef, ...]
+
+
+def escape_document(node: Any) -> Any:
+    """The document as Compose must read it: literal `$` doubled, secret references written as `${NAME?…}`."""
+    if isinstance(node, dict):
+        return {key: escape_document(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [escape_document(value) for value in node]
+    if isinstance(node, str):
+        return node.replace("$", "$$")
+    if isinstance(node, SecretRef):
+        return node.compose()
+    if isinstance(node, Interpolated):
+        return "".join(escape_document(part) for part in node.parts)
+    return node
 
 
 def render_compose(
@@ -64,7 +104,7 @@ def render_compose(
             if use.file:
                 secrets[use.secret.lower()] = {"environment": use.secret}
         for config_name, file in _config_names(name, service):
-            configs[config_name] = {"content": _literal(file.content)}
+            configs[config_name] = {"content": file.content}
 
     used_layers = [layer for layer in LAYERS if any(layer in nets for nets in layers_of.values())]
     document["networks"] = {layer: {"labels": {"com.aipair.layer": layer}} for layer in used_layers}
@@ -75,7 +115,7 @@ def render_compose(
     if configs:
         document["configs"] = configs
     notes += _catalog_notes(catalog, services)
-    return document, sorted(notes)
+    return escape_document(document), sorted(notes)
 
 
 def _service(
@@ -92,15 +132,17 @@ def _service(
     if name == catalog.project.reverse_proxy and svc.command is None:
         out["command"] = _traefik_command(catalog, svc)
     if svc.entrypoint is not None:
-        out["entrypoint"] = [_literal(part) for part in svc.entrypoint]
+        out["entrypoint"] = list(svc.entrypoint)
     if svc.command is not None:
-        out["command"] = [_literal(part) for part in svc.command]
+        out["command"] = list(svc.command)
     if svc.user:
         out["user"] = svc.user
     if svc.init:
         out["init"] = True
-    environment = {key: _env_value(catalog, value) for key, value in svc.env.items()}
-    environment.update({use.env: _secret_ref(use.secret) for use in svc.secrets if use.env})
+    environment: dict[str, Interpolated | SecretRef] = {
+        key: _env_value(catalog, value) for key, value in svc.env.items()
+    }
+    environment.update({use.env: SecretRef(use.secret) for use in svc.secrets if use.env})
     if environment:
         out["environment"] = environment
     file_secrets = [{"source": use.secret.lower(), "target": use.file} for use in svc.secrets if use.file]
@@ -197,9 +239,7 @@ def _healthcheck(svc: Service) -> dict[str, Any] | None:
     test: list[str] | None
     if isinstance(health, CommandHealth):
         command = health.command
-        test = (
-            ["CMD-SHELL", _literal(command)] if isinstance(command, str) else ["CMD", *(_literal(c) for c in command)]
-        )
+        test = ["CMD-SHELL", command] if isinstance(command, str) else ["CMD", *command]
     elif isinstance(health, HttpHealth):
         test = _http_probe(health)
     elif isinstance(health, TcpHealth):
@@ -217,6 +257,17 @@ def _healthcheck(svc: Service) -> dict[str, Any] | None:
     }
 
 
+# Probe programs: fixed text; the URL or path is always an argument of its own (exec form), never
+# spliced into shell or program text, so no catalog path can run code in the container.
+NODE_PROBE = "fetch(process.argv[1]).then(r => process.exit(r.status < 400 ? 0 : 1), () => process.exit(1))"
+PYTHON_PROBE = "import sys, urllib.request as u; u.urlopen(sys.argv[1], timeout=4)"
+# Plain HTTP/1.0 over bash's /dev/tcp: only builtins, for images without any HTTP client. $1 is the path.
+BASH_PROBE = (
+    'exec 3<>/dev/tcp/127.0.0.1/{port} && printf "GET %s HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n" "$1" >&3 && '
+    'read -r _ code _ <&3 && [ "${{code:-500}}" -lt 400 ]'
+)
+
+
 def _http_probe(health: HttpHealth) -> list[str] | None:
     url = f"http://127.0.0.1:{health.port}{health.path}"
     if health.probe == "curl":
@@ -224,20 +275,11 @@ def _http_probe(health: HttpHealth) -> list[str] | None:
     if health.probe == "wget":
         return ["CMD", "wget", "-q", "-O", "/dev/null", url]
     if health.probe == "node":
-        script = f"fetch({url!r}).then(r => process.exit(r.status < 400 ? 0 : 1), () => process.exit(1))"
-        return ["CMD", "node", "-e", script]
+        return ["CMD", "node", "-e", NODE_PROBE, url]
     if health.probe == "python":
-        script = f"import urllib.request as u; u.urlopen({url!r}, timeout=4)"
-        return ["CMD", "python3", "-c", script]
+        return ["CMD", "python3", "-c", PYTHON_PROBE, url]
     if health.probe == "bash":
-        # Plain HTTP/1.0 over bash's /dev/tcp: only builtins, for images without any HTTP client.
-        # `$$` because Compose interpolates `$` in the whole file.
-        request = f"GET {health.path} HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n"
-        script = (
-            f"exec 3<>/dev/tcp/127.0.0.1/{health.port} && printf '{request}' >&3 && "
-            'read -r _ code _ <&3 && [ "$${code:-500}" -lt 400 ]'
-        )
-        return ["CMD", "bash", "-c", script]
+        return ["CMD", "bash", "-c", BASH_PROBE.format(port=health.port), "probe", health.path]
     return None
 
 
@@ -337,26 +379,23 @@ def _config_names(name: str, svc: Service) -> list[tuple[str, Any]]:
     return [(f"{name}-{index}", file) for index, file in enumerate(svc.files)]
 
 
-def _env_value(catalog: Catalog, value: str | int | float | bool) -> str:
-    """Catalog env value → Compose: `{domain}` expanded, `${SECRET}` made to fail loudly when unset."""
+def _env_value(catalog: Catalog, value: str | int | float | bool) -> Interpolated:
+    """Catalog env value → literal text and secret references: `{domain}` expanded, `$$` a literal `$`.
+
+    Validation leaves no lone `$` and only declared secret names in `${…}` (checks.py).
+    """
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return Interpolated(("true" if value else "false",))
     text = catalog.expand(str(value))
-
-    def replace(match: Any) -> str:
-        name = match.group(1)
-        return _secret_ref(name) if name else match.group(0)
-
-    return REFERENCE_RE.sub(replace, text)
-
-
-def _secret_ref(name: str) -> str:
-    return "${" + name + "?" + name + " is not set: run `aipair render --phase mvp` to create compose/.env}"
-
-
-def _literal(text: str) -> str:
-    """Text the catalog means literally; Compose would interpolate `$`, so double it."""
-    return text.replace("$", "$$")
+    parts: list[str | SecretRef] = []
+    last = 0
+    for match in REFERENCE_RE.finditer(text):
+        parts.append(text[last : match.start()])
+        token, name = match.group(0), match.group(1)
+        parts.append(SecretRef(name) if name else ("$" if token == "$$" else token))
+        last = match.end()
+    parts.append(text[last:])
+    return Interpolated(tuple(part for part in parts if part != ""))
 
 
 NETWORKS_NOTE = (

@@ -14,6 +14,7 @@ from .report import Note
 PHASE = "scale"
 _DURATION = re.compile(r"([0-9]+)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+_K8S_OPERATOR = re.compile(r"\$(?=[$(])")
 
 
 def seconds(duration: str) -> int:
@@ -31,9 +32,9 @@ def scrape_annotations(svc: Service) -> dict[str, str]:
 def pod_spec(catalog: Catalog, name: str, svc: Service, notes: list[Note]) -> dict[str, Any]:
     container: dict[str, Any] = {"name": name, "image": svc.image}
     if svc.entrypoint is not None:
-        container["command"] = [_k8s_literal(part) for part in svc.entrypoint]
+        container["command"] = [k8s_literal(part) for part in svc.entrypoint]
     if svc.command is not None:
-        container["args"] = [_k8s_literal(part) for part in svc.command]
+        container["args"] = [k8s_literal(part) for part in svc.command]
     env = _env(catalog, svc)
     if env:
         container["env"] = env
@@ -81,7 +82,7 @@ def _user_ids(svc: Service) -> dict[str, int]:
 
 def _env(catalog: Catalog, svc: Service) -> list[dict[str, Any]]:
     """Plain values, secrets by reference. `${NAME}` inside a value uses Kubernetes' `$(VAR)`
-    expansion of a helper variable defined first; a literal `$(` is escaped as `$$(`."""
+    expansion of a helper variable defined first; every other `$` is kept literal (``k8s_literal``)."""
     secret = secret_name(catalog)
     helpers: dict[str, dict[str, Any]] = {}
     plain: list[dict[str, Any]] = []
@@ -94,34 +95,39 @@ def _env(catalog: Catalog, svc: Service) -> list[dict[str, Any]]:
         if whole and whole.group(1):
             plain.append({"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": whole.group(1)}}})
             continue
-        parts: list[str] = []
+        # Literal runs and helper references alternate; a literal `$` just before a reference needs escaping too.
+        out: list[str] = []
+        pending = ""
         last = 0
         for match in REFERENCE_RE.finditer(text):
-            parts.append(text[last : match.start()].replace("$(", "$$("))
-            token = match.group(0)
-            if token == "$$":
-                parts.append("$$" if text[match.end() : match.end() + 1] == "(" else "$")
-            elif match.group(1):
-                helper = f"AIPAIR_SECRET_{match.group(1)}"
-                helpers[helper] = {
-                    "name": helper,
-                    "valueFrom": {"secretKeyRef": {"name": secret, "key": match.group(1)}},
-                }
-                parts.append(f"$({helper})")
-            else:
-                parts.append("$")
+            token, name = match.group(0), match.group(1)
+            pending += text[last : match.start()]
             last = match.end()
-        parts.append(text[last:].replace("$(", "$$("))
-        plain.append({"name": key, "value": "".join(parts)})
+            if name:
+                helper = f"AIPAIR_SECRET_{name}"
+                helpers[helper] = {"name": helper, "valueFrom": {"secretKeyRef": {"name": secret, "key": name}}}
+                out.append(k8s_literal(pending, before_reference=True) + f"$({helper})")
+                pending = ""
+            else:
+                pending += "$" if token == "$$" else token
+        out.append(k8s_literal(pending + text[last:]))
+        plain.append({"name": key, "value": "".join(out)})
     for use in svc.secrets:
         if use.env:
             plain.append({"name": use.env, "valueFrom": {"secretKeyRef": {"name": secret, "key": use.secret}}})
     return [*helpers.values(), *plain]
 
 
-def _k8s_literal(text: str) -> str:
-    """Command and args expand `$(VAR)` in Kubernetes; the catalog means them literally."""
-    return text.replace("$(", "$$(")
+def k8s_literal(text: str, *, before_reference: bool = False) -> str:
+    """``text`` as Kubernetes must read it in command, args and env values to keep it literal.
+
+    The kubelet turns `$$` into `$` and `$(VAR)` into VAR's value; any other `$` stays. So a `$` is
+    doubled exactly when a `$` or `(` follows it (or a reference does), and stays single otherwise:
+    the manifest reads as the catalog wrote it, with no Compose-style `$$` where none is needed.
+    """
+    if before_reference:  # the reference starts with `$`: escape as if one followed, then drop it
+        return _K8S_OPERATOR.sub("$$", text + "$")[:-1]
+    return _K8S_OPERATOR.sub("$$", text)
 
 
 def _probes(svc: Service) -> dict[str, Any]:
