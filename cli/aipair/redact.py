@@ -42,6 +42,8 @@ def redact_url(url: str) -> str:
     if "@" in netloc and not PLACEHOLDER_USERINFO.match(netloc.rpartition("@")[0]):
         netloc = MASK + "@" + netloc.rpartition("@")[2]
     query = "&".join(_redact_param(param) for param in parts.query.split("&")) if parts.query else ""
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing to hide: keep the URL as written (geturl would turn unix:///x into unix:/x)
     return SplitResult(parts.scheme, netloc, parts.path, query, parts.fragment).geturl()
 
 

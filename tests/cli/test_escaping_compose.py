@@ -130,7 +130,7 @@ def _hostile_paths(marker: Path) -> list[str]:
         f"/x`{touch}`",
         f"/x');__import__('os').system('{touch}');('",
         f"/x\"+require('child_process').execSync('{touch}')+\"",
-        "/x%s%n%%\\",
+        "/x%s%n%%|id&&id>out",  # (a backslash is refused by the model: it can name another host)
     ]
 
 

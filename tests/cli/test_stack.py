@@ -4,6 +4,7 @@ program runs against Pulumi's own mock monitor, and what it would send is checke
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,8 @@ def _run(catalog_path: Path, extra_config: dict[str, str] | None = None) -> list
     from aipair.engines.pulumi_program import build
 
     catalog = load_catalog(catalog_path)
+    # Pulumi's mocks use the thread's current event loop; an earlier asyncio.run() in this process leaves none.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="aipair", stack="test", preview=False)
     config = {f"aipair:{name}": f"value-of-{name}" for name in catalog.secrets_for("scale")}

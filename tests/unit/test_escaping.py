@@ -92,7 +92,7 @@ HOSTILE_PATHS = [
     '/x"quoted"',
     "/x`id`",
     "/x%s%n%%",
-    "/x\\n\\",
+    "/x|id&&id>out",
     "/x')+__import__('os').system('id')#",
     "/x\"+require('child_process').execSync('id')+\"",
 ]

@@ -28,6 +28,8 @@ from aipair.redact import redact_url, redact_urls_in
         ("https://host/plain", "https://host/plain"),
         ("git+https://u:p@github.com/o/r.git", "git+https://***@github.com/o/r.git"),
         ("http://u:p@[::1/x", "http://***@[::1/x"),
+        ("unix:///var/run/docker.sock", "unix:///var/run/docker.sock"),  # nothing to hide: kept as written
+        ("postgres://app:${APP_DB_PASSWORD}@db:5432/app", "postgres://app:${APP_DB_PASSWORD}@db:5432/app"),
     ],
 )
 def test_redact_url(url: str, expected: str) -> None:
