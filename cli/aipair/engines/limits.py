@@ -86,6 +86,23 @@ KESTRA = Bounds(
 )
 
 
+SMOKE = Bounds(
+    # a candidate on the engine's own network: it answers in milliseconds or not at all
+    connect=5.0,
+    read=10.0,
+    # one smoke request, whatever the (untrusted) candidate trickles
+    deadline=30.0,
+    # a smoke test looks for a status and a phrase; a page of 1 MiB is more than any health answer
+    max_bytes=1 * MIB,
+    max_pages=1,
+    max_tags=0,
+    # a candidate's redirect is not followed: the smoke test is about the candidate itself
+    max_redirects=0,
+    max_retry_after=0.0,
+    max_page_size=0,
+)
+
+
 class BoundExceeded(AipairError):
     """An answer larger than its bound; the engines prefix the server's name."""
 
@@ -224,3 +241,17 @@ class DeadlineTransport(httpx.HTTPTransport):
     def __init__(self) -> None:
         super().__init__()
         self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), network_backend=_DeadlineBackend())
+
+
+def get_once(url: str, bounds: Bounds) -> Answer:
+    """One GET within ``bounds``: no redirect followed, no credentials, no proxy from the environment.
+
+    For addresses aipair chose itself (a candidate's container); httpx errors and BoundExceeded propagate."""
+    with (
+        httpx.Client(
+            timeout=bounds.timeout(), follow_redirects=False, trust_env=False, transport=DeadlineTransport()
+        ) as client,
+        deadline(bounds.deadline),
+        client.stream("GET", url) as response,
+    ):
+        return read_sync(response, bounds.max_bytes)

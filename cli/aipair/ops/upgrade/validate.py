@@ -30,6 +30,7 @@ from ...catalog.model import Catalog, Port, SmokeTest
 from ...engines import docker as engine
 from ...engines.compose import ComposeProject
 from ...engines.files import atomic_write, write_json
+from ...engines.limits import SMOKE, BoundExceeded, get_once
 from ...engines.secretstore import ensure_env
 from ...errors import UsageError
 from ...render.compose import DOCKER_SOCKET, render_compose
@@ -210,10 +211,10 @@ def _smoke(client: DockerClient, container: str, test: SmokeTest, ports: list[Po
         except OSError as exc:
             return Outcome.of(test.name, False, f"tcp {test.tcp}: {exc.strerror or exc}")
     port = test.port or (ports[0].port if ports else 80)
-    try:
-        response = httpx.get(f"http://{address}:{port}{test.http}", timeout=10)
-    except httpx.TransportError as exc:
-        return Outcome.of(test.name, False, f"GET {test.http}: {exc.__class__.__name__}")
+    try:  # the candidate is untrusted: bounded in time and bytes (engines/limits.py)
+        response = get_once(f"http://{address}:{port}{test.http}", SMOKE)
+    except (httpx.TransportError, BoundExceeded) as exc:
+        return Outcome.of(test.name, False, f"GET {test.http}: {exc.__class__.__name__}: {exc}")
     ok = response.status_code == test.status and (test.contains is None or test.contains in response.text)
     return Outcome.of(
         test.name,
