@@ -31,3 +31,21 @@ def compose_literal(text: str) -> str:
     """What Compose makes of ``text`` (as aipair writes it, or as `config` prints it back): only `$$` may appear."""
     assert re.fullmatch(r"(?:[^$]|\$\$)*", text), f"an unescaped `$` reaches Compose: {text!r}"
     return text.replace("$$", "$")
+
+
+def assert_payload_literal(services: dict[str, Any], payload: str) -> None:
+    """Every field ``hostile(payload)`` put the payload in reads back as the catalog's text, once Compose's
+    ``$$`` is undone: the rendered services, or what the real binary's ``config`` made of them."""
+    web = services["web"]
+    assert f"--certificatesresolvers.letsencrypt.acme.email=ops{payload}@demo.example.com" in [
+        compose_literal(part) for part in services["proxy"]["command"]
+    ]
+    assert [compose_literal(part) for part in web["entrypoint"]] == ["/entry", f"e{payload}"]
+    assert [compose_literal(part) for part in web["command"]] == ["serve", f"c{payload}"]
+    assert compose_literal(web["environment"]["LITERAL"]) == f"v{payload}"
+    assert compose_literal(web["healthcheck"]["test"][-1]) == f"http://127.0.0.1:8000/h{payload}"
+    assert [compose_literal(part) for part in services["cache"]["healthcheck"]["test"]] == [
+        "CMD-SHELL",
+        f"redis-cli ping {payload}",
+    ]
+    assert compose_literal(services["migrate"]["command"][-1]) == f"echo {payload}"

@@ -22,7 +22,7 @@ from aipair.render.compose import render_compose
 from aipair.render.kubernetes import render_kubernetes
 
 from ..helpers.catalogs import minimal
-from ..helpers.hostile import PAYLOADS, compose_literal, hostile
+from ..helpers.hostile import PAYLOADS, assert_payload_literal, compose_literal, hostile
 
 PROBES = ["curl", "wget", "node", "python", "bash"]
 # `${NAME?message}` as aipair writes a secret reference: the only interpolation allowed in the file.
@@ -55,19 +55,7 @@ def test_only_declared_secrets_are_interpolated_by_compose(payload: str, profile
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_catalog_text_reaches_compose_literally(payload: str) -> None:
     services = render_compose(_catalog(hostile(payload)))[0]["services"]
-    web = services["web"]
-    assert f"--certificatesresolvers.letsencrypt.acme.email=ops{payload}@demo.example.com" in [
-        compose_literal(part) for part in services["proxy"]["command"]
-    ]
-    assert [compose_literal(part) for part in web["entrypoint"]] == ["/entry", f"e{payload}"]
-    assert [compose_literal(part) for part in web["command"]] == ["serve", f"c{payload}"]
-    assert compose_literal(web["environment"]["LITERAL"]) == f"v{payload}"
-    assert compose_literal(web["healthcheck"]["test"][-1]) == f"http://127.0.0.1:8000/h{payload}"
-    assert [compose_literal(part) for part in services["cache"]["healthcheck"]["test"]] == [
-        "CMD-SHELL",
-        f"redis-cli ping {payload}",
-    ]
-    assert compose_literal(services["migrate"]["command"][-1]) == f"echo {payload}"
+    assert_payload_literal(services, payload)
     mock = render_compose(_catalog(hostile(payload)), profile="mock")[0]["services"]["web"]
     assert f"/s{payload}" in [compose_literal(part) for part in mock["command"]]
     assert f"/h{payload}" in [compose_literal(part) for part in mock["command"]]
