@@ -2,8 +2,10 @@
 
 Three families, from gentle to hostile:
 - ``valid_catalogs``: a shipped catalog with hostile *text* put where the model accepts free text (env values,
-  commands, health paths and commands, smoke tests, the ACME e-mail, descriptions, file contents, upgrade
-  settings). Almost all of them load, so the renderers get exercised on them.
+  commands, health commands, smoke commands, the ACME e-mail, descriptions, file contents, upgrade
+  settings), and the hostile text a request path on the service may still hold in health paths and smoke
+  URLs (`$`, quotes, `%`, braces; no whitespace, `@`, backslash or leading `//`). They all load, so the
+  renderers get exercised on them.
 - ``mutated_texts``: the same, plus structural damage (a field removed, replaced by a value of another type,
   an unknown key, a duplicated list item, a renamed service), dumped to YAML.
 - ``broken_texts``: YAML text damaged as text (truncated, characters inserted, a line duplicated, a raw
@@ -45,6 +47,23 @@ def hostile_text(fragments: list[str] = FRAGMENTS, *, max_parts: int = 5) -> st.
     """Strings glued from hostile fragments and short random text."""
     part = st.one_of(st.sampled_from(fragments), st.text(max_size=4))
     return st.lists(part, max_size=max_parts).map("".join)
+
+
+def _on_the_service(text: str) -> bool:
+    return all(0x21 <= ord(c) <= 0x7E for c in text) and "@" not in text and "\\" not in text
+
+
+# A request path on the service (health.path, smoke.http) is no longer free text: the model refuses
+# whitespace, control and non-ASCII characters, `@`, a backslash and a leading `//` (they can name another
+# host). What stays allowed is still hostile to the renderers: `$`, `${…}`, `$(…)`, quotes, `%`, braces.
+PATH_FRAGMENTS = [f for f in DOLLARS + QUOTES + YAMLISH if f and _on_the_service(f)]
+PATH_TEXT = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="@\\"))
+
+
+def service_path() -> st.SearchStrategy[str]:
+    """`/` and then hostile text a path on the service may hold; never `//` at the start."""
+    part = st.one_of(st.sampled_from(PATH_FRAGMENTS), PATH_TEXT.filter(lambda t: len(t) <= 4))
+    return st.lists(part, max_size=5).map(lambda parts: "/" + "".join(parts).lstrip("/"))
 
 
 def no_space(text: str) -> str:
@@ -89,7 +108,7 @@ def _health(draw: st.DrawFn, service: Data) -> Data | None:
     ports = [p["port"] for p in service.get("ports", []) if isinstance(p, dict) and "port" in p]
     kind = draw(st.sampled_from(["http", "command-list", "command-shell"] if ports else ["command-list"]))
     if kind == "http":
-        path = "/" + no_space(draw(hostile_text()))
+        path = draw(service_path())
         probe = draw(st.sampled_from(["curl", "wget", "node", "python", "bash", "none"]))
         return {"type": "http", "port": draw(st.sampled_from(ports)), "path": path, "probe": probe}
     if kind == "command-list":
@@ -131,7 +150,7 @@ def value_mutation(draw: st.DrawFn, data: Data) -> str:
             return "health-of-job-skipped"
         service["health"] = _health(draw, service)
     elif where == "smoke-http":
-        service["smoke"] = [{"name": "hostile", "http": draw(hostile_text())}]
+        service["smoke"] = [{"name": "hostile", "http": draw(service_path())}]
     elif where == "smoke-command":
         service["smoke"] = [{"name": "hostile", "command": draw(st.lists(hostile_text(), min_size=1, max_size=3))}]
     elif where == "acme_email":
