@@ -136,3 +136,91 @@ def test_a_field_path_shows_control_characters_escaped(key: str) -> None:
     data = minimal()
     data["project"][key] = "x"
     assert_loads_or_locates(dump(data))
+
+
+# --- more variants of each class ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field"),
+    [
+        pytest.param("version: 2001-13-45\n", 1, "version", id="implicit-date-out-of-range"),
+        pytest.param("version: !!int 0b\n", 1, "version", id="int-tag-empty-binary"),
+        pytest.param("version: 1\nproject:\n  name: !!timestamp 2001-02-30\n", 3, "project.name", id="nested-date"),
+        pytest.param("version: 1\nservices:\n  web:\n    - !!float nan?\n", 4, "services.web[0]", id="in-a-list"),
+        pytest.param("version: 1\nproject: {name: !!bool maybe}\n", 2, "project.name", id="flow-mapping"),
+    ],
+)
+def test_an_unreadable_typed_scalar_names_its_line_and_field(text: str, line: int, field: str) -> None:
+    with pytest.raises(CatalogError) as raised:
+        parse_catalog(text, source=SOURCE)
+    (problem,) = raised.value.problems
+    assert (problem.line, problem.field) == (line, field), problem
+    assert "quote it" in problem.message
+    assert_loads_or_locates(text)
+
+
+@pytest.mark.parametrize(
+    "depends_on",
+    [["cache", {"migrate": "completed"}], [1], [None], [["cache", "migrate"]]],
+    ids=["mixed", "int", "null", "nested-list"],
+)
+def test_a_depends_on_list_of_anything_but_names_is_refused_at_depends_on(depends_on: list[object]) -> None:
+    data = minimal()
+    data["services"]["web"]["depends_on"] = depends_on
+    with pytest.raises(CatalogError) as raised:
+        parse_catalog(dump(data), source=SOURCE)
+    assert [p.field for p in raised.value.problems] == ["services.web.depends_on"]
+    assert_loads_or_locates(dump(data))
+
+
+def test_a_missing_top_level_field_points_at_the_first_top_level_key() -> None:
+    """After a comment header, line 1 is a comment: the first key is where the top level starts."""
+    data = minimal()
+    del data["version"]
+    text = "# my catalog\n# (owned by ops)\n\n" + dump(data)
+    with pytest.raises(CatalogError) as raised:
+        parse_catalog(text, source=SOURCE)
+    assert [(p.line, p.field) for p in raised.value.problems] == [(4, "version")]
+
+
+@pytest.mark.parametrize("key", [None, ""], ids=["null", "empty"])
+def test_an_odd_key_at_the_root_is_located(key: str | None) -> None:
+    """`~:` and `'':` at the root: unknown fields, with a line and a field shown (`None`, `""`)."""
+    data = minimal()
+    data[key] = "x"
+    assert_loads_or_locates(dump(data))
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        pytest.param("é: ü\n\nb: ö\x00\n", 3, id="after-multibyte-characters"),  # libyaml counts bytes
+        pytest.param("a: 1\u2028b: \x07\n", 2, id="after-a-line-separator"),
+        pytest.param("a: 1\r\nb: 2\rc: \x1b\n", 3, id="after-crlf-and-cr"),
+        pytest.param("a: 1\n# \x08 in a comment\n", 2, id="in-a-comment"),
+        pytest.param("a: '\x7f'\n", 1, id="delete-quoted"),
+        pytest.param("a: '\x9b'\n", 1, id="c1-csi-quoted"),
+        pytest.param("a: '\ud800'\n", 1, id="lone-surrogate"),
+    ],
+)
+def test_a_character_yaml_refuses_is_located_on_its_line(text: str, line: int) -> None:
+    with pytest.raises(CatalogError) as raised:
+        parse_catalog(text, source=SOURCE)
+    assert [p.line for p in raised.value.problems] == [line]
+    assert_loads_or_locates(text)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["\u202eevil", "a\u2028b", "a\x9db", "\x1b]8;;http://x\x07link", "\U000e0001"],
+    ids=["bidi-override", "line-separator", "c1-osc", "osc8-hyperlink", "tag-character"],
+)
+def test_a_field_path_shows_invisible_and_reordering_characters_escaped(key: str) -> None:
+    data = minimal()
+    data["services"]["web"][key] = "x"
+    with pytest.raises(CatalogError) as raised:
+        parse_catalog(dump(data), source=SOURCE)
+    (problem,) = raised.value.problems
+    assert problem.field.startswith("services.web.") and problem.field.isprintable(), problem
+    assert problem.field == "services.web." + key.encode("unicode_escape").decode("ascii")

@@ -80,7 +80,7 @@ def parse_catalog(text: str, *, source: str = "catalog.yaml") -> Catalog:
     try:
         data, positions = load_positioned(text)
     except YamlProblem as exc:
-        raise CatalogError([Problem(source, exc.line, "", exc.message)]) from None
+        raise CatalogError([Problem(source, exc.line, exc.field, exc.message)]) from None
     if data is None:
         raise CatalogError(
             [Problem(source, 1, "", "the catalog is empty; start with `version: 1`, `project:` and `services:`")]
@@ -97,7 +97,7 @@ def parse_catalog(text: str, *, source: str = "catalog.yaml") -> Catalog:
     problems = []
     for loc, message in check_catalog(catalog):
         line, walked = positions.locate(data, loc)
-        problems.append(Problem(source, line, format_path(walked), message))
+        problems.append(Problem(source, line or _first_line(data, positions), format_path(walked), message))
     if problems:
         raise CatalogError(problems)
     return catalog
@@ -127,6 +127,7 @@ def _problems_from_validation(exc: ValidationError, data: Any, positions: Positi
     seen: set[tuple[int | None, str, str]] = set()
     for error in exc.errors(include_url=False):
         line, walked = positions.locate(data, tuple(error["loc"]))
+        line = line or _first_line(data, positions)  # nothing to point at: a top-level field is missing
         field = format_path(walked)
         message = _explain(error)
         key = (line, field, message)
@@ -134,6 +135,11 @@ def _problems_from_validation(exc: ValidationError, data: Any, positions: Positi
             seen.add(key)
             problems.append(Problem(source, line, field, message))
     return problems
+
+
+def _first_line(data: dict[str, Any], positions: Positions) -> int:
+    """The line of the document's first top-level key (1 when unknown): where a top-level field is missing."""
+    return min(positions.key_lines.get(id(data), {}).values(), default=1)
 
 
 def _explain(error: Any) -> str:

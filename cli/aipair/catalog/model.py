@@ -318,7 +318,12 @@ class Service(Strict):
     def _list_form(cls, value: object) -> object:
         """`depends_on: [a, b]` is shorthand; graph.condition() picks each condition from the target's kind."""
         if isinstance(value, list):
-            return {name: None for name in value}
+            if not all(isinstance(name, str) for name in value):
+                raise ValueError(
+                    "a list of depends_on names services only (`[cache, migrate]`); "
+                    "to give a condition, use a mapping: `depends_on: {cache: healthy}`"
+                )
+            return dict.fromkeys(value)
         return value
 
     @field_validator("image")

@@ -9,6 +9,7 @@ aliases expand to, which defuses "billion laughs" documents before anything walk
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,15 +23,30 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 TYPED_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{kind}" for kind in ("int", "float", "bool"))
+# What YAML allows in a stream (PyYAML's and libyaml's readers agree); anything else is refused up front,
+# where its line is known (their ReaderError has only an offset: characters for one, bytes for the other).
+_NOT_ALLOWED = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# YAML's line breaks: a lone CR, NEL and the Unicode line and paragraph separators end a line too.
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 
 
 class YamlProblem(Exception):
     """A document that cannot be loaded; ``line`` is 1-based (None when unknown)."""
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    def __init__(self, message: str, line: int | None = None, field: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.line = line
+        self.field = field
+
+
+class _ConstructFailed(Exception):
+    """A constructor raised something other than a YAMLError on ``node`` (`!!int x`, a date `2001-13-45`)."""
+
+    def __init__(self, node: yaml.Node, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.node = node
+        self.cause = cause
 
 
 @dataclass
@@ -75,20 +91,52 @@ class Positions:
 
 
 def format_path(parts: list[str | int]) -> str:
-    """``['services', 'db', 'ports', 0]`` → ``services.db.ports[0]``."""
+    """``['services', 'db', 'ports', 0]`` → ``services.db.ports[0]``.
+
+    A key is the author's text and is shown on a terminal: characters that are not printable (ESC, CR,
+    LF, C1 controls, bidi overrides, line separators) are written as escapes, so a key can neither run
+    an escape sequence nor forge a line of the message.
+    """
     text = ""
     for part in parts:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else str(part)
+            shown = printable(str(part)) or '""'  # an empty key must still show as a field
+            text += f".{shown}" if text else shown
     return text
+
+
+def printable(text: str) -> str:
+    """``text`` with each non-printable character written as ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN``."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escape(char) for char in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def line_at(text: str, index: int) -> int:
+    """The 1-based YAML line of character ``index`` in ``text``."""
+    return len(_LINE_BREAK.findall(text, 0, index)) + 1
 
 
 class _PositionLoader(_BaseLoader):  # type: ignore[misc]
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.positions = Positions()
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's constructors let ValueError, KeyError … escape on text they cannot type: locate them."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except (yaml.YAMLError, _ConstructFailed):
+            raise
+        except Exception as exc:  # noqa: BLE001 - any constructor failure is a problem of the text at node
+            raise _ConstructFailed(node, exc) from None
 
     def construct_positioned_map(self, node: yaml.MappingNode) -> Iterator[dict[Any, Any]]:
         data: dict[Any, Any] = {}
@@ -175,8 +223,55 @@ def _expanded_size(root: yaml.Node, max_nodes: int, max_depth: int) -> int:
     return sizes[id(root)]
 
 
+def _path_to(root: yaml.Node, target: yaml.Node) -> list[str | int]:
+    """The path of keys and indexes from ``root`` to ``target`` (a key node names its own key)."""
+    stack: list[tuple[yaml.Node, list[str | int]]] = [(root, [])]
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        if node is target:
+            return path
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+                stack.append((key_node, [*path, key]))
+                stack.append((value_node, [*path, key]))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, [*path, index]) for index, item in enumerate(node.value))
+    return []
+
+
+def _unconstructable(root: yaml.Node, failed: _ConstructFailed) -> YamlProblem:
+    node, cause = failed.node, failed.cause
+    kind = str(node.tag).rsplit(":", 1)[-1]
+    if isinstance(node, yaml.ScalarNode):
+        what = repr(node.value)
+    else:
+        what = "this mapping" if isinstance(node, yaml.MappingNode) else "this list"
+    detail = f" ({printable(str(cause))})" if isinstance(cause, ValueError) else ""
+    return YamlProblem(
+        f"cannot read {what} as {kind}{detail}; quote it if it is text, or write a valid {kind}",
+        node.start_mark.line + 1,
+        format_path(_path_to(root, node)),
+    )
+
+
+def _refuse_characters(text: str) -> None:
+    if found := _NOT_ALLOWED.search(text):
+        code = ord(found.group())
+        raise YamlProblem(
+            f"not valid YAML: the character U+{code:04X} (a control character or non-character) is not "
+            'allowed; remove it, or write it as an escape such as "\\x07" inside a double-quoted string',
+            line_at(text, found.start()),
+        )
+
+
 def load_positioned(text: str, *, max_nodes: int = 2_000_000, max_depth: int = 64) -> tuple[Any, Positions]:
     """Parse one YAML document into plain data plus the positions of its keys and items."""
+    _refuse_characters(text)
     loader = _PositionLoader(text)
     try:
         try:
@@ -186,9 +281,9 @@ def load_positioned(text: str, *, max_nodes: int = 2_000_000, max_depth: int = 6
             problem = " ".join(part for part in (exc.context, exc.problem) if part)
             if exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
                 problem += f" (the construct began on line {exc.context_mark.line + 1})"
-            raise YamlProblem(f"not valid YAML: {problem}", mark.line + 1 if mark else None) from None
+            raise YamlProblem(f"not valid YAML: {printable(problem)}", mark.line + 1 if mark else 1) from None
         except yaml.YAMLError as exc:
-            raise YamlProblem(f"not valid YAML: {exc}") from None
+            raise YamlProblem(f"not valid YAML: {printable(str(exc))}", 1) from None
         if node is None:
             return None, loader.positions
         _expanded_size(node, max_nodes, max_depth)
@@ -196,7 +291,9 @@ def load_positioned(text: str, *, max_nodes: int = 2_000_000, max_depth: int = 6
             data = loader.construct_document(node)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            raise YamlProblem(f"cannot load: {exc.problem}", mark.line + 1 if mark else None) from None
+            raise YamlProblem(f"cannot load: {printable(str(exc.problem))}", mark.line + 1 if mark else 1) from None
+        except _ConstructFailed as exc:
+            raise _unconstructable(node, exc) from None
         return data, loader.positions
     finally:
         loader.dispose()
