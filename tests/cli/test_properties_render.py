@@ -341,3 +341,22 @@ def test_kubernetes_command_and_env_keep_a_double_dollar(literal: str) -> None:
     assert kubelet_expand(container["args"][0], {}) == literal
     (env,) = [e for e in container["env"] if e["name"] == "LITERAL"]
     assert kubelet_expand(env["value"], {}) == literal
+
+
+@pytest.mark.parametrize(
+    "description",
+    ["a\x1eAPI_TOKEN=x", "a\u2029API_TOKEN=x", "a\x0bAPI_TOKEN=x", "a\x0cAPI_TOKEN=x", "a\r\n\r\nAPI_TOKEN=x\n"],
+    ids=["record-separator", "paragraph-separator", "vertical-tab", "form-feed", "crlf-blank-line"],
+)
+def test_every_line_break_in_a_secret_description_stays_in_the_comment(description: str) -> None:
+    """Every break `str.splitlines` knows (editors and other parsers honour some of them) becomes a space."""
+    data = minimal()
+    data["secrets"]["API_TOKEN"]["description"] = description
+    catalog = load(data)
+    text = render_phase(catalog, "mvp").files["compose/.env.example"]
+    assert [line for line in text.splitlines() if not line.startswith("#") and line] == [
+        "CACHE_PASSWORD=",
+        "API_TOKEN=",
+    ]
+    (comment,) = [line for line in text.splitlines() if "API_TOKEN=x" in line]
+    assert comment.startswith("# a ") and comment.endswith("(supplied: set it yourself)"), comment

@@ -150,6 +150,12 @@ def render_all(catalog: Catalog, *, source: str = "catalog.yaml") -> Rendering:
     )
 
 
+def one_line(text: str) -> str:
+    """``text`` on one comment line: every line break Python or an editor knows (CR, LF, VT, FF, NEL, U+2028,
+    U+2029 …) becomes a space, so free text cannot end its comment and add a line such as `KEY=value`."""
+    return " ".join(text.splitlines())
+
+
 def env_example(catalog: Catalog, phase: str, source: str) -> str:
     """Documents every secret the phase reads; values stay empty (they live only in compose/.env)."""
     lines = [
@@ -165,6 +171,6 @@ def env_example(catalog: Catalog, phase: str, source: str) -> str:
             if secret.supplied
             else (f"JWT signed with {secret.jwt.signed_with}" if secret.jwt else "generated")
         )
-        lines.append(f"# {secret.description} ({how})" if secret.description else f"# ({how})")
+        lines.append(f"# {one_line(secret.description)} ({how})" if secret.description else f"# ({how})")
         lines.append(f"{name}=")
     return "\n".join(lines) + "\n"
