@@ -494,6 +494,7 @@ def test_validation_hands_the_candidate_only_throwaway_secrets(
     project, _document = prepare_project(catalog, "cache", "1.1.0", workdir, host=None)
     config = project.run("config", "--format", "json")
     assert config.returncode == 0, config.stderr
+    assert project.name == json.loads(config.stdout)["name"] == "up-validate-cache"  # its own project, always
     handed = json.dumps(json.loads(config.stdout)) + "".join(p.read_text() for p in workdir.rglob("*") if p.is_file())
     assert real_password not in handed and real_token not in handed
     assert real_env.read_bytes() == before  # the platform's file is not touched either

@@ -57,9 +57,16 @@ def test_real_pulumi_cli_keeps_secrets_encrypted_and_stops_at_the_provider(
     assert all(value["secure"].startswith("v1:") for value in generated.values()), "encrypted, never plain"
     assert (tmp_path / "stacks" / ".passphrase").stat().st_mode & 0o777 == 0o600
 
-    command = first.stderr.split(": ", 1)[1].strip().replace("VALUE", "sk-test")
+    value_file = tmp_path / "openai-key"
+    value_file.write_text("sk-test")
+    command = first.stderr.split(": ", 1)[1].strip()
+    assert command.endswith("< FILE") and "sk-test" not in first.stderr  # the value is read from a file, never typed
+    command = command.replace("< FILE", f"< {value_file}")
     set_supplied = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120)
     assert set_supplied.returncode == 0, set_supplied.stderr
+
+    stored = yaml.safe_load((tmp_path / "stacks" / "Pulumi.dev.yaml").read_text())["config"]
+    assert stored["aipair:OPENAI_API_KEY"]["secure"].startswith("v1:")
 
     second = runner.invoke(app, preview)
     assert second.exit_code == 1, second.output

@@ -131,9 +131,9 @@ def prepare_project(
     trial = throwaway_catalog(catalog, service, version)
     name = project_name(catalog, service)
     document, _ = render_compose(trial, project_name=name)
-    for name, rendered in document["services"].items():
+    for member, rendered in document["services"].items():
         rendered.pop("ports", None)  # nothing published: the running platform keeps its host ports
-        if name == service and "volumes" in rendered:  # the candidate is untrusted: no engine socket for it
+        if member == service and "volumes" in rendered:  # the candidate is untrusted: no engine socket for it
             rendered["volumes"] = [m for m in rendered["volumes"] if m.get("source") != DOCKER_SOCKET]
             if not rendered["volumes"]:
                 del rendered["volumes"]
