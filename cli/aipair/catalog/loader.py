@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import stat
 from pathlib import Path
@@ -106,7 +107,8 @@ def parse_catalog(text: str, *, source: str = "catalog.yaml") -> Catalog:
 def _env_as_written(data: dict[str, Any], positions: Positions) -> None:
     """Env values are text: keep what the author wrote where YAML 1.1 would type it.
 
-    Unquoted `0077` is the int 63 to YAML 1.1, `yes` and `on` are true, `3.10` is 3.1, `12:30` is 750;
+    Unquoted `0077` is the int 63 to YAML 1.1, `yes` and `on` are true, `3.10` is 3.1, `12:30` is 750,
+    `2024-01-01` a date;
     a container reads its environment as strings, so the source text is what was meant.
     """
     services = data.get("services")
@@ -118,7 +120,7 @@ def _env_as_written(data: dict[str, Any], positions: Positions) -> None:
             continue
         for key, value in env.items():
             text = positions.source_text(env, key)
-            if text is not None and isinstance(value, (int, float)):  # bool is an int
+            if text is not None and isinstance(value, (int, float, dt.date)):  # bool is an int, datetime a date
                 env[key] = text
 
 

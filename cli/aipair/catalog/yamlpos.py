@@ -22,7 +22,7 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _BaseLoader = yaml.SafeLoader
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
-TYPED_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{kind}" for kind in ("int", "float", "bool"))
+TYPED_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{kind}" for kind in ("int", "float", "bool", "timestamp"))
 # What YAML allows in a stream (PyYAML's and libyaml's readers agree); anything else is refused up front,
 # where its line is known (their ReaderError has only an offset: characters for one, bytes for the other).
 _NOT_ALLOWED = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
