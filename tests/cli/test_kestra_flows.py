@@ -161,8 +161,15 @@ def test_contract_server_rejects_a_broken_flow_and_aipair_shows_its_message(
     result = _invoke(["flows", "validate", str(broken)], _env(kestra))
     assert result.exit_code == 1
     assert "aipair.platform.broken" in result.output
-    assert "tasks[say].type: Invalid type: io.kestra.plugin.core.log.Logg" in result.output
-    assert 'tasks[run].command: Unrecognized field "command"' in result.output
+    # Kestra's one constraints string, verbatim; its parser stops at the first unknown type.
+    assert "Validation error: Invalid type: io.kestra.plugin.core.log.Logg" in result.output
+    typo = tmp_path / "typo.yml"
+    typo.write_text(broken.read_text().replace("log.Logg", "log.Log"))
+    as_json = _invoke(["flows", "validate", str(typo), "--json"], _env(kestra))
+    assert as_json.exit_code == 1
+    [verdict] = json.loads(as_json.stdout)["flows"]
+    assert verdict["constraints"].startswith('Validation error: Unrecognized field "command"')
+    assert verdict["flow"] == "aipair.platform.broken" and verdict["outdated"] is False
 
 
 def test_contract_register_stops_when_the_server_lacks_a_plugin() -> None:
@@ -236,14 +243,16 @@ def test_contract_validate_upstream_flows_shows_deprecations_and_missing_plugins
     result = _invoke(["flows", "validate", str(old_names), "--json"], _env(kestra))
     assert result.exit_code == 0, result.output  # pre-0.17 task names still load, with a warning
     flow = json.loads(result.stdout)["flows"][0]
-    assert flow["errors"] == [] and flow["deprecations"] == [
-        "tasks[parallel].type",
-        "tasks[parallel].tasks[subflow].type",
+    # Kestra 1.0: the aliases are relocations (infos); EachParallel is @Deprecated (a deprecation path).
+    assert flow["constraints"] is None and flow["deprecations"] == ["tasks[0]"]
+    assert flow["infos"] == [
+        "io.kestra.core.tasks.flows.EachParallel is replaced by io.kestra.plugin.core.flow.EachParallel",
+        "io.kestra.core.tasks.flows.Flow is replaced by io.kestra.plugin.core.flow.Subflow",
     ]
     both = _invoke(["flows", "validate", str(old_names), str(needs_aws)], _env(kestra))
     assert both.exit_code == 1
-    assert "deprecated: tasks[parallel].type" in both.stdout
-    assert "tasks[upload].type: Invalid type: io.kestra.plugin.aws.s3.Upload" in both.stdout
+    assert "deprecated: tasks[0]" in both.stdout
+    assert "Validation error: Invalid type: io.kestra.plugin.aws.s3.Upload" in both.stdout
 
 
 def test_contract_api_token_and_retry_while_the_server_is_still_starting(tmp_path: Path) -> None:

@@ -1,29 +1,34 @@
-"""ContractKestra: a TEST DOUBLE of the Kestra server, built from Kestra's documented REST API.
+"""ContractKestra: a TEST DOUBLE of the Kestra server's REST API.
 
-Why a double: a real Kestra server cannot be obtained on these machines (measured 2026-11-23).
-Its server module `io.kestra:kestra` (the CLI shadow jar) is absent from Maven Central at every
-version tried (0.22.0 to 2.0.0: 404 for the POM, the jar and the -exec.zip), and Kestra's own
-build lists `webserver` among its `unpublishedModules`, so the REST API cannot be assembled from
-the modules that are published (core, executor, worker, scheduler, jdbc-h2, ...). Docker Hub is
-unreachable and the Go module proxy refuses the source (403). See the note on issue 6.
+Why a double: a real Kestra server cannot run here. Its server module `io.kestra:kestra` (and `cli`,
+`webserver`, `ui`) is absent from Maven Central at every version (404), so the REST API cannot be
+assembled; the engine itself (core, executor, worker, scheduler) can, and tests/kestra-engine runs the
+rendered flows in it (Kestra 1.0.20, and loads them in 2.0.0).
 
-What it reproduces, from FlowController, ExecutionController and MiscController:
-- `GET /api/v1/configs` without tenant and without auth; every other path under `/api/v1/main`
-  (or `/api/v1` when started as a pre-0.23 server); basic auth on all of them (401 otherwise);
-- flow validation (`POST .../flows/validate`): YAML, id/namespace/tasks, unique task ids, known
-  task types with their documented properties, deprecated pre-0.17 aliases as warnings;
-- namespace bulk update (`POST .../flows/{namespace}?delete=`; the body split on every "---";
-  `delete` defaults to true as in Kestra; an unchanged source keeps its revision; 422 when invalid);
-- list, get (with `source`), delete flows; create executions (multipart inputs, input
-  validators, 422 on a bad input), get and search executions, execution logs.
+What it is kept for, because the engine module cannot show it: the REST paths with and without a
+tenant, basic auth and API tokens, the namespace bulk update (`delete` defaults to true), get/list/
+delete/put of flows with their revisions, and the executions API (multipart inputs, search, logs).
+Every behaviour the engine can also show is written from Kestra's sources (file@tag in the comments)
+and is checked against the engine module in the same run:
 
-Executions run for real in a thread, for the task types aipair renders: shell Commands on the
-Process runner (the commands run as real processes, with `set -e` as Kestra's failFast, and
-`::{"outputs":...}::` lines becoming vars), If, ForEach, Subflow, Fail, Log and http Request,
-with retries, the `errors` branch and flow outputs. Expressions are Pebble's simple subset,
-evaluated with Jinja2 (same syntax for what the flows use) plus `read`, `fromJson` and `secret`
-(from `SECRET_<NAME>` base64 variables, as Kestra open source reads them). Retry intervals are
-capped at one second to keep tests short.
+- `POST .../flows/validate`: one ValidateConstraintViolation per source, `constraints` ONE string
+  (kestra_model.Verdict; FlowService.validate, core@v1.0.20);
+- task types by server version (ForEach to 1.x, Loop from 2.0; kestra_model.known_types);
+- exponential retries: the delay after the n-th failed attempt is interval*2*(n-1) up to 1.x (the first
+  retry is immediate) and interval*2^(n-1) from 2.0, capped at maxInterval (Exponential.nextRetryDate,
+  core@v1.0.20 and @v2.0.0); ``time_scale`` shrinks the waits in tests, ``retry_waits`` records them;
+- stderr lines logged at ERROR, `::{"outputs":...}::` lines on either stream become vars
+  (PluginUtilsService.parseOut, core@v1.0.20);
+- outputs: If `{evaluationResult}`, Subflow `{executionId, state, outputs}`, Request `{uri, code,
+  headers, body}` failing on a code >= 400 (the task classes' Output, core@v1.0.20);
+- Loop (2.0): `item.value`, and `transmitFailed` (default true) ends the loop at the first failed
+  iteration (LoopExecutionEventMessageHandler, executor@v2.0.0).
+
+Executions run for real in a thread, for the task types aipair renders: shell Commands on the Process
+runner (real processes, `set -e` as Kestra's failFast), If, ForEach/Loop, Subflow, Fail, Log and http
+Request, with retries, the `errors` branch and flow outputs. Expressions are Pebble's simple subset,
+evaluated with Jinja2 (same syntax for what the flows use) plus `read`, `fromJson` and `secret` (from
+`SECRET_<NAME>` base64 variables, as Kestra open source reads them).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ import httpx
 import jinja2
 
 from .kestra_http import handler_for
-from .kestra_model import ALIASES, FlowInvalid, check_flow, now, seconds
+from .kestra_model import ALIASES, LOOP, FlowInvalid, check_flow, now, retry_delay, seconds
 
 
 class ContractKestra:
@@ -62,6 +67,7 @@ class ContractKestra:
         missing_plugins: frozenset[str] = frozenset(),
         token: str | None = None,
         port: int = 0,
+        time_scale: float = 1.0,
     ) -> None:
         self.username, self.password, self.version = username, password, version
         self.prefix = "/api/v1/main" if tuple(int(p) for p in version.split(".")[:2]) >= (0, 23) else "/api/v1"
@@ -74,6 +80,8 @@ class ContractKestra:
         self.storage = Path(tempfile.mkdtemp(prefix="contract-kestra-"))
         self.lock = threading.RLock()
         self.requests: list[tuple[str, str]] = []
+        self.time_scale = time_scale  # retry waits are multiplied by it (tests: small)
+        self.retry_waits: list[tuple[str, float]] = []  # (task id, seconds Kestra would wait)
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
@@ -93,9 +101,10 @@ class ContractKestra:
         return revisions[-1] if revisions and not revisions[-1].get("deleted") else None
 
     def save(self, source: str) -> dict[str, Any]:
-        flow, errors, _ = check_flow(source, self.missing)
-        if errors:
-            raise FlowInvalid(errors)
+        verdict = check_flow(source, self.missing, self.version)
+        if verdict.constraints:
+            raise FlowInvalid(verdict.errors)
+        flow = verdict.flow
         assert flow is not None
         key = (flow["namespace"], flow["id"])
         current = self.latest(*key)
@@ -216,7 +225,7 @@ class ContractKestra:
         attempts = int(retry.get("maxAttempts", 1))
         ok = False
         for attempt in range(attempts):
-            run["attempts"].append({"state": {"current": "RUNNING"}})
+            run["attempts"].append({"state": {"current": "RUNNING", "startDate": now()}})
             try:
                 ok = self._run_kind(execution, task, run, {**context, "taskrun": {"value": value, "id": run["id"]}})
             except Exception as exc:
@@ -226,7 +235,9 @@ class ContractKestra:
             if ok or task["type"] in ("io.kestra.plugin.core.execution.Fail", "io.kestra.plugin.core.flow.If"):
                 break
             if attempt + 1 < attempts:
-                time.sleep(1)  # the documented interval, capped for tests
+                wait = retry_delay(retry, attempt + 1, self.version)
+                self.retry_waits.append((task["id"], wait))
+                time.sleep(wait * self.time_scale)
         if ok and len(run["attempts"]) > 1 and retry.get("warningOnRetry"):
             self._state(run, "WARNING")
         else:
@@ -242,15 +253,27 @@ class ContractKestra:
         if kind == "io.kestra.plugin.scripts.shell.Commands":
             return self._commands(execution, task, run, context)
         if kind == "io.kestra.plugin.core.flow.If":
-            branch = "then" if str(self.render(task["condition"], context)).strip().lower() == "true" else "else"
+            result = str(self.render(task["condition"], context)).strip().lower() == "true"
+            run["outputs"] = {"evaluationResult": result}  # If.Output, core@v1.0.20
+            branch = "then" if result else "else"
             return self._run_tasks(execution, task.get(branch) or [], context, context["taskrun"]["value"])
         if kind == "io.kestra.plugin.core.flow.ForEach":
             values = self.render(task["values"], context)
             values = json.loads(values) if isinstance(values, str) else values
-            for item in values:
+            for item in values:  # sequential (concurrencyLimit 1): a failed iteration stops the rest
                 item_text = item if isinstance(item, str) else json.dumps(item)
                 if not self._run_tasks(execution, task["tasks"], context, item_text):
                     return False
+            return True
+        if kind == LOOP:
+            values = self.render(task["values"], context)
+            values = json.loads(values) if isinstance(values, str) else values
+            transmit = task.get("transmitFailed", True)
+            for index, item in enumerate(values):
+                item_text = item if isinstance(item, str) else json.dumps(item)
+                scope = {**context, "outputs": dict(context["outputs"]), "item": {"value": item_text, "index": index}}
+                if not self._run_tasks(execution, task["tasks"], scope, item_text) and transmit:
+                    return False  # LoopExecutionEventMessageHandler: transmitFailed ends the loop at once
             return True
         if kind == "io.kestra.plugin.core.flow.Subflow":
             target = self.latest(task["namespace"], task["flowId"])
@@ -258,7 +281,8 @@ class ContractKestra:
                 raise ValueError(f"Unable to find flow {task['namespace']}.{task['flowId']}")
             child = self.start(target, self.render(task.get("inputs") or {}, context), parent=execution["id"])
             self.execute(child, target)
-            run["outputs"] = {"executionId": child["id"], "state": child["state"]["current"]}
+            # Subflow.Output, core@v1.0.20: the child's id, its final state (with wait), its flow outputs.
+            run["outputs"] = {"executionId": child["id"], "state": child["state"]["current"], "outputs": child["outputs"]}
             return child["state"]["current"] == "SUCCESS" or not task.get("transmitFailed", True)
         if kind == "io.kestra.plugin.core.execution.Fail":
             self._log(execution, task["id"], "ERROR", self.render(task.get("errorMessage", "Flow failed"), context))
@@ -274,8 +298,14 @@ class ContractKestra:
                 headers={"Content-Type": task.get("contentType", "application/json")},
                 timeout=10,
             )
-            run["outputs"] = {"code": response.status_code, "body": response.text}
-            return response.status_code < 400
+            # Request.Output, core@v1.0.20; a code >= 400 fails the task unless options.allowFailed.
+            run["outputs"] = {
+                "uri": str(response.url),
+                "code": response.status_code,
+                "headers": {k: response.headers.get_list(k) for k in response.headers},
+                "body": response.text,
+            }
+            return response.status_code < 400 or bool((task.get("options") or {}).get("allowFailed"))
         raise ValueError(f"the contract server does not run {kind}")
 
     def _commands(
@@ -296,14 +326,15 @@ class ContractKestra:
             self._log(execution, task["id"], "ERROR", f"Timeout after {timeout} s")
             return False
         variables: dict[str, Any] = {}
-        for line in done.stdout.splitlines():
-            match = re.fullmatch(r"::(\{.*\})::", line.strip())
-            if match:
-                variables.update(json.loads(match.group(1)).get("outputs", {}))
-            else:
-                self._log(execution, task["id"], "INFO", line)
-        for line in done.stderr.splitlines():
-            self._log(execution, task["id"], "WARN", line)
+        # PluginUtilsService.parseOut (core@v1.0.20): an outputs line on either stream becomes vars;
+        # any other line is logged at INFO from stdout, at ERROR from stderr.
+        for lines, level in ((done.stdout.splitlines(), "INFO"), (done.stderr.splitlines(), "ERROR")):
+            for line in lines:
+                match = re.fullmatch(r"::(\{.*\})::", line.strip())
+                if match:
+                    variables.update(json.loads(match.group(1)).get("outputs", {}))
+                else:
+                    self._log(execution, task["id"], level, line)
         files = {}
         if done.returncode == 0:
             for name in task.get("outputFiles") or []:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -72,31 +73,42 @@ def handler_for(server: ContractKestra) -> type[BaseHTTPRequestHandler]:
 
         def _flows(self, method: str, parts: list[str], query: dict[str, str]) -> None:
             if method == "POST" and parts == ["validate"]:
+                # FlowService.validate (core@v1.0.20): the body split on "\n+---\n*?", one
+                # ValidateConstraintViolation per source; `constraints` only when refused.
                 answer = []
-                for index, source in enumerate(self._body().decode().split("---")):
-                    flow, errors, deprecated = check_flow(source.strip(), server.missing)
-                    entry: dict[str, Any] = {"index": index, "deprecationPaths": deprecated}
-                    if flow:
-                        entry.update(flow=flow.get("id"), namespace=flow.get("namespace"))
-                    if errors:
-                        entry["errors"] = [
-                            {"detail": e.split(": ", 1)[-1], "path": e.split(": ", 1)[0]} for e in errors
-                        ]
+                body = self._body().decode().strip()
+                for index, source in enumerate(re.split(r"\n+---\n*?", body)):
+                    verdict = check_flow(source, server.missing, server.version)
+                    entry: dict[str, Any] = {
+                        "index": index,
+                        "outdated": False,
+                        "deprecationPaths": verdict.deprecated,
+                        "warnings": [],
+                        "infos": verdict.infos,
+                    }
+                    if verdict.flow:
+                        entry.update(flow=verdict.flow.get("id"), namespace=verdict.flow.get("namespace"))
+                        revision = verdict.flow.get("revision")
+                        if isinstance(revision, int):
+                            current = server.latest(str(verdict.flow.get("namespace")), str(verdict.flow.get("id")))
+                            entry["outdated"] = revision != (current["revision"] if current else 0) + 1
+                    if verdict.constraints:
+                        entry["constraints"] = verdict.constraints
                     answer.append(entry)
                 return self._send(200, answer)
             if method == "POST" and len(parts) == 1:
                 namespace = parts[0]
                 sources = [s.strip() for s in self._body().decode().split("---") if s.strip()]
-                parsed = [check_flow(s, server.missing) for s in sources]
-                problems = [e for _, errors, _ in parsed for e in errors]
+                parsed = [check_flow(s, server.missing, server.version) for s in sources]
+                problems = [v.constraints for v in parsed if v.constraints]
                 problems += [
-                    f"flow.namespace: {f['namespace']}.{f['id']} - flow namespace is invalid"
-                    for f, _, _ in parsed
-                    if f and f.get("namespace") != namespace
+                    f"flow.namespace: {v.flow['namespace']}.{v.flow['id']} - flow namespace is invalid"
+                    for v in parsed
+                    if v.flow and v.flow.get("namespace") != namespace
                 ]
                 if problems:
                     raise FlowInvalid(problems)
-                ids = [f["id"] for f, _, _ in parsed if f]
+                ids = [v.flow["id"] for v in parsed if v.flow]
                 deleted = []
                 if query.get("delete", "true") == "true":  # Kestra's default: a full sync
                     for (ns, flow_id), revisions in server.flows.items():
@@ -120,6 +132,12 @@ def handler_for(server: ContractKestra) -> type[BaseHTTPRequestHandler]:
                     return self._send(404, {"message": f"Flow {parts[0]}.{parts[1]} not found"})
                 if method == "GET":
                     return self._send(200, flow if query.get("source") == "true" else _public(flow))
+                if method == "PUT":  # FlowController.updateFlow (YAML): what the UI's editor saves
+                    source = self._body().decode()
+                    verdict = check_flow(source, server.missing, server.version)
+                    if verdict.flow and (verdict.flow.get("namespace"), verdict.flow.get("id")) != tuple(parts):
+                        raise FlowInvalid(["flow id or namespace differ from the path"])
+                    return self._send(200, _public(server.save(source)))
                 if method == "DELETE":
                     server.flows[tuple(parts)].append({**flow, "deleted": True})  # type: ignore[index]
                     return self._send(204)
@@ -167,6 +185,9 @@ def handler_for(server: ContractKestra) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             self._dispatch("POST")
+
+        def do_PUT(self) -> None:
+            self._dispatch("PUT")
 
         def do_DELETE(self) -> None:
             self._dispatch("DELETE")

@@ -8,8 +8,14 @@ MiscController):
 - ``POST /api/v1/<tenant>/flows/<namespace>`` replaces a namespace from YAML sources joined with
   ``---`` and **deletes flows missing from the body unless ``delete=false``**: this client always
   sends ``delete=false``; removing flows is a separate, explicit ``DELETE`` per flow.
-- ``POST /api/v1/<tenant>/flows/validate`` validates without saving; the answer has one entry per
-  flow with ``errors`` (``detail``/``path``, newer servers) or ``constraints`` (one string, older).
+- ``POST /api/v1/<tenant>/flows/validate`` validates without saving; the answer is a list of
+  ``ValidateConstraintViolation`` (core/src/main/java/io/kestra/core/models/validations/
+  ValidateConstraintViolation.java, identical at v1.0.20 and v2.0.0 but for a ``filename`` added in 2.0),
+  one per flow: ``{index, flow, namespace, constraints, outdated, deprecationPaths, warnings, infos}``.
+  ``constraints`` is ONE string, absent when the flow is valid: FlowService.validate (core, v1.0.20) writes
+  ``"Validation error: " + <the ConstraintViolationException's message>`` or ``"Unable to validate the flow:
+  ..."``; it is shown verbatim. No Kestra source produces a list of ``{detail, path}`` errors, so none is
+  parsed. ``outdated`` is true when the source carries a ``revision`` that is not the next one.
 - Saving an unchanged source keeps the flow's revision.
 
 The server is not trusted with more than it needs: every request is bounded by engines/limits.py
@@ -85,13 +91,22 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
 
 
 class Violation(Result):
-    """One flow's validation result from the server."""
+    """One flow's validation result from the server (Kestra's ValidateConstraintViolation).
+
+    ``constraints`` is Kestra's own message, verbatim; None when the flow is valid. ``warnings``,
+    ``deprecations`` (Kestra's ``deprecationPaths``), ``infos`` and ``outdated`` do not refuse a flow."""
 
     index: int
     flow: str | None
-    errors: list[str]
+    constraints: str | None = None
+    outdated: bool = False
     warnings: list[str] = Field(default_factory=list)
     deprecations: list[str] = Field(default_factory=list)
+    infos: list[str] = Field(default_factory=list)
+
+    @property
+    def rejected(self) -> bool:
+        return bool(self.constraints)
 
 
 class FlowInfo(Result):
@@ -306,6 +321,8 @@ class KestraClient:
             content=join_sources(sources),
             headers={"Content-Type": "application/x-yaml"},
         )
+        if not isinstance(answer, list):
+            raise KestraError(f"Kestra at {self.url} answered flow validation with {type(answer).__name__}, not a list")
         return [_violation(entry) for entry in answer]
 
     def flows(self, namespace: str) -> list[FlowInfo]:
@@ -416,19 +433,26 @@ def join_sources(sources: list[str]) -> str:
     return "\n---\n".join(source.strip() for source in sources)
 
 
-def _violation(entry: dict[str, Any]) -> Violation:
-    errors = [_error_line(e) for e in entry.get("errors") or []]
-    if not errors and entry.get("constraints"):
-        errors = [line.strip() for line in str(entry["constraints"]).splitlines() if line.strip()]
-    flow = (
-        f"{entry['namespace']}.{entry['flow']}" if entry.get("namespace") and entry.get("flow") else entry.get("flow")
-    )
+def _violation(entry: Any) -> Violation:
+    """One ValidateConstraintViolation; its identity as Kestra's getIdentity() builds it (namespace.flow)."""
+    if not isinstance(entry, dict):
+        raise KestraError(f"Kestra answered flow validation with {type(entry).__name__} entries, not objects")
+
+    def strings(key: str) -> list[str]:
+        value = entry.get(key)
+        return [str(item) for item in value] if isinstance(value, list) else []
+
+    namespace, flow = entry.get("namespace"), entry.get("flow")
+    constraints = entry.get("constraints")
+    index = entry.get("index")
     return Violation(
-        index=int(entry.get("index", 0)),
-        flow=flow,
-        errors=errors,
-        warnings=list(entry.get("warnings") or []),
-        deprecations=list(entry.get("deprecationPaths") or []),
+        index=index if isinstance(index, int) else 0,
+        flow=f"{namespace}.{flow}" if namespace and flow else (str(flow) if flow else None),
+        constraints=str(constraints) if constraints else None,
+        outdated=entry.get("outdated") is True,
+        warnings=strings("warnings"),
+        deprecations=strings("deprecationPaths"),
+        infos=strings("infos"),
     )
 
 

@@ -39,12 +39,16 @@ class FlowStatus(Result):
 
 
 class FlowVerdict(Result):
+    """Kestra's verdict on one flow: ``constraints`` is its message verbatim (None: valid)."""
+
     name: str | None  # the file or flow id it was read as
     index: int
     flow: str | None
-    errors: list[str]
+    constraints: str | None
+    outdated: bool
     warnings: list[str]
     deprecations: list[str]
+    infos: list[str]
 
 
 class ValidationResult(Result):
@@ -71,7 +75,7 @@ class FlowsRejected(KestraError):
 
     def __init__(self, violations: list[Violation]) -> None:
         self.violations = violations
-        lines = [f"  {v.flow or f'flow #{v.index + 1}'}: {error}" for v in violations for error in v.errors]
+        lines = [f"  {v.flow or f'flow #{v.index + 1}'}: {v.constraints}" for v in violations]
         super().__init__("Kestra rejected the flows; nothing was registered:\n" + "\n".join(lines))
 
 
@@ -129,7 +133,7 @@ def register(
 ) -> list[FlowChange]:
     """Validate on the server, then create or update every rendered flow (never deleting by side effect),
     then delete exactly the flows in ``prune``. ``before``: server_revisions() read just before."""
-    rejected = [v for v in client.validate(list(rendered.values())) if v.errors]
+    rejected = [v for v in client.validate(list(rendered.values())) if v.rejected]
     if rejected:
         raise FlowsRejected(rejected)
     after = {flow.id: flow.revision for flow in client.update_namespace(namespace, list(rendered.values()))}
@@ -252,7 +256,7 @@ def validate(client: KestraClient, sources: dict[str, str]) -> ValidationResult:
         FlowVerdict(name=names[v.index] if v.index < len(names) else None, **v.model_dump())
         for v in client.validate(list(sources.values()))
     ]
-    return ValidationResult(ok=not any(v.errors for v in verdicts), flows=verdicts)
+    return ValidationResult(ok=not any(v.constraints for v in verdicts), flows=verdicts)
 
 
 def register_flows(

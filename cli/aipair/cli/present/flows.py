@@ -31,11 +31,17 @@ def show_validation(result: ValidationResult) -> None:
     """The server's verdict on each flow."""
     for verdict in result.flows:
         name = verdict.flow or verdict.name or f"#{verdict.index}"
-        out.print(f"{'[red]✗' if verdict.errors else '[green]✓'}[/] {escape(name)}")
-        for error in verdict.errors:
-            out.print(f"    [red]{escape(error)}[/]")
-        for warning in verdict.warnings + [f"deprecated: {d}" for d in verdict.deprecations]:
-            out.print(f"    [yellow]{escape(warning)}[/]")
+        out.print(f"{'[red]✗' if verdict.constraints else '[green]✓'}[/] {escape(name)}")
+        if verdict.constraints:  # Kestra's own message, verbatim (it may span lines)
+            for line in verdict.constraints.splitlines():
+                out.print(f"    [red]{escape(line)}[/]")
+        notes = [f"warning: {w}" for w in verdict.warnings] + [f"deprecated: {d}" for d in verdict.deprecations]
+        if verdict.outdated:
+            notes.append("outdated: the revision in the source is not the server's next one")
+        for note in notes:
+            out.print(f"    [yellow]{escape(note)}[/]")
+        for info in verdict.infos:
+            out.print(f"    [dim]{escape(info)}[/]")
 
 
 def show_register(result: RegisterResult) -> None:
