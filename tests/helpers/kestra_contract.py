@@ -282,7 +282,11 @@ class ContractKestra:
             child = self.start(target, self.render(task.get("inputs") or {}, context), parent=execution["id"])
             self.execute(child, target)
             # Subflow.Output, core@v1.0.20: the child's id, its final state (with wait), its flow outputs.
-            run["outputs"] = {"executionId": child["id"], "state": child["state"]["current"], "outputs": child["outputs"]}
+            run["outputs"] = {
+                "executionId": child["id"],
+                "state": child["state"]["current"],
+                "outputs": child["outputs"],
+            }
             return child["state"]["current"] == "SUCCESS" or not task.get("transmitFailed", True)
         if kind == "io.kestra.plugin.core.execution.Fail":
             self._log(execution, task["id"], "ERROR", self.render(task.get("errorMessage", "Flow failed"), context))

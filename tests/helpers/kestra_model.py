@@ -177,7 +177,9 @@ class Verdict:
         """The one `constraints` string: "Illegal flow source: ..." as YamlParser writes it, else
         "Validation error: " + the ConstraintViolationException's message ("path: message, ...")."""
         if self.parse_error is not None:
-            return self.parse_error if self.parse_error.startswith("Illegal") else "Validation error: " + self.parse_error
+            return (
+                self.parse_error if self.parse_error.startswith("Illegal") else "Validation error: " + self.parse_error
+            )
         if self.violations:
             return "Validation error: " + ", ".join(self.violations)
         return None
@@ -252,7 +254,9 @@ def check_flow(source: str, missing: frozenset[str] = frozenset(), version: str 
 
     for key in flow:
         if key not in FLOW_KEYS:
-            unknown.append(f'Unrecognized field "{key}" (class io.kestra.core.models.flows.Flow), not marked as ignorable')
+            unknown.append(
+                f'Unrecognized field "{key}" (class io.kestra.core.models.flows.Flow), not marked as ignorable'
+            )
         elif key in ("tasks", "errors", "finally"):
             walk(flow[key] or [], key, known)
         elif key == "triggers":

@@ -191,6 +191,23 @@ class GitToken(Strict):
     )
 
 
+KestraVersion = Annotated[str, StringConstraints(pattern=r"^v?\d+\.\d+(\.\d+)?$")]
+hint(KestraVersion, "write a Kestra release such as 1.0.20 or 2.0.0")
+
+
+class KestraServer(Strict):
+    """The catalog service that runs Kestra: the flows render for its image's version, and when it is the
+    candidate of `aipair upgrade validate`, the candidate must load them (through its API, basic auth)."""
+
+    service: Slug = Field(default="kestra", description="The service running Kestra (kestra/kestra image).")
+    username: Annotated[str, StringConstraints(pattern=r"^[^\s:]{1,128}$")] | None = Field(
+        default=None, description="Basic-auth user of the Kestra API (kestra.server.basic-auth.username)."
+    )
+    password_secret: SecretName | None = Field(
+        default=None, description="The catalog secret holding that user's password (e.g. KESTRA_ADMIN_PASSWORD)."
+    )
+
+
 class KestraSettings(Strict):
     """How the version-validation flows in kestra-flows/ run (aipair flows render/register)."""
 
@@ -242,6 +259,15 @@ class KestraSettings(Strict):
     )
     retries: Annotated[int, Field(ge=0, le=10)] = Field(
         default=2, description="Retries of infrastructure failures (engine down, clone or push failed)."
+    )
+    server: KestraServer = Field(
+        default_factory=KestraServer,
+        description="The catalog service running Kestra; its image tag is the version the flows are rendered for.",
+    )
+    version: KestraVersion | None = Field(
+        default=None,
+        description="The Kestra version the flows target when Kestra is not a service of this catalog "
+        "(default: the server service's image tag; 1.0 without either).",
     )
 
     @field_validator("repository_token")

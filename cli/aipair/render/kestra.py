@@ -7,7 +7,33 @@ Two flows, both calling aipair itself, so Kestra only schedules and records:
   then propose the upgrade (a pushed branch with ``aipair upgrade apply``, or a webhook) or fail,
   which runs the ``errors`` branch (a webhook notification and an error log).
 - ``watch-versions``: a Schedule trigger runs ``aipair upgrade check`` and starts the validation
-  flow once per candidate (a Subflow per value of a ForEach).
+  flow once per candidate (a Subflow per value of a ForEach, or of a Loop from Kestra 2.0).
+
+The flows render for the Kestra version the catalog deploys (``kestra_version``): the tag of the
+``project.kestra.server.service`` image, or ``project.kestra.version``. What differs, from Kestra's
+sources (io.kestra:core sources jar at 1.0.20 and 2.0.0):
+
+- 2.0 removed ``io.kestra.plugin.core.flow.ForEach`` (and EachParallel, EachSequential, ForEachItem,
+  Template); ``Loop`` replaces it (core@v2.0.0 io/kestra/plugin/core/flow/Loop.java). Each iteration
+  runs as its own sub-execution and sees its value as ``item.value`` (RunVariables, core@v2.0.0), not
+  ``taskrun.value``; ``transmitFailed`` (default true) ends the loop at the first failed iteration
+  (LoopExecutionEventMessageHandler, executor@v2.0.0), so it is rendered false: one rejected candidate
+  does not stop the others (the Subflow's own ``transmitFailed: false`` already keeps a failed
+  validation from failing its iteration; this also covers a Subflow that cannot start).
+- Exponential retries: the same properties, other waits (Exponential.nextRetryDate): 1.x waits
+  interval*2*(n-1) after the n-th failure (the first retry is immediate, the second after 60 s here),
+  2.0 waits interval*2^(n-1) (30 s, then 60 s), both capped at maxInterval; 2.0 also requires
+  interval < maxInterval, which PT30S < PT5M meets.
+- 2.0 validates label keys (``^[\\p{Ll}][\\p{L}0-9._-]*$``, core@v2.0.0 Label.java); the keys below pass.
+- Unchanged and used here: Commands/Process/Docker task runner properties, If, Subflow (``wait``,
+  ``transmitFailed``, ``inputs``), Fail, Log, http Request, Schedule (``cron``, ``timezone``), flow
+  ``concurrency``, STRING inputs with ``validator``, FILE outputs, ``errors``, and the Pebble functions
+  ``read``, ``fromJson`` and ``secret`` (Extension.java at both versions).
+
+The flows are code: they carry the ``system.readOnly`` label (Label.READ_ONLY, core@v1.0.20 and
+v2.0.0; the only system label FlowValidator accepts in a flow's source), which disables the flow
+editor in Kestra's UI (kestra.io/docs/concepts/system-labels); ``aipair flows status`` reports any
+edit made anyway.
 
 Only current task types are used (``io.kestra.plugin.core.*`` and ``io.kestra.plugin.scripts.*``).
 Values from inputs and the catalog reach the shell through ``env``, never spliced into a command
@@ -16,8 +42,10 @@ line, so a hostile input cannot inject shell code.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from ..catalog.images import ImageRef
 from ..catalog.model import Catalog
 from ..catalog.settings import GIT_ALLOW_PROTOCOL, KestraSettings
 
@@ -34,8 +62,51 @@ DOCKER_RUNNER = "io.kestra.plugin.scripts.runner.docker.Docker"
 CANDIDATES_FOUND = 10
 CANDIDATE_FAILED = 1
 
+FOR_EACH = "io.kestra.plugin.core.flow.ForEach"  # Kestra < 2.0
+LOOP = "io.kestra.plugin.core.flow.Loop"  # Kestra >= 2.0
+DEFAULT_VERSION = (1, 0)  # without a Kestra service or project.kestra.version
+READ_ONLY_LABEL = "system.readOnly"  # io.kestra.core.models.Label.READ_ONLY
+
 SERVICE_PATTERN = "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
 VERSION_PATTERN = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+
+
+class KestraVersionUnknown(ValueError):
+    """The Kestra service's image tag names no release (latest, develop): the flows' form is unknown."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+_RELEASE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def kestra_version(catalog: Catalog) -> tuple[int, ...]:
+    """The Kestra release the flows are rendered for: project.kestra.version, else the server service's
+    image tag (kestra/kestra:v1.0.4 → (1, 0, 4)), else DEFAULT_VERSION when Kestra is not in the catalog."""
+    settings = catalog.project.kestra
+    if settings is None:
+        return DEFAULT_VERSION
+    if settings.version is not None:
+        return _release(settings.version) or DEFAULT_VERSION  # the setting's pattern guarantees a release
+    service = catalog.services.get(settings.server.service)
+    if service is None:
+        return DEFAULT_VERSION
+    tag = ImageRef.parse(service.image).tag or "latest"
+    release = _release(tag)
+    if release is None:
+        raise KestraVersionUnknown(
+            f"services.{settings.server.service}.image",
+            f"the tag {tag!r} names no Kestra release, so the flows' form is unknown (ForEach before 2.0, "
+            "Loop from 2.0): pin a release tag such as v1.0.20, or set project.kestra.version",
+        )
+    return release
+
+
+def _release(tag: str) -> tuple[int, ...] | None:
+    match = _RELEASE.match(tag)
+    return tuple(int(part) for part in match.groups() if part is not None) if match else None
 
 
 def render_kestra_flows(catalog: Catalog, *, runner: str | None = None) -> dict[str, dict[str, Any]]:
@@ -49,10 +120,17 @@ def render_kestra_flows(catalog: Catalog, *, runner: str | None = None) -> dict[
     if runner is not None:
         settings = settings.model_copy(update={"runner": runner})
     namespace = catalog.project.kestra_namespace
+    version = kestra_version(catalog)
     return {
         VALIDATE_FLOW: _validate_flow(catalog, settings, namespace),
-        WATCH_FLOW: _watch_flow(catalog, settings, namespace),
+        WATCH_FLOW: _watch_flow(catalog, settings, namespace, version),
     }
+
+
+def _labels(catalog: Catalog) -> dict[str, str]:
+    # The value is the string "true", as the UI compares it (a YAML boolean would be turned into it too:
+    # ListOrMapOfLabelDeserializer, core@v1.0.20).
+    return {"managed-by": "aipair", "project": catalog.project.name, READ_ONLY_LABEL: "true"}
 
 
 def _task_runner(settings: KestraSettings) -> dict[str, Any]:
@@ -146,7 +224,7 @@ def _validate_flow(catalog: Catalog, settings: KestraSettings, namespace: str) -
         "description": f"Validate one candidate version of a component of {catalog.project.name} in a "
         "throw-away stack, then propose the upgrade or report the failure. Rendered by aipair "
         "from the catalog: change the catalog, not this flow.",
-        "labels": {"managed-by": "aipair", "project": catalog.project.name},
+        "labels": _labels(catalog),
         "inputs": [
             {
                 "id": "service",
@@ -252,7 +330,7 @@ def _failure_branch(settings: KestraSettings) -> list[dict[str, Any]]:
     return tasks
 
 
-def _watch_flow(catalog: Catalog, settings: KestraSettings, namespace: str) -> dict[str, Any]:
+def _watch_flow(catalog: Catalog, settings: KestraSettings, namespace: str, version: tuple[int, ...]) -> dict[str, Any]:
     check = {
         "id": "check",
         "type": COMMANDS,
@@ -269,33 +347,36 @@ def _watch_flow(catalog: Catalog, settings: KestraSettings, namespace: str) -> d
             f'if [ "$rc" -ne 0 ] && [ "$rc" -ne {CANDIDATES_FOUND} ]; then cat check.json; exit "$rc"; fi',
         ],
     }
-    each = {
+    # Each candidate is a JSON object; ForEach exposes it as taskrun.value, Loop as item.value.
+    value = "taskrun.value" if version < (2, 0) else "item.value"
+    validate = {
+        "id": "validate",
+        "type": "io.kestra.plugin.core.flow.Subflow",
+        "namespace": namespace,
+        "flowId": VALIDATE_FLOW,
+        "inputs": {
+            "service": f"{{{{ fromJson({value}).service }}}}",
+            "version": f"{{{{ fromJson({value}).version }}}}",
+        },
+        "wait": True,
+        # One rejected candidate must not stop the others; each validation reports its own failure.
+        "transmitFailed": False,
+    }
+    each: dict[str, Any] = {
         "id": "each-candidate",
-        "type": "io.kestra.plugin.core.flow.ForEach",
+        "type": FOR_EACH if version < (2, 0) else LOOP,
         "values": "{{ read(outputs.check.outputFiles['candidates.json']) }}",
         "concurrencyLimit": settings.concurrency,
-        "tasks": [
-            {
-                "id": "validate",
-                "type": "io.kestra.plugin.core.flow.Subflow",
-                "namespace": namespace,
-                "flowId": VALIDATE_FLOW,
-                "inputs": {
-                    "service": "{{ fromJson(taskrun.value).service }}",
-                    "version": "{{ fromJson(taskrun.value).version }}",
-                },
-                "wait": True,
-                # One rejected candidate must not stop the others; each validation reports its own failure.
-                "transmitFailed": False,
-            }
-        ],
     }
+    if version >= (2, 0):
+        each["transmitFailed"] = False  # Loop: a failed iteration would otherwise end the loop at once
+    each["tasks"] = [validate]
     return {
         "id": WATCH_FLOW,
         "namespace": namespace,
         "description": f"Find new versions of the {catalog.project.name} components on a schedule and validate "
         f"each candidate with {VALIDATE_FLOW}. Rendered by aipair from the catalog.",
-        "labels": {"managed-by": "aipair", "project": catalog.project.name},
+        "labels": _labels(catalog),
         "tasks": [check, each],
         "triggers": [
             {
