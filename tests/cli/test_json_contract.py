@@ -149,10 +149,22 @@ CASES: dict[str, tuple[Result, list[str], dict[str, list[str]]]] = {
     ),
     "flows validate": (
         ValidationResult(
-            ok=True, flows=[FlowVerdict(name="f.yml", index=0, flow="ns.f", errors=[], warnings=[], deprecations=[])]
+            ok=True,
+            flows=[
+                FlowVerdict(
+                    name="f.yml",
+                    index=0,
+                    flow="ns.f",
+                    constraints=None,
+                    outdated=False,
+                    warnings=[],
+                    deprecations=[],
+                    infos=[],
+                )
+            ],
         ),
         ["ok", "flows"],
-        {"flows": ["name", "index", "flow", "errors", "warnings", "deprecations"]},
+        {"flows": ["name", "index", "flow", "constraints", "outdated", "warnings", "deprecations", "infos"]},
     ),
     "flows register": (
         RegisterResult(
@@ -184,10 +196,21 @@ CASES: dict[str, tuple[Result, list[str], dict[str, list[str]]]] = {
             ok=True,
             namespace="ns",
             server_version="1.0.0",
-            flows=[FlowStatus(flow="f", revision=1, in_sync=True, last_state=None, last_start=None)],
+            flows=[
+                FlowStatus(
+                    flow="f",
+                    revision=1,
+                    in_sync=True,
+                    state="in sync",
+                    read_only=True,
+                    diff=[],
+                    last_state=None,
+                    last_start=None,
+                )
+            ],
         ),
         ["ok", "namespace", "server_version", "flows"],
-        {"flows": ["flow", "revision", "in_sync", "last_state", "last_start"]},
+        {"flows": ["flow", "revision", "in_sync", "state", "read_only", "diff", "last_state", "last_start"]},
     ),
     "any command failing": (Failure(error="x"), ["ok", "error"], {}),
     "an invalid catalog": (

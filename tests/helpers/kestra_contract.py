@@ -112,6 +112,13 @@ class ContractKestra:
             return current
         revisions = self.flows.setdefault(key, [])
         saved = {**flow, "revision": len(revisions) + 1, "source": source}
+        if isinstance(flow.get("labels"), dict):
+            # The API answers List<Label> as [{key, value}], values made strings by String.valueOf
+            # (ListOrMapOfLabelDeserializer, core@v1.0.20).
+            saved["labels"] = [
+                {"key": k, "value": str(v).lower() if isinstance(v, bool) else str(v)}
+                for k, v in flow["labels"].items()
+            ]
         revisions.append(saved)
         return saved
 

@@ -6,6 +6,7 @@ deleted unless asked (``prune``), and then only the flows listed to the user fir
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from ..catalog.model import Catalog
 from ..engines.kestra import Execution, FlowInfo, KestraClient, KestraError, LogLine, Violation
 from ..errors import Declined, UsageError
 from ..render.files import render_flows
-from ..render.kestra import FLOW_ORDER
+from ..render.kestra import FLOW_ORDER, READ_ONLY_LABEL
 from ..results import Result
 from .callbacks import Confirm
 from .render import require_kestra
@@ -31,9 +32,17 @@ class FlowChange(Result):
 
 
 class FlowStatus(Result):
+    """One rendered flow on the server. ``state``: in sync, missing, or drift (the server's source is not
+    the rendered one: edited on the server, or the catalog changed since the last register). ``diff``:
+    rendered → server, unified, at most DIFF_LINES lines. ``read_only``: the server's copy carries
+    system.readOnly "true" (None when missing)."""
+
     flow: str
     revision: int | None
     in_sync: bool
+    state: str
+    read_only: bool | None
+    diff: list[str]
     last_state: str | None
     last_start: str | None
 
@@ -157,20 +166,51 @@ def register(
     return changes
 
 
+DIFF_LINES = 40
+
+
+def source_diff(rendered: str, server: str, *, limit: int = DIFF_LINES) -> list[str]:
+    """The unified diff from the rendered flow to the server's, cut at ``limit`` lines (and saying so)."""
+    lines = list(
+        difflib.unified_diff(
+            rendered.strip().splitlines(), server.strip().splitlines(), "rendered", "server", lineterm="", n=1
+        )
+    )
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"… {len(lines) - limit} more lines"]
+    return lines
+
+
 def flows_status(client: KestraClient, namespace: str, rendered: dict[str, str]) -> StatusResult:
-    """Each rendered flow on the server: revision, in sync with the catalog, last execution."""
+    """Each rendered flow on the server: revision, in sync with the catalog or drifted (with the diff),
+    read-only or not, last execution."""
     rows = []
     for flow_id, text in rendered.items():
         flow = client.flow(namespace, flow_id, source=True)
         if flow is None:
-            rows.append(FlowStatus(flow=flow_id, revision=None, in_sync=False, last_state=None, last_start=None))
+            rows.append(
+                FlowStatus(
+                    flow=flow_id,
+                    revision=None,
+                    in_sync=False,
+                    state="missing",
+                    read_only=None,
+                    diff=[],
+                    last_state=None,
+                    last_start=None,
+                )
+            )
             continue
         last = client.executions(namespace, flow_id, size=1)
+        same = _same_source(flow, text)
         rows.append(
             FlowStatus(
                 flow=flow_id,
                 revision=flow.revision,
-                in_sync=_same_source(flow, text),
+                in_sync=same,
+                state="in sync" if same else "drift",
+                read_only=flow.labels.get(READ_ONLY_LABEL) == "true",
+                diff=[] if same else source_diff(text, flow.source or ""),
                 last_state=last[0].state if last else None,
                 last_start=last[0].started if last else None,
             )

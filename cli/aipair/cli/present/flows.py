@@ -104,24 +104,32 @@ def show_run(result: RunResult) -> None:
 
 
 def show_status(result: StatusResult) -> None:
+    """The table, then each drifted flow's diff (rendered → server); the server's text is escaped."""
     view = table(
         f"{escape(result.namespace)} on Kestra {escape(result.server_version)}",
-        ["flow", "revision", "catalog", "last execution", "started"],
+        ["flow", "revision", "catalog", "read-only", "last execution", "started"],
         fold=False,
     )
     for row in result.flows:
-        sync = (
-            "[green]in sync[/]"
-            if row.in_sync
-            else ("[red]missing[/]" if row.revision is None else "[yellow]differs[/]")
-        )
+        sync = {"in sync": "[green]in sync[/]", "missing": "[red]missing[/]"}.get(row.state, "[yellow]drift[/]")
         view.add_row(
             escape(row.flow),
             "-" if row.revision is None else str(row.revision),
             sync,
+            "-" if row.read_only is None else ("yes" if row.read_only else "[yellow]no[/]"),
             escape(row.last_state or "-"),
             escape(row.last_start or "-"),
         )
     out.print(view)
+    for row in result.flows:
+        if row.state != "drift":
+            continue
+        out.print(
+            f"[yellow]{escape(row.flow)}[/] (revision {row.revision}) differs from the rendered flow: edited on "
+            "the server, or the catalog changed since it was registered"
+        )
+        for line in row.diff:
+            colour = "red" if line.startswith("-") else ("green" if line.startswith("+") else "dim")
+            out.print(f"  [{colour}]{escape(line)}[/]")
     if not result.ok:
         err.print("run `aipair flows register` to bring the server in line with the catalog")
