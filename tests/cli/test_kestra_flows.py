@@ -14,6 +14,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -281,3 +282,63 @@ def test_contract_api_token_and_retry_while_the_server_is_still_starting(tmp_pat
         late.join()
         for server in started:
             server.__exit__()
+
+
+# --- upgrade validate of Kestra itself: the candidate must load the flows rendered for its version ----
+
+
+def _trial(tag: str, username: str | None = USER) -> Any:
+    """The throw-away catalog of a Kestra candidate at ``tag``, its API user set as the catalog would."""
+    from aipair.catalog import load_catalog
+    from aipair.ops.upgrade.validate import throwaway_catalog
+
+    trial = throwaway_catalog(load_catalog(DEFAULT_CATALOG), "kestra", tag)
+    kestra = trial.project.kestra
+    server = kestra.server.model_copy(update={"username": username, "password_secret": "KESTRA_ADMIN_PASSWORD"})
+    project = trial.project.model_copy(update={"kestra": kestra.model_copy(update={"server": server})})
+    return trial.model_copy(update={"project": project})
+
+
+@pytest.mark.parametrize("tag", ["v1.0.20", "v2.0.0"])
+def test_contract_a_kestra_candidate_loads_the_flows_rendered_for_its_version(tag: str) -> None:
+    """The candidate Kestra is ContractKestra (a TEST DOUBLE: no real Kestra server can run here, see
+    kestra_contract.py); tests/kestra-engine loads the same renderings in the real 1.0.20 and 2.0.0 engines."""
+    from aipair.catalog import load_catalog
+    from aipair.ops.upgrade.validate import candidate_loads_flows, is_kestra
+
+    assert is_kestra(load_catalog(DEFAULT_CATALOG), "kestra") and not is_kestra(load_catalog(DEFAULT_CATALOG), "n8n")
+    with ContractKestra(username=USER, password=PASSWORD, version=tag.lstrip("v")) as candidate:
+        outcomes = candidate_loads_flows(_trial(tag), candidate.url, password=PASSWORD)
+        assert [(o.name, o.ok) for o in outcomes] == [
+            ("aipair.platform.validate-candidate", True),
+            ("aipair.platform.watch-versions", True),
+        ]
+        assert [p for m, p in candidate.requests if m == "POST"] == ["/api/v1/main/flows/validate"]
+        assert candidate.flows == {}  # validated, never saved
+
+
+def test_contract_a_kestra_candidate_that_refuses_the_flows_is_rejected_with_its_message() -> None:
+    """ContractKestra (TEST DOUBLE) as a Kestra 2.0.0 image without the scripts plugin, then as a 2.0.0
+    given flows rendered for 1.x (what happened before the flows followed the version), then with the
+    wrong password."""
+    from aipair.ops.upgrade.validate import candidate_loads_flows
+
+    with ContractKestra(
+        username=USER,
+        password=PASSWORD,
+        version="2.0.0",
+        missing_plugins=frozenset({"io.kestra.plugin.scripts.shell.Commands"}),
+    ) as bare:
+        outcomes = candidate_loads_flows(_trial("v2.0.0"), bare.url, password=PASSWORD)
+        assert [o.ok for o in outcomes] == [False, False]
+        assert outcomes[0].detail == "Validation error: Invalid type: io.kestra.plugin.scripts.shell.Commands"
+    with ContractKestra(username=USER, password=PASSWORD, version="2.0.0") as candidate:
+        outcomes = candidate_loads_flows(_trial("v1.0.20"), candidate.url, password=PASSWORD)
+        assert [(o.name, o.ok) for o in outcomes] == [
+            ("aipair.platform.validate-candidate", True),
+            ("aipair.platform.watch-versions", False),
+        ]
+        assert outcomes[1].detail == "Validation error: Invalid type: io.kestra.plugin.core.flow.ForEach"
+        denied = candidate_loads_flows(_trial("v2.0.0", username=None), candidate.url, password="wrong")
+        assert [o.ok for o in denied] == [False] and "refused the credentials (401)" in denied[0].detail
+        assert "project.kestra.server.username" in denied[0].detail

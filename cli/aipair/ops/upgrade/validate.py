@@ -10,6 +10,12 @@ its own `.env` with freshly generated values (same names, same rules); supplied 
 the operator typed in) are handed over empty. Compose is run with a scrubbed environment, because
 Compose lets the shell's variables win over `.env` (and COMPOSE_ENV_FILES could point it at the real
 file). The candidate gets no Docker socket, and nothing is published on the host.
+
+When the candidate is Kestra itself (the service named by ``project.kestra.server.service``), a stage
+``flows`` follows health: the flows rendered for the candidate's version are sent to the candidate's own
+``POST /flows/validate`` (inside the throw-away project, basic auth with the throw-away password) and a
+Kestra that refuses any of them (a ``constraints`` message: an unknown task type such as ForEach on 2.0)
+is rejected, as a failed smoke test would be.
 """
 
 from __future__ import annotations
@@ -31,10 +37,10 @@ from ...engines import docker as engine
 from ...engines.compose import ComposeProject
 from ...engines.files import atomic_write, write_json
 from ...engines.limits import SMOKE, BoundExceeded, get_once
-from ...engines.secretstore import ensure_env
+from ...engines.secretstore import ensure_env, read_env
 from ...errors import UsageError
 from ...render.compose import DOCKER_SOCKET, render_compose
-from ...render.files import dump_yaml
+from ...render.files import dump_yaml, render_flows
 from ...results import Result, Seconds
 from ..callbacks import Progress, no_progress
 from ..outcome import Outcome
@@ -51,6 +57,7 @@ class ValidationReport(Result):
     ok: bool = False
     stage: str = "starting"
     services: list[engine.ContainerStatus] = Field(default_factory=list)
+    flows: list[Outcome] = Field(default_factory=list)  # the candidate Kestra's verdict on each rendered flow
     smoke: list[Outcome] = Field(default_factory=list)
     logs: dict[str, str] = Field(default_factory=dict)
     seconds: Seconds = 0.0
@@ -171,6 +178,14 @@ def _validate(
         statuses = engine.project_containers(client, name)
         result.services = statuses
         healthy = up.returncode == 0 and statuses and all(s.ok for s in statuses)
+        if healthy and is_kestra(catalog, service):
+            result.stage = "flows"
+            report(f"loading the rendered flows into Kestra {version}")
+            target = next(s for s in statuses if s.service == service)
+            port = catalog.services[service].ports[0].port if catalog.services[service].ports else 8080
+            url = f"http://{_address(client, target.container)}:{port}"
+            result.flows = candidate_loads_flows(trial, url, password=_server_password(catalog, workdir))
+            healthy = all(o.ok for o in result.flows)
         if healthy:
             result.stage = "smoke"
             report("running smoke tests")
@@ -191,6 +206,57 @@ def _validate(
         shutil.rmtree(workdir, ignore_errors=True)
         result.seconds = time.monotonic() - started
     return result
+
+
+def is_kestra(catalog: Catalog, service: str) -> bool:
+    """Is ``service`` the Kestra that runs the flows (project.kestra.server.service)?"""
+    settings = catalog.project.kestra
+    return settings is not None and settings.server.service == service
+
+
+def _server_password(catalog: Catalog, workdir: Path) -> str | None:
+    """The throw-away value of project.kestra.server.password_secret (never the platform's)."""
+    settings = catalog.project.kestra
+    secret = settings.server.password_secret if settings else None
+    return read_env(workdir / ".env").get(secret) if secret else None
+
+
+def candidate_loads_flows(trial: Catalog, url: str, *, password: str | None, timeout: float = 60.0) -> list[Outcome]:
+    """The candidate Kestra at ``url`` validates the flows rendered for ``trial`` (where the Kestra service
+    runs the candidate's image, so they render for its version): one Outcome per flow, failed on a
+    ``constraints`` message (shown verbatim) or when the server cannot be asked."""
+    from ...engines.kestra import Credentials, KestraClient, KestraError
+
+    settings = trial.project.kestra
+    assert settings is not None
+    # The candidate's image tag decides the flows' form, whatever project.kestra.version says.
+    settings = settings.model_copy(update={"version": None})
+    trial = trial.model_copy(update={"project": trial.project.model_copy(update={"kestra": settings})})
+    try:
+        flows = render_flows(trial).files
+    except UsageError as exc:  # a tag that names no Kestra release
+        return [Outcome.of("flows", False, str(exc))]
+    credentials = Credentials(username=settings.server.username, password=password)
+    try:
+        with KestraClient(url, credentials=credentials, timeout=timeout, retries=2) as kestra:
+            verdicts = kestra.validate(list(flows.values()))
+    except KestraError as exc:
+        hint = "" if settings.server.username else " (set project.kestra.server.username and password_secret)"
+        return [Outcome.of("flows", False, f"{exc}{hint}")]
+    names = [path.rsplit("/", 1)[-1] for path in flows]
+    outcomes = []
+    for verdict in verdicts:
+        name = verdict.flow or (names[verdict.index] if verdict.index < len(names) else f"#{verdict.index}")
+        detail = verdict.constraints or "loads" + (
+            f"; warnings: {'; '.join(verdict.warnings)}" if verdict.warnings else ""
+        )
+        outcomes.append(Outcome.of(name, not verdict.rejected, detail))
+    return outcomes or [Outcome.of("flows", False, "Kestra answered no verdict for the flows")]
+
+
+def _address(client: DockerClient, container: str) -> str:
+    networks = client.containers.get(container).attrs["NetworkSettings"]["Networks"]
+    return str(next(n["IPAddress"] for n in networks.values() if n.get("IPAddress")))
 
 
 def _smoke(client: DockerClient, container: str, test: SmokeTest, ports: list[Port]) -> Outcome:
