@@ -342,3 +342,68 @@ def test_contract_a_kestra_candidate_that_refuses_the_flows_is_rejected_with_its
         denied = candidate_loads_flows(_trial("v2.0.0", username=None), candidate.url, password="wrong")
         assert [o.ok for o in denied] == [False] and "refused the credentials (401)" in denied[0].detail
         assert "project.kestra.server.username" in denied[0].detail
+
+
+# --- ContractKestra's execution semantics, as Kestra's sources define them -------------------------------
+
+RETRYING = """id: flaky
+namespace: aipair.platform
+tasks:
+  - id: work
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner: {type: io.kestra.plugin.core.runner.Process}
+    retry: {type: exponential, interval: PT30S, maxInterval: PT5M, maxAttempts: 3}
+    commands:
+      - echo "to stderr" >&2
+      - echo '::{"outputs":{"from_stderr":"yes"}}::' >&2
+      - n=$(cat "$COUNTER" 2>/dev/null || echo 0); echo $((n + 1)) > "$COUNTER"
+      - test "$n" -ge 2
+  - id: decide
+    type: io.kestra.plugin.core.flow.If
+    condition: "{{ outputs.work.vars.from_stderr == 'yes' }}"
+    then:
+      - id: child
+        type: io.kestra.plugin.core.flow.Subflow
+        namespace: aipair.platform
+        flowId: child
+        wait: true
+outputs:
+  - id: child
+    type: STRING
+    value: "{{ outputs.child.outputs.greeting }} {{ outputs.child.state }} {{ outputs.decide.evaluationResult }}"
+"""
+CHILD = """id: child
+namespace: aipair.platform
+tasks:
+  - id: hi
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+outputs:
+  - id: greeting
+    type: STRING
+    value: hello
+"""
+
+
+@pytest.mark.parametrize(("version", "waits"), [("1.0.20", [0.0, 60.0]), ("2.0.0", [30.0, 60.0])])
+def test_contract_retries_wait_as_kestra_does_stderr_is_error_and_outputs_carry_kestras_fields(
+    version: str, waits: list[float], tmp_path: Path
+) -> None:
+    """ContractKestra (TEST DOUBLE): Exponential.nextRetryDate at each tag, PluginUtilsService.parseOut
+    (stderr at ERROR, outputs lines on either stream), If/Subflow outputs (core@v1.0.20)."""
+    counter = tmp_path / "counter"
+    with ContractKestra(
+        username=USER, password=PASSWORD, version=version, worker_env={"COUNTER": str(counter)}, time_scale=0.001
+    ) as server:
+        server.save(CHILD)
+        server.save(RETRYING)
+        result = _invoke(["flows", "run", "flaky", "--json"], _env(server))
+        assert result.exit_code == 0, result.output
+        assert server.retry_waits == [("work", waits[0]), ("work", waits[1])]
+        run = json.loads(result.stdout)
+        assert run["outputs"] == {"child": "hello SUCCESS True"}
+        logs = server.logs[run["id"]]
+        assert {(line["level"], line["message"]) for line in logs if line["taskId"] == "work"} == {
+            ("ERROR", "to stderr"),
+            ("ERROR", "Command failed with exit code 1"),  # TaskException, core@v1.0.20
+        }
