@@ -271,3 +271,20 @@ def test_upgrade_tables_show_registry_and_engine_text_as_text(capsys: pytest.Cap
     show_check(CheckReport(ok=True, due=1, services=[row]))
     shown = capsys.readouterr().out
     assert "1.1[/]" in shown and "[link=x]2.0" in shown and "reg/[bold]web" in shown
+
+
+def test_a_kestra_candidates_verdict_on_each_flow_is_shown(capsys: pytest.CaptureFixture[str]) -> None:
+    """`upgrade validate` of Kestra itself: each flow's verdict, in the candidate's own words, escaped."""
+    from aipair.cli.present.upgrade import show_validation
+    from aipair.ops.outcome import Outcome
+    from aipair.ops.upgrade.validate import ValidationReport
+
+    report = ValidationReport(service="kestra", version="v2.0.0", project="p", image="kestra/kestra:v2.0.0")
+    report.flows = [
+        Outcome.of("watch-versions", False, "Validation error: Invalid type: io.kestra.plugin.core.flow.ForEach [x]"),
+        Outcome.of("validate-candidate", True, "accepted"),
+    ]
+    show_validation(report)
+    shown = capsys.readouterr().out
+    assert "✗ flow watch-versions: Validation error: Invalid type: io.kestra.plugin.core.flow.ForEach [x]" in shown
+    assert "✓ flow validate-candidate: accepted" in shown

@@ -31,6 +31,8 @@ def show_validation(result: ValidationReport) -> None:
     for row in result.services:
         mark = "[green]✓[/]" if row.ok else "[red]✗[/]"
         out.print(f"{mark} {escape(row.service)}: {escape(row.state)} {escape(row.health)} ({escape(row.image)})")
+    for flow in result.flows:  # a Kestra candidate: its own verdict on the flows rendered for it
+        out.print(f"{'[green]✓' if flow.ok else '[red]✗'}[/] flow {escape(flow.name)}: {escape(flow.detail)}")
     for smoke in result.smoke:
         out.print(f"{'[green]✓' if smoke.ok else '[red]✗'}[/] smoke {smoke.name}: {escape(smoke.detail)}")
     if not result.ok:
