@@ -35,9 +35,11 @@ test-fast: setup
 	$(BIN)/pytest -q -m "not engine"
 
 # Lint, then every test. Test dependencies from Debian (scripts/test-deps.sh); the Pulumi CLI is built from
-# its Go module once and cached (scripts/build-pulumi.sh, needs Go 1.22+).
+# its Go module once and cached (scripts/build-pulumi.sh, needs Go 1.22+); a Java 21+ for the Kestra engine
+# tests is found or obtained once (scripts/kestra-java.sh; the tests run it through scripts/kestra-engine.sh).
 test: setup lint
 	scripts/test-deps.sh
+	AIPAIR_PYTHON=$(BIN)/python scripts/kestra-java.sh >/dev/null
 	PATH="$$(scripts/build-pulumi.sh):$$PATH" $(BIN)/pytest -q
 
 bench: setup
