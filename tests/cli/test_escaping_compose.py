@@ -101,7 +101,7 @@ class _Recorder(BaseHTTPRequestHandler):
 def server() -> Iterator[tuple[int, list[str]]]:
     recorder = type("Recorder", (_Recorder,), {"paths": []})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), recorder)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield httpd.server_address[1], recorder.paths

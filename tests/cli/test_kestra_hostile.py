@@ -23,7 +23,7 @@ from ..helpers.hostile_http import HostileServer, Reply, Seen, endless_tags
 from ..helpers.registry import free_port
 
 SECRET = "kestra-s3cret"
-QUICK = replace(KESTRA, connect=2.0, read=1.0, deadline=3.0, max_bytes=256 * 1024)
+QUICK = replace(KESTRA, connect=2.0, read=1.0, deadline=1.5, max_bytes=256 * 1024)
 
 
 def configs(reply: Reply, seen: Seen) -> None:
@@ -118,6 +118,8 @@ def test_an_unreachable_server_url_with_credentials_is_not_echoed(tmp_path: Path
     with KestraClient(server, retries=0) as client, pytest.raises(KestraError) as caught:
         client.version()
     assert SECRET not in str(caught.value) and "cannot reach Kestra" in str(caught.value)
+    if "admin:" not in url:
+        return  # through the CLI once (the client retries a refused connection for 3.5 s)
     catalog = Path(__file__).parents[2] / "catalog.yaml"
     result = invoke(
         ["flows", "status", "--json", "--catalog", str(catalog), "--server", server, "--timeout", "2"],

@@ -65,7 +65,7 @@ class OddKestra(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def odd_server() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), OddKestra)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()

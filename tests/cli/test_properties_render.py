@@ -24,7 +24,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 
 from aipair.catalog.loader import parse_catalog
 from aipair.catalog.model import Catalog, HttpHealth
@@ -35,22 +35,13 @@ from aipair.render.files import render_flows, render_phase
 from ..helpers.catalog_strategies import any_catalog_text, base, dump, valid_catalogs
 from ..helpers.catalogs import minimal
 from ..helpers.commands import invoke
+from ..helpers.properties import property_settings
 
 KUBERNETES_VERSIONS = ("1.29", "1.33")
 FILES = ("compose/docker-compose.yml", "compose/docker-compose.mock.yml")
 
 
-def _settings(examples: int) -> settings:
-    """Reproducible, and no shrinking: each example costs renders and Compose runs; the minimal examples found
-    are the regression tests at the end of this file."""
-    return settings(
-        max_examples=examples,
-        phases=(Phase.explicit, Phase.generate),
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-    )
+_settings = property_settings
 
 
 # --- the CLI: exit 0 or 2, located, never a traceback -------------------------------------------

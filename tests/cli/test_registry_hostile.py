@@ -27,7 +27,7 @@ from ..helpers.hostile_http import HostileServer, Reply, Seen, endless_tags
 
 SECRET = "s3cret-from-docker-login"
 BASIC = "Basic " + base64.b64encode(f"ci:{SECRET}".encode()).decode()
-QUICK = replace(REGISTRY, connect=2.0, read=1.0, deadline=3.0, max_pages=5, max_tags=5000, max_bytes=256 * 1024)
+QUICK = replace(REGISTRY, connect=2.0, read=1.0, deadline=1.5, max_pages=5, max_tags=5000, max_bytes=256 * 1024)
 
 
 def docker_config(tmp_path: Path, *registries: str) -> Path:

@@ -139,7 +139,7 @@ class Refusing(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def refusing() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()

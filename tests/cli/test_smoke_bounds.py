@@ -19,7 +19,7 @@ from aipair.ops.upgrade.validate import _smoke
 
 from ..helpers.hostile_http import HostileServer, Reply, Seen
 
-QUICK = dataclasses.replace(limits.SMOKE, read=1.0, deadline=3.0, max_bytes=64 * limits.KIB)
+QUICK = dataclasses.replace(limits.SMOKE, read=1.0, deadline=1.5, max_bytes=64 * limits.KIB)
 
 
 def _run(server: HostileServer, monkeypatch: pytest.MonkeyPatch, **test: object) -> tuple[bool, str, float]:
@@ -49,7 +49,7 @@ def test_a_trickling_body_ends_at_the_deadline(monkeypatch: pytest.MonkeyPatch) 
     with HostileServer(candidate) as server:
         ok, detail, seconds = _run(server, monkeypatch, contains="never")
     assert not ok and "Timeout" in detail
-    assert seconds < 30, "the deadline (3 s here) ends it, not the body"
+    assert seconds < 30, "the deadline (1.5 s here) ends it, not the body"
 
 
 def test_a_redirect_elsewhere_is_not_followed(monkeypatch: pytest.MonkeyPatch) -> None:

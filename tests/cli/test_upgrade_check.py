@@ -64,7 +64,7 @@ class HubLikeRegistryDouble:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
 
 def test_pagination_throttling_and_bearer_tokens_as_docker_hub_does() -> None:

@@ -14,9 +14,7 @@ STAND_IN in its name.
 
 The engine writes what it showed to JSON files (validation answers, executions with attempts, task outputs
 and log levels); the `imitation_*` tests compare ContractKestra (tests/helpers/kestra_contract.py, the
-TEST DOUBLE of the REST server) with them. Where the imitation disagrees today the test is an xfail with
-strict=True and a reason starting IMITATION DISAGREES: once the imitation is fixed it passes, strict xfail
-turns that into a failure, and the mark must go.
+TEST DOUBLE of the REST server) with them in the same run, so that the two cannot drift apart again.
 """
 
 from __future__ import annotations
@@ -235,7 +233,7 @@ def engine(images: str, docker_host: str, tmp_path_factory: pytest.TempPathFacto
         (bodies / f"{name}.yaml").write_text(source)
     out = tmp / "out"
     webhook = Webhook()
-    threading.Thread(target=webhook.serve_forever, daemon=True).start()
+    threading.Thread(target=webhook.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     env = {
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",  # aipair, as the worker runs it
         "DOCKER_HOST": docker_host,
@@ -347,11 +345,6 @@ def test_imitation_validation_answer_for_the_rendered_flows_has_the_engines_keys
         assert all(not e.get("deprecationPaths") and not e.get("warnings") for e in imitation)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="IMITATION DISAGREES: its answer lacks outdated/warnings/infos (and on errors has errors:[{detail,path}] "
-    "instead of one constraints string); k13/client fixes kestra_http.py",
-)
 def test_imitation_validation_answer_keys_equal_the_engines(engine: EngineRun) -> None:
     real = engine.json("validation")
     for body in ("rendered", *PROBES):
@@ -359,11 +352,6 @@ def test_imitation_validation_answer_keys_equal_the_engines(engine: EngineRun) -
         assert [sorted(e) for e in imitation] == [sorted(e) for e in real[body]], body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="IMITATION DISAGREES: invalid flows answer errors:[{detail,path}]; the engine answers one constraints "
-    "string; k13/client fixes kestra_http.py",
-)
 def test_imitation_validation_verdicts_on_probes_equal_the_engines(engine: EngineRun) -> None:
     """For each probe: does the flow have constraints, and which deprecation paths."""
     real = engine.json("validation")
@@ -418,7 +406,7 @@ def _imitation_output_keys() -> dict[str, set[str]]:
     """The same task types run by ContractKestra on a small flow (a Subflow to a Log flow, an If, a Request
     to a webhook answering 204, a Commands)."""
     webhook = Webhook()
-    threading.Thread(target=webhook.serve_forever, daemon=True).start()
+    threading.Thread(target=webhook.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     child = "id: c\nnamespace: aipair.probe\ntasks:\n- id: l\n  type: io.kestra.plugin.core.log.Log\n  message: hi\n"
     parent = (
         "id: p\nnamespace: aipair.probe\ntasks:\n"
@@ -447,22 +435,11 @@ def test_imitation_commands_outputs_equal_the_engines(engine: EngineRun) -> None
     assert _imitation_output_keys()["Commands"] == _engine_output_keys(engine)["Commands"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="IMITATION DISAGREES: Subflow outputs lack `outputs` (the child's flow outputs), If has no "
-    "`evaluationResult`, Request answers {code, body} where Kestra gives {uri, code, headers} (+ body when there "
-    "is one); k13/client fixes kestra_contract.py",
-)
 def test_imitation_subflow_if_request_outputs_equal_the_engines(engine: EngineRun) -> None:
     real, imitation = _engine_output_keys(engine), _imitation_output_keys()
     assert {k: imitation[k] for k in ("Subflow", "If", "Request")} == {k: real[k] for k in ("Subflow", "If", "Request")}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="IMITATION DISAGREES: it caps retry intervals at 1 s; Kestra's first retry is immediate and the next "
-    "comes interval*2 later (60 s as rendered); k13/client fixes kestra_contract.py",
-)
 def test_imitation_retry_delays_equal_the_engines(engine: EngineRun, tmp_path: Path) -> None:
     real = engine.json("retry")["retryDelaysSeconds"]
     flow = (
@@ -487,15 +464,10 @@ def test_imitation_retry_delays_equal_the_engines(engine: EngineRun, tmp_path: P
     assert all(abs(d - r) < 5 for d, r in zip(delays, real, strict=True)), (delays, real)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="IMITATION DISAGREES: it logs stderr lines at WARN; the engine logs them at ERROR; "
-    "k13/client fixes kestra_contract.py",
-)
 def test_imitation_stderr_log_level_equals_the_engines(engine: EngineRun) -> None:
     real = engine.json("retry")
     # git clone of the unreachable repository writes "fatal: ..." to stderr
-    levels = {log["level"] for log in real["logs"] if log["taskId"] == "validate" and "fatal:" in log["message"]}
+    levels = {log["level"] for log in real["logs"] if log.get("taskId") == "validate" and "fatal:" in log["message"]}
     assert levels, real["logs"]
     flow = (
         "id: s\nnamespace: aipair.probe\ntasks:\n- id: t\n  type: io.kestra.plugin.scripts.shell.Commands\n"
@@ -512,11 +484,6 @@ def test_imitation_stderr_log_level_equals_the_engines(engine: EngineRun) -> Non
 # --- Kestra 2.0.0 -------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="UNTIL k13/client's render is merged: the flows still use io.kestra.plugin.core.flow.ForEach, which "
-    "Kestra 2.0.0 refuses (Validation error: Invalid type: io.kestra.plugin.core.flow.ForEach); remove this mark then",
-)
 def test_kestra_2_loads_and_validates_the_flows_rendered_for_it(tmp_path: Path) -> None:
     """The catalog's Kestra image at 2.0.0: the flows rendered for it load and validate on Kestra 2.0.0
     (which removed io.kestra.plugin.core.flow.ForEach; the renderer must write Loop from 2.0)."""

@@ -85,7 +85,7 @@ def test_contract_validation_flow_runs_for_real_good_candidate_succeeds_broken_o
 
     catalog, bare = platform_repo
     webhook = _Webhook()
-    threading.Thread(target=webhook.serve_forever, daemon=True).start()
+    threading.Thread(target=webhook.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     worker = {
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "DOCKER_HOST": docker_host,

@@ -221,7 +221,7 @@ class TokenServer:
 
         self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.realm = f"http://127.0.0.1:{self.http.server_address[1]}/token"
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        threading.Thread(target=self.http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
 
 def test_bearer_token_challenge_of_a_real_registry(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:

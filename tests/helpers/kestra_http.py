@@ -79,14 +79,12 @@ def handler_for(server: ContractKestra) -> type[BaseHTTPRequestHandler]:
                 body = self._body().decode().strip()
                 for index, source in enumerate(re.split(r"\n+---\n*?", body)):
                     verdict = check_flow(source, server.missing, server.version)
-                    entry: dict[str, Any] = {
-                        "index": index,
-                        "outdated": False,
-                        "deprecationPaths": verdict.deprecated,
-                        "warnings": [],
-                        "infos": verdict.infos,
-                    }
-                    if verdict.flow:
+                    # A source that does not parse gets only its index and constraints: the other fields are
+                    # set after parsing, and Kestra's JSON mapper leaves out nulls (Include.NON_NULL).
+                    entry: dict[str, Any] = {"index": index, "outdated": False}
+                    if verdict.parse_error is None:
+                        entry.update(deprecationPaths=verdict.deprecated, warnings=[], infos=verdict.infos)
+                    if verdict.flow and verdict.parse_error is None:
                         entry.update(flow=verdict.flow.get("id"), namespace=verdict.flow.get("namespace"))
                         revision = verdict.flow.get("revision")
                         if isinstance(revision, int):

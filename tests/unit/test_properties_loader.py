@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 
 from aipair.catalog.loader import parse_catalog
 from aipair.catalog.yamlpos import YamlProblem, load_positioned
@@ -18,18 +18,10 @@ from aipair.errors import CatalogError
 
 from ..helpers.catalog_strategies import broken_texts, dump, mutated_texts, valid_catalogs
 from ..helpers.catalogs import minimal
+from ..helpers.properties import property_settings
 
 SOURCE = "some/dir/catalog.yaml"
-# Reproducible (derandomize) and without shrinking, to stay fast in CI; the minimal examples found are the
-# regression tests at the end of this file.
-PROPERTY = settings(
-    max_examples=150,
-    phases=(Phase.explicit, Phase.generate),
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+PROPERTY = property_settings(150)
 
 
 def assert_loads_or_locates(text: str) -> None:
