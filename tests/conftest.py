@@ -63,3 +63,13 @@ def compose_schema() -> dict:
 
     path = Path(builtin_schemas.__file__).parent / "vendor" / "compose-spec.json"
     return json.loads(path.read_text())
+
+
+@pytest.fixture(autouse=True)
+def fresh_consoles() -> None:
+    """Each test's CLI run gets new consoles, as a new `aipair` process would: they read COLUMNS and the
+    terminal when made, so a console left by an earlier test (in this worker) would keep its width."""
+    output = sys.modules.get("aipair.cli.output")
+    if output is not None:
+        output.out._console = None
+        output.err._console = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +25,7 @@ from aipair.redact import redact_urls_in
 
 from ..helpers.catalogs import minimal
 from ..helpers.commands import invoke
+from ..helpers.hostile_http import HostileServer, Reply, Seen
 from ..helpers.paths import DEFAULT_CATALOG
 
 # Window title (OSC 0), clear screen (CSI 2J), an OSC 8 hyperlink, carriage-return and backspace
@@ -233,17 +233,22 @@ def test_terminal_safe_leaves_ordinary_text_alone() -> None:
 
 @pytest.mark.parametrize("json_flag", [[], ["--json"]])
 def test_credentials_in_a_server_url_are_not_echoed_in_errors(json_flag: list[str]) -> None:
-    """The server's URL is repeated in "cannot reach" messages: its password is not."""
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = f"http://ops:s3cret-Pa55@127.0.0.1:{port}"
-    result = invoke(
-        ["flows", "status", "--catalog", str(DEFAULT_CATALOG), "--server", server, "--timeout", "2", *json_flag], env={}
-    )
+    """The server's URL is repeated in error messages: its password is not. (A server that refuses the
+    credentials answers at once; an unreachable one is retried for seconds: test_kestra_hostile.py has it.)"""
+
+    def refusing(reply: Reply, seen: Seen) -> None:
+        reply.json(401, {"message": "Unauthorized"})
+
+    with HostileServer(refusing) as kestra:
+        server = f"http://ops:s3cret-Pa55@{kestra.address}"
+        result = invoke(
+            ["flows", "status", "--catalog", str(DEFAULT_CATALOG), "--server", server, "--timeout", "2", *json_flag],
+            env={},
+        )
+        assert kestra.authorizations(), "the credentials from the URL went to Kestra itself"
     assert result.exit_code == 3, result.output
     assert "s3cret-Pa55" not in result.stdout + result.stderr
-    assert f"http://127.0.0.1:{port}" in (json.loads(result.stdout)["error"] if json_flag else result.stderr)
+    assert kestra.url in (json.loads(result.stdout)["error"] if json_flag else result.stderr)
 
 
 @pytest.mark.parametrize(

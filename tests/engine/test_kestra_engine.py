@@ -471,7 +471,7 @@ def test_imitation_stderr_log_level_equals_the_engines(engine: EngineRun) -> Non
     assert levels, real["logs"]
     flow = (
         "id: s\nnamespace: aipair.probe\ntasks:\n- id: t\n  type: io.kestra.plugin.scripts.shell.Commands\n"
-        "  taskRunner:\n    type: io.kestra.plugin.core.runner.Process\n  commands:\n  - echo 'fatal: x' >&2\n"
+        "  taskRunner:\n    type: io.kestra.plugin.core.runner.Process\n  commands:\n  - \"echo 'fatal: x' >&2\"\n"
     )
     with ContractKestra(username=USER, password=PASSWORD) as server:
         saved = server.save(flow)

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
+from .catalogs import dump as dump_fast
 from .catalogs import minimal
 from .paths import CATALOGS
 
@@ -237,7 +238,7 @@ def structural_mutation(draw: st.DrawFn, data: Data) -> str:
 
 
 def dump(data: Any) -> str:
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return dump_fast(data, allow_unicode=True)
 
 
 @st.composite

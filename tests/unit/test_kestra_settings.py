@@ -29,6 +29,7 @@ from aipair.ops.flows import flow_ref
 from aipair.render.files import render_flows
 from aipair.render.kestra import CLONE, render_kestra_flows
 
+from ..helpers.catalogs import dump
 from ..helpers.paths import DEFAULT_CATALOG
 
 TOKEN = "ghp_S3cretT0kenValue"
@@ -40,7 +41,7 @@ def _catalog_text(kestra: dict[str, Any] | None = None, **project: Any) -> str:
     if kestra is not None:
         data["project"]["kestra"] = kestra
     data["project"].update(project)
-    return yaml.safe_dump(data, sort_keys=False)
+    return dump(data)
 
 
 def _kestra(**settings: Any) -> dict[str, Any]:
