@@ -17,7 +17,7 @@ from aipair.cli import app
 from aipair.cli.output import Failure, Invalid
 from aipair.engines.docker import ContainerStatus
 from aipair.engines.files import Drift
-from aipair.engines.kestra import Execution, TaskRun
+from aipair.engines.kestra_answers import Execution, TaskRun
 from aipair.engines.pulumi import StackResult
 from aipair.errors import Problem
 from aipair.ops.catalog import CatalogSummary, Edge, ServiceDetail, ServiceList, ServiceRow, StartOrder

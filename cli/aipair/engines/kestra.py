@@ -33,16 +33,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import Field, JsonValue
 
 from ..errors import AipairError, Unavailable, UsageError
 from ..redact import redact_url, redact_urls_in
-from ..results import Result
+from .kestra_answers import TERMINAL_STATES, Execution, FlowInfo, LogLine, Violation, flow_info, violation
 from .limits import KESTRA, Answer, BoundExceeded, Bounds, DeadlineTransport, deadline, read_sync
 
 DEFAULT_URL = "http://localhost:8080"
-TERMINAL_STATES = frozenset({"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED", "RETRIED"})
-SUCCESSFUL_STATES = frozenset({"SUCCESS", "WARNING", "SKIPPED"})
 
 
 class KestraError(AipairError):
@@ -88,80 +85,6 @@ class OriginAuth(httpx.Auth):
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port or {"http": 80, "https": 443}.get(url.scheme)
-
-
-class Violation(Result):
-    """One flow's validation result from the server (Kestra's ValidateConstraintViolation).
-
-    ``constraints`` is Kestra's own message, verbatim; None when the flow is valid. ``warnings``,
-    ``deprecations`` (Kestra's ``deprecationPaths``), ``infos`` and ``outdated`` do not refuse a flow."""
-
-    index: int
-    flow: str | None
-    constraints: str | None = None
-    outdated: bool = False
-    warnings: list[str] = Field(default_factory=list)
-    deprecations: list[str] = Field(default_factory=list)
-    infos: list[str] = Field(default_factory=list)
-
-    @property
-    def rejected(self) -> bool:
-        return bool(self.constraints)
-
-
-class FlowInfo(Result):
-    """A flow as the server holds it (``source`` only when asked for).
-
-    ``labels``: the API writes a flow's labels as a list of ``{key, value}`` (Flow.labels is a
-    List<Label>, serialized by ListOrMapOfLabelSerializer, core@v1.0.20)."""
-
-    id: str
-    revision: int | None = None
-    source: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-
-
-class TaskRun(Result):
-    task: str
-    state: str
-    value: JsonValue = None  # the iteration value of a ForEach child
-
-
-class Execution(Result):
-    """One execution, read from the API: what `flows run` follows and `flows status` shows."""
-
-    id: str
-    namespace: str | None
-    flow: str | None
-    state: str
-    outputs: dict[str, JsonValue] = Field(default_factory=dict)
-    tasks: list[TaskRun] = Field(default_factory=list)
-    started: str | None = Field(default=None, exclude=True)
-
-    @classmethod
-    def from_api(cls, body: dict[str, Any]) -> Execution:
-        return cls(
-            id=str(body.get("id")),
-            namespace=body.get("namespace"),
-            flow=body.get("flowId"),
-            state=state_of(body),
-            outputs=body.get("outputs") or {},
-            tasks=[
-                TaskRun(task=str(run.get("taskId")), state=state_of(run), value=run.get("value"))
-                for run in body.get("taskRunList") or []
-            ],
-            started=(body.get("state") or {}).get("startDate"),
-        )
-
-    @property
-    def ok(self) -> bool:
-        return self.state in SUCCESSFUL_STATES
-
-
-class LogLine(Result):
-    task: str | None
-    level: str
-    message: str
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -325,10 +248,10 @@ class KestraClient:
             content=join_sources(sources),
             headers={"Content-Type": "application/x-yaml"},
         )
-        return [_violation(entry) for entry in answer]
+        return [violation(entry) for entry in answer]
 
     def flows(self, namespace: str) -> list[FlowInfo]:
-        return [_flow_info(body) for body in self._json("GET", f"{self.api}/flows/{namespace}")]
+        return [flow_info(body) for body in self._json("GET", f"{self.api}/flows/{namespace}")]
 
     def flow(self, namespace: str, flow_id: str, *, source: bool = False) -> FlowInfo | None:
         path = f"{self.api}/flows/{namespace}/{flow_id}"
@@ -339,7 +262,7 @@ class KestraClient:
         if not response.content:
             return None
         try:
-            return _flow_info(response.json())
+            return flow_info(response.json())
         except ValueError:
             raise KestraError(f"Kestra at {self.url} answered GET {path} with something that is not JSON") from None
 
@@ -352,7 +275,7 @@ class KestraClient:
             content=join_sources(sources),
             headers={"Content-Type": "application/x-yaml"},
         )
-        return [_flow_info(body) for body in saved]
+        return [flow_info(body) for body in saved]
 
     def delete_flow(self, namespace: str, flow_id: str) -> None:
         self._request("DELETE", f"{self.api}/flows/{namespace}/{flow_id}")
@@ -423,38 +346,12 @@ class KestraClient:
         ]
 
 
-def state_of(item: dict[str, Any]) -> str:
-    return str((item.get("state") or {}).get("current") or "UNKNOWN")
-
-
 def join_sources(sources: list[str]) -> str:
     """Kestra splits the body on every "---"; a source containing one would be cut in two."""
     for source in sources:
         if "---" in source:
             raise KestraError("a flow contains '---', which Kestra's bulk API splits on; remove it from the flow")
     return "\n---\n".join(source.strip() for source in sources)
-
-
-def _violation(entry: dict[str, Any]) -> Violation:
-    """One ValidateConstraintViolation; its identity as Kestra's getIdentity() builds it (namespace.flow).
-    Another shape is an internal error (cli/guard.py), as for every answer aipair does not expect."""
-
-    def strings(key: str) -> list[str]:
-        value = entry.get(key)
-        return [str(item) for item in value] if isinstance(value, list) else []
-
-    namespace, flow = entry.get("namespace"), entry.get("flow")
-    constraints = entry.get("constraints")
-    index = entry.get("index")
-    return Violation(
-        index=index if isinstance(index, int) else 0,
-        flow=f"{namespace}.{flow}" if namespace and flow else (str(flow) if flow else None),
-        constraints=str(constraints) if constraints else None,
-        outdated=entry.get("outdated") is True,
-        warnings=strings("warnings"),
-        deprecations=strings("deprecationPaths"),
-        infos=strings("infos"),
-    )
 
 
 def _error_line(error: Any) -> str:
@@ -482,19 +379,6 @@ def _server_message(response: Answer) -> str:
             if text not in lines[0:1]:
                 lines.append(text)
     return "\n".join(lines) or response.text.strip()[:500]
-
-
-def _flow_info(body: dict[str, Any]) -> FlowInfo:
-    source = body.get("source")
-    labels = body.get("labels")
-    pairs = [label for label in labels if isinstance(label, dict)] if isinstance(labels, list) else []
-    revision = body.get("revision")
-    return FlowInfo(
-        id=str(body.get("id")),
-        revision=revision if isinstance(revision, int) else None,
-        source=None if source is None else str(source),
-        labels={str(label.get("key")): str(label.get("value")) for label in pairs},
-    )
 
 
 def client_from_environment(server: str, *, timeout: float) -> KestraClient:

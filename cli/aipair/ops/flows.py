@@ -14,7 +14,8 @@ from pathlib import Path
 from pydantic import JsonValue
 
 from ..catalog.model import Catalog
-from ..engines.kestra import Execution, FlowInfo, KestraClient, KestraError, LogLine, Violation
+from ..engines.kestra import KestraClient, KestraError
+from ..engines.kestra_answers import Execution, FlowInfo, LogLine, Violation
 from ..errors import Declined, UsageError
 from ..render.files import render_flows
 from ..render.kestra import FLOW_ORDER, READ_ONLY_LABEL

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from ...engines.kestra import Execution
+from ...engines.kestra_answers import Execution
 from ...ops.flows import RegisterResult, RunResult, StatusResult, ValidationResult
 from ..output import err, escape, out, table
 
