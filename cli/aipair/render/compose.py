@@ -4,20 +4,18 @@ No I/O, clock or randomness here; ``files.py`` turns the dict into bytes and ``w
 writes them. Secrets appear only as `${NAME?…}` references resolved by Compose from
 compose/.env.
 
-Compose interpolates `$` anywhere in the file, from the deployer's shell and compose/.env. So every
-string is built here as the literal text it means, a secret reference as a ``SecretRef``, and one
-pass at the end (``escape_document``) doubles every `$` except in the references aipair wrote: the
-catalog cannot reach any variable but its declared secrets, whatever field the text comes from.
+Every string is built as the literal text it means; compose_interpolation.py escapes the document so
+that Compose interpolates nothing but the declared secrets.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from ..catalog.graph import condition
 from ..catalog.model import Catalog, CommandHealth, HttpHealth, Port, Service, TcpHealth
-from ..catalog.types import LAYERS, REFERENCE_RE
+from ..catalog.types import LAYERS
+from .compose_interpolation import Interpolated, SecretRef, env_value, escape_document
 from .databases import with_init_jobs
 from .mock import mock_overrides
 from .names import compose_project, router_name, volume_name
@@ -30,40 +28,6 @@ CONDITIONS = {"healthy": "service_healthy", "started": "service_started", "compl
 
 # A Compose file as data: free-form by nature (the compose-spec), checked by the real Compose binary in tests.
 ComposeDocument = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class SecretRef:
-    """A reference to a catalog secret, the one thing Compose may interpolate."""
-
-    name: str
-
-    def compose(self) -> str:
-        return (
-            "${" + self.name + "?" + self.name + " is not set: run `aipair render --phase mvp` to create compose/.env}"
-        )
-
-
-@dataclass(frozen=True)
-class Interpolated:
-    """A value mixing literal text and secret references (an env value such as `redis://:${PW}@cache`)."""
-
-    parts: tuple[str | SecretRef, ...]
-
-
-def escape_document(node: Any) -> Any:
-    """The document as Compose must read it: literal `$` doubled, secret references written as `${NAME?…}`."""
-    if isinstance(node, dict):
-        return {key: escape_document(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [escape_document(value) for value in node]
-    if isinstance(node, str):
-        return node.replace("$", "$$")
-    if isinstance(node, SecretRef):
-        return node.compose()
-    if isinstance(node, Interpolated):
-        return "".join(escape_document(part) for part in node.parts)
-    return node
 
 
 def render_compose(
@@ -140,7 +104,7 @@ def _service(
     if svc.init:
         out["init"] = True
     environment: dict[str, Interpolated | SecretRef] = {
-        key: _env_value(catalog, value) for key, value in svc.env.items()
+        key: env_value(catalog, value) for key, value in svc.env.items()
     }
     environment.update({use.env: SecretRef(use.secret) for use in svc.secrets if use.env})
     if environment:
@@ -377,25 +341,6 @@ def _traefik_command(catalog: Catalog, svc: Service) -> list[str]:
 
 def _config_names(name: str, svc: Service) -> list[tuple[str, Any]]:
     return [(f"{name}-{index}", file) for index, file in enumerate(svc.files)]
-
-
-def _env_value(catalog: Catalog, value: str | int | float | bool) -> Interpolated:
-    """Catalog env value → literal text and secret references: `{domain}` expanded, `$$` a literal `$`.
-
-    Validation leaves no lone `$` and only declared secret names in `${…}` (checks.py).
-    """
-    if isinstance(value, bool):
-        return Interpolated(("true" if value else "false",))
-    text = catalog.expand(str(value))
-    parts: list[str | SecretRef] = []
-    last = 0
-    for match in REFERENCE_RE.finditer(text):
-        parts.append(text[last : match.start()])
-        token, name = match.group(0), match.group(1)
-        parts.append(SecretRef(name) if name else ("$" if token == "$$" else token))
-        last = match.end()
-    parts.append(text[last:])
-    return Interpolated(tuple(part for part in parts if part != ""))
 
 
 NETWORKS_NOTE = (
