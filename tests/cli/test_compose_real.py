@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from aipair.catalog import load_catalog
 from aipair.catalog.graph import condition
-from aipair.catalog.model import Catalog, HttpHealth, TcpHealth
+from aipair.catalog.model import Catalog
+from aipair.catalog.probes import HttpHealth, TcpHealth
 from aipair.cli import app
 from aipair.render.databases import with_init_jobs
 

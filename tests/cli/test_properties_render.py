@@ -27,7 +27,8 @@ import yaml
 from hypothesis import given
 
 from aipair.catalog.loader import parse_catalog
-from aipair.catalog.model import Catalog, HttpHealth
+from aipair.catalog.model import Catalog
+from aipair.catalog.probes import HttpHealth
 from aipair.catalog.types import REFERENCE_RE
 from aipair.errors import AipairError
 from aipair.render.files import render_flows, render_phase

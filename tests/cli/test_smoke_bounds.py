@@ -13,7 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from aipair.catalog.model import Port, SmokeTest
+from aipair.catalog.model import Port
+from aipair.catalog.probes import SmokeTest
 from aipair.engines import limits
 from aipair.ops.upgrade.validate import _smoke
 

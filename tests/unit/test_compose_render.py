@@ -6,7 +6,8 @@ import yaml
 
 from aipair.catalog import load_catalog, parse_catalog
 from aipair.catalog.graph import start_waves
-from aipair.catalog.model import Catalog, HttpHealth
+from aipair.catalog.model import Catalog
+from aipair.catalog.probes import HttpHealth
 from aipair.render.compose import render_compose
 from aipair.render.files import render_phase
 

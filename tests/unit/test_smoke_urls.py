@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from aipair.catalog.loader import parse_catalog
-from aipair.catalog.model import HttpHealth, Port, SmokeTest
+from aipair.catalog.model import Port
+from aipair.catalog.probes import HttpHealth, SmokeTest
 from aipair.errors import CatalogError
 from aipair.ops.upgrade.validate import _smoke
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..catalog.graph import condition
-from ..catalog.model import Catalog, CommandHealth, HttpHealth, Port, Service, TcpHealth
+from ..catalog.model import Catalog, Port, Service
+from ..catalog.probes import CommandHealth, HttpHealth, TcpHealth
 from ..catalog.types import LAYERS
 from .compose_interpolation import Interpolated, SecretRef, env_value, escape_document
 from .databases import with_init_jobs

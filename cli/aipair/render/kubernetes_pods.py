@@ -6,7 +6,8 @@ import math
 import re
 from typing import Any
 
-from ..catalog.model import Catalog, CommandHealth, HttpHealth, Service, TcpHealth
+from ..catalog.model import Catalog, Service
+from ..catalog.probes import CommandHealth, HttpHealth, TcpHealth
 from ..catalog.types import REFERENCE_RE
 from .names import secret_name, volume_name
 from .report import Note

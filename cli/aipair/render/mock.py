@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ..catalog.model import CommandHealth, HttpHealth, Service, TcpHealth
+from ..catalog.model import Service
+from ..catalog.probes import CommandHealth, HttpHealth, TcpHealth
 
 SERVE_SCRIPT = """\
 #!/bin/sh

@@ -32,7 +32,8 @@ from pydantic import Field
 
 from ...catalog.graph import dependency_closure
 from ...catalog.images import ImageRef
-from ...catalog.model import Catalog, Port, SmokeTest
+from ...catalog.model import Catalog, Port
+from ...catalog.probes import SmokeTest
 from ...engines import docker as engine
 from ...engines.compose import ComposeProject
 from ...engines.files import atomic_write, write_json
