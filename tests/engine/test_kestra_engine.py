@@ -1,7 +1,7 @@
 """The rendered Kestra flows on Kestra's own engine (issue 13), and the imitation checked against it.
 
 tests/kestra-engine is a Maven module that runs Kestra 1.0.20 in-process (io.kestra:core, script, tests,
-runner-memory, repository-memory, storage-local from Maven Central): Kestra's parser and FlowService.validate
+runner-memory, repository-memory, storage-local from Maven Central; profile kestra-2: the same at 2.0.0): Kestra's parser and FlowService.validate
 (what POST /flows/validate answers), then the real executor, worker and scheduler on the flows that
 `aipair flows render --runner process` writes here. The commands inside the flows are the real aipair CLI,
 git, the Docker engine and the OCI registry of the upgrade tests (the `images` fixture). scripts/kestra-engine.sh
@@ -530,6 +530,7 @@ EXPECTED_TESTS_2 = {
     "renderedFlowsValidateWithNoConstraintWarningOrDeprecation",
     "STAND_IN_commands_good_candidate_succeeds_with_report_and_pushed_proposal_branch",
     "STAND_IN_commands_bad_candidate_fails_runs_the_errors_branch_and_calls_the_webhook",
+    "STAND_IN_commands_infrastructure_failure_is_retried_with_kestras_delays_then_fails",
     "STAND_IN_commands_scheduler_starts_watch_which_loops_one_subflow_per_candidate",
 }
 
@@ -555,6 +556,35 @@ def test_STAND_IN_kestra_2_runs_the_rendered_flows(engine_2: EngineRun) -> None:
     assert set(cases.values()) == {"passed"}, cases
 
 
+def test_STAND_IN_kestra_2_retry_semantics_differ_from_1_0s(engine: EngineRun, engine_2: EngineRun) -> None:
+    """The rendered exponential retry (interval PT30S, maxAttempts 3) on both: three failed attempts, then
+    FAILED. The delays differ (measured): 1.0.20 waits interval * 2 * (attempt - 1), so 0 s then ~60 s;
+    2.0.0's Exponential.nextRetryDate waits interval * delayFactor^(attempt - 1) (factor 2 by default),
+    so ~30 s then ~60 s: an infrastructure failure takes ~90 s to fail on 2.0 instead of ~60 s."""
+    expected = {"1.0.20": ((0, 5), (55, 75)), "2.0.0": ((25, 40), (55, 75))}
+    for version, run in (("1.0.20", engine), ("2.0.0", engine_2)):
+        retry = run.json("retry")
+        validate = next(t for t in retry["taskRuns"] if t["taskId"] == "validate")
+        assert [a["state"] for a in validate["attempts"]] == ["FAILED", "FAILED", "FAILED"], version
+        delays = retry["retryDelaysSeconds"]
+        assert len(delays) == 2, (version, delays)
+        assert all(low <= d <= high for d, (low, high) in zip(delays, expected[version], strict=True)), (
+            version,
+            delays,
+        )
+        assert retry["state"] == "FAILED", version
+
+
+def test_STAND_IN_kestra_2_stderr_log_level_equals_1_0s(engine: EngineRun, engine_2: EngineRun) -> None:
+    """stderr lines of a Commands task (git clone's "fatal: ...") are logged at the same level on both."""
+
+    def levels(run: EngineRun) -> set[str]:
+        logs = run.json("retry")["logs"]
+        return {log["level"] for log in logs if log.get("taskId") == "validate" and "fatal:" in log["message"]}
+
+    assert levels(engine_2) == levels(engine) != set()
+
+
 def test_STAND_IN_kestra_2_outcomes_and_side_effects(engine_2: EngineRun) -> None:
     """What the 2.0 engine showed and what the flows did outside it, as on 1.0.20."""
     assert engine_2.returncode == 0, engine_2.explain()
@@ -569,6 +599,10 @@ def test_STAND_IN_kestra_2_outcomes_and_side_effects(engine_2: EngineRun) -> Non
         ("web", "1.2.0", "FAILED"),
     ]
     calls = sorted((c["service"], c["version"], c["result"]) for c in engine_2.webhook)
-    assert calls == [("web", "1.2.0", "failed validation"), ("web", "1.2.0", "failed validation")]
+    assert calls == [
+        ("web", "1.1.0", "failed validation"),
+        ("web", "1.2.0", "failed validation"),
+        ("web", "1.2.0", "failed validation"),
+    ]
     branches = _git("branch", "--list", "--format=%(refname:short)", cwd=engine_2.bare).split()
     assert sorted(branches) == ["aipair/upgrade-cache-1.1.0", "aipair/upgrade-web-1.1.0", "main"]

@@ -172,11 +172,53 @@ class RenderedFlowsExecution2Test {
     }
 
     /**
+     * The repository is unreachable: git clone exits 128, an infrastructure failure, retried as rendered.
+     * The delays are recorded, not asserted here: 2.0 waits interval * 2^(attempt - 1) (30 s, 60 s) where
+     * 1.0 waited 0 s then 60 s; tests/engine/test_kestra_engine.py compares the two.
+     */
+    @Test
+    @Order(3)
+    void STAND_IN_commands_infrastructure_failure_is_retried_with_kestras_delays_then_fails() throws Exception {
+        java.nio.file.Path repository = java.nio.file.Path.of(Engine.env("AIPAIR_KESTRA_REPOSITORY"));
+        java.nio.file.Path away = repository.resolveSibling(repository.getFileName() + ".unreachable");
+        Files.move(repository, away);
+        Execution execution;
+        try {
+            execution = validate("web", "1.1.0");
+        } finally {
+            Files.move(away, repository);
+        }
+        Map<String, Object> described = Engine.describe(execution, logsOf(execution));
+        TaskRun validate = run(execution, "validate");
+        described.put("retryDelaysSeconds", Engine.retryDelays(validate));
+        Engine.write("retry", described);
+
+        assertEquals("FAILED", execution.getState().getCurrent().name(), states(execution).toString());
+        assertEquals("FAILED", validate.getState().getCurrent().name());
+        assertEquals(renderedMaxAttempts("validate"), validate.getAttempts().size(), "attempts: " + validate.getAttempts());
+        assertTrue(validate.getAttempts().stream().allMatch(a -> a.getState().getCurrent().name().equals("FAILED")));
+        assertEquals("SUCCESS", states(execution).get("notify-failure"), states(execution).toString());
+        assertEquals(List.of("web 1.2.0 failed validation", "web 1.1.0 failed validation"), versionsNotified());
+    }
+
+    /** retry.maxAttempts of a top-level task of the rendered validation flow (1 without retry). */
+    private static int renderedMaxAttempts(String taskId) throws Exception {
+        Map<String, Object> flow = JacksonMapper.ofYaml().readValue(Files.readString(Engine.flowFile(Engine.VALIDATE)), new TypeReference<>() {});
+        for (Object task : (List<?>) flow.get("tasks")) {
+            Map<?, ?> t = (Map<?, ?>) task;
+            if (taskId.equals(t.get("id"))) {
+                return t.get("retry") instanceof Map<?, ?> retry ? ((Number) retry.get("maxAttempts")).intValue() : 1;
+            }
+        }
+        throw new AssertionError("no task " + taskId);
+    }
+
+    /**
      * The watch flow (Loop over the candidates from 2.0), rendered with an every-minute schedule, started
      * by the real scheduler: one validation subflow per candidate, the failing one does not stop the other.
      */
     @Test
-    @Order(3)
+    @Order(4)
     void STAND_IN_commands_scheduler_starts_watch_which_loops_one_subflow_per_candidate() throws Exception {
         FlowRepositoryInterface flows = engine.bean(FlowRepositoryInterface.class);
         ExecutionRepositoryInterface executions = engine.bean(ExecutionRepositoryInterface.class);
