@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the Kestra engine test module (tests/kestra-engine, Maven + JUnit 5) with a Java 21+ from
 # scripts/kestra-java.sh; with the Eclipse compiler when that Java is a runtime without javac.
-# Extra arguments go to Maven, e.g. -Pkestra-2 (Kestra 2.0.0: load and validate only).
+# Extra arguments go to Maven, e.g. -Pkestra-2 (Kestra 2.0.0), -Dsurefire.groups=validation (load and validate only).
 # The Maven repository is cached between runs: $AIPAIR_M2_REPOSITORY, default ~/.m2/repository;
 # an empty one works (cold: everything comes from Maven Central).
 # tests/engine/test_kestra_engine.py runs this with the AIPAIR_KESTRA_* variables the module reads.

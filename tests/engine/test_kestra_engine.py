@@ -1,7 +1,7 @@
 """The rendered Kestra flows on Kestra's own engine (issue 13), and the imitation checked against it.
 
 tests/kestra-engine is a Maven module that runs Kestra 1.0.20 in-process (io.kestra:core, script, tests,
-runner-memory, repository-memory, storage-local from Maven Central): Kestra's parser and FlowService.validate
+runner-memory, repository-memory, storage-local from Maven Central; profile kestra-2: the same at 2.0.0): Kestra's parser and FlowService.validate
 (what POST /flows/validate answers), then the real executor, worker and scheduler on the flows that
 `aipair flows render --runner process` writes here. The commands inside the flows are the real aipair CLI,
 git, the Docker engine and the OCI registry of the upgrade tests (the `images` fixture). scripts/kestra-engine.sh
@@ -23,6 +23,7 @@ import base64
 import itertools
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -146,9 +147,10 @@ def _push_second_candidate(address: str, docker_host: str) -> None:
     client.images.remove(f"{repository}:1.1.0", force=True)
 
 
-def _platform(tmp: Path, address: str) -> tuple[Path, Path]:
+def _platform(tmp: Path, address: str, kestra_version: str | None = None) -> tuple[Path, Path]:
     """A bare git repository holding the catalog the flows clone: retries as shipped (2), an
-    every-minute schedule so that the real scheduler starts the watch within the run."""
+    every-minute schedule so that the real scheduler starts the watch within the run; the flows
+    rendered for `kestra_version` when given (this catalog has no Kestra service whose tag would say it)."""
     work = tmp / "work"
     work.mkdir()
     catalog = validate_catalog(work, address)
@@ -164,6 +166,8 @@ def _platform(tmp: Path, address: str) -> tuple[Path, Path]:
         "propose": "branch",
         "notify_secret": "AIPAIR_NOTIFY_WEBHOOK",
     }
+    if kestra_version is not None:
+        data["project"]["kestra"]["version"] = kestra_version
     catalog.write_text(yaml.safe_dump(data, sort_keys=False))
     (work / ".gitignore").write_text(ROOT.joinpath(".gitignore").read_text())
     _git("init", "--quiet", "--initial-branch", "main", cwd=work)
@@ -217,20 +221,32 @@ def run_engine(env: dict[str, str], *maven: str) -> tuple[int, str, float]:
     return done.returncode, done.stdout + done.stderr, time.monotonic() - start
 
 
-@pytest.fixture(scope="module")
-def engine(images: str, docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Everything set up, the flows rendered, scripts/kestra-engine.sh run once (Kestra 1.0.20)."""
-    tmp = tmp_path_factory.mktemp("kestra-engine")
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _run_module(
+    images: str, docker_host: str, tmp: Path, kestra_version: str | None, build_dir: str, *maven: str
+) -> Any:
+    """Set everything up, render the flows (for `kestra_version` when given), run scripts/kestra-engine.sh
+    once; yields the EngineRun, then removes the validation stacks the flows left."""
     _push_second_candidate(images, docker_host)
-    catalog, bare = _platform(tmp, images)
+    catalog, bare = _platform(tmp, images, kestra_version)
     flows = _render(catalog, tmp / "rendered")
     bodies = tmp / "validate"
     bodies.mkdir()
     (bodies / "rendered.yaml").write_text(join_sources(_sources(flows)))
-    committed = [(ROOT / "kestra-flows" / f"{flow_id}.yml").read_text() for flow_id in FLOW_ORDER]
-    (bodies / "committed.yaml").write_text(join_sources(committed))
-    for name, source in PROBES.items():
-        (bodies / f"{name}.yaml").write_text(source)
+    if kestra_version is not None:
+        # the repository's catalog with its Kestra image at that release: what `flows register` would load
+        (bodies / "catalog-image.yaml").write_text(join_sources(_sources(_catalog_at(kestra_version, tmp))))
+    else:
+        committed = [(ROOT / "kestra-flows" / f"{flow_id}.yml").read_text() for flow_id in FLOW_ORDER]
+        (bodies / "committed.yaml").write_text(join_sources(committed))
+        for name, source in PROBES.items():
+            (bodies / f"{name}.yaml").write_text(source)
     out = tmp / "out"
     webhook = Webhook()
     threading.Thread(target=webhook.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
@@ -244,15 +260,16 @@ def engine(images: str, docker_host: str, tmp_path_factory: pytest.TempPathFacto
         "AIPAIR_KESTRA_WORK": str(tmp / "kestra"),
         "AIPAIR_KESTRA_REPOSITORY": str(bare),
         "AIPAIR_PYTHON": sys.executable,
+        "AIPAIR_KESTRA_CONTROLLER_PORT": str(_free_port()),  # 2.0's worker controller (gRPC)
     }
     try:
-        code, output, seconds = run_engine(env)
+        code, output, seconds = run_engine(env, *maven)
         yield EngineRun(
             code,
             output,
             seconds,
             out,
-            MODULE / "target" / "kestra-1" / "surefire-reports",
+            MODULE / "target" / build_dir / "surefire-reports",
             webhook.received,
             bare,
             bodies,
@@ -263,6 +280,30 @@ def engine(images: str, docker_host: str, tmp_path_factory: pytest.TempPathFacto
         for container in client.containers.list(all=True, filters={"label": "com.docker.compose.project"}):
             if container.labels.get("com.docker.compose.project", "").startswith("up-validate-"):
                 container.remove(force=True)
+
+
+@pytest.fixture(scope="module")
+def engine(images: str, docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Everything set up, the flows rendered, scripts/kestra-engine.sh run once (Kestra 1.0.20)."""
+    yield from _run_module(images, docker_host, tmp_path_factory.mktemp("kestra-engine"), None, "kestra-1")
+
+
+def _catalog_at(kestra_version: str, tmp: Path) -> Path:
+    """The repository's catalog.yaml with its Kestra image at `kestra_version`, rendered."""
+    source = (ROOT / "catalog.yaml").read_text()
+    assert "image: kestra/kestra:v1.0.4" in source
+    catalog = tmp / "catalog-image" / "catalog.yaml"
+    catalog.parent.mkdir()
+    catalog.write_text(source.replace("image: kestra/kestra:v1.0.4", f"image: kestra/kestra:v{kestra_version}"))
+    return _render(catalog, catalog.parent / "rendered")
+
+
+@pytest.fixture(scope="module")
+def engine_2(images: str, docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The same on Kestra 2.0.0 (profile kestra-2: Kestra2ValidationTest and aipair/kestra/v2), the flows
+    rendered for 2.0.0 (Loop, not ForEach)."""
+    tmp = tmp_path_factory.mktemp("kestra-engine-2")
+    yield from _run_module(images, docker_host, tmp, "2.0.0", "kestra-2", "-Pkestra-2")
 
 
 # --- the engine module itself -----------------------------------------------------------------------
@@ -484,27 +525,84 @@ def test_imitation_stderr_log_level_equals_the_engines(engine: EngineRun) -> Non
 # --- Kestra 2.0.0 -------------------------------------------------------------------------------------
 
 
-def test_kestra_2_loads_and_validates_the_flows_rendered_for_it(tmp_path: Path) -> None:
-    """The catalog's Kestra image at 2.0.0: the flows rendered for it load and validate on Kestra 2.0.0
-    (which removed io.kestra.plugin.core.flow.ForEach; the renderer must write Loop from 2.0)."""
-    source = (ROOT / "catalog.yaml").read_text()
-    assert "image: kestra/kestra:v1." in source
-    catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(source.replace("image: kestra/kestra:v1.0.4", "image: kestra/kestra:v2.0.0"))
-    flows = _render(catalog, tmp_path / "rendered")
-    bodies = tmp_path / "validate"
-    bodies.mkdir()
-    (bodies / "rendered.yaml").write_text(join_sources(_sources(flows)))
-    out = tmp_path / "out"
-    env = {
-        "AIPAIR_KESTRA_FLOWS": str(flows),
-        "AIPAIR_KESTRA_VALIDATE": str(bodies),
-        "AIPAIR_KESTRA_OUT": str(out),
-        "AIPAIR_KESTRA_WORK": str(tmp_path / "kestra"),
-        "AIPAIR_PYTHON": sys.executable,
-    }
-    code, output, _ = run_engine(env, "-Pkestra-2")
-    answers = json.loads((out / "validation.json").read_text()) if (out / "validation.json").exists() else None
-    assert code == 0, f"{answers}\n{output[-4000:]}"
-    assert answers is not None
-    assert [(e["flow"], e.get("constraints")) for e in answers["rendered"]] == [(f, None) for f in FLOW_ORDER]
+EXPECTED_TESTS_2 = {
+    "everyRenderedFlowLoadsWithKestrasStrictParser",
+    "renderedFlowsValidateWithNoConstraintWarningOrDeprecation",
+    "STAND_IN_commands_good_candidate_succeeds_with_report_and_pushed_proposal_branch",
+    "STAND_IN_commands_bad_candidate_fails_runs_the_errors_branch_and_calls_the_webhook",
+    "STAND_IN_commands_infrastructure_failure_is_retried_with_kestras_delays_then_fails",
+    "STAND_IN_commands_scheduler_starts_watch_which_loops_one_subflow_per_candidate",
+}
+
+
+def test_kestra_2_loads_and_validates_the_flows_rendered_for_it(engine_2: EngineRun) -> None:
+    """The flows rendered for Kestra 2.0.0 (project.kestra.version, and the repository's catalog with its
+    Kestra image at v2.0.0) load and validate on Kestra 2.0.0, which removed
+    io.kestra.plugin.core.flow.ForEach (the renderer writes Loop from 2.0)."""
+    answers = engine_2.json("validation")
+    for body in ("rendered", "catalog-image"):
+        assert [(e["flow"], e.get("constraints")) for e in answers[body]] == [(f, None) for f in FLOW_ORDER], body
+    assert "io.kestra.plugin.core.flow.Loop" in (engine_2.bodies / "rendered.yaml").read_text()
+    assert "io.kestra.plugin.core.flow.ForEach" not in (engine_2.bodies / "catalog-image.yaml").read_text()
+
+
+def test_STAND_IN_kestra_2_runs_the_rendered_flows(engine_2: EngineRun) -> None:
+    """Every JUnit test of the kestra-2 profile ran and passed: validate-candidate (good: SUCCESS with the
+    report and the proposal branch; bad: FAILED, errors branch, webhook) and the scheduled watch's Loop
+    (one subflow per candidate, the failing one does not stop the other), on Kestra 2.0.0."""
+    cases = engine_2.testcases()
+    assert engine_2.returncode == 0, engine_2.explain()
+    assert set(cases) == EXPECTED_TESTS_2, engine_2.explain()
+    assert set(cases.values()) == {"passed"}, cases
+
+
+def test_STAND_IN_kestra_2_retry_semantics_differ_from_1_0s(engine: EngineRun, engine_2: EngineRun) -> None:
+    """The rendered exponential retry (interval PT30S, maxAttempts 3) on both: three failed attempts, then
+    FAILED. The delays differ (measured): 1.0.20 waits interval * 2 * (attempt - 1), so 0 s then ~60 s;
+    2.0.0's Exponential.nextRetryDate waits interval * delayFactor^(attempt - 1) (factor 2 by default),
+    so ~30 s then ~60 s: an infrastructure failure takes ~90 s to fail on 2.0 instead of ~60 s."""
+    expected = {"1.0.20": ((0, 5), (55, 75)), "2.0.0": ((25, 40), (55, 75))}
+    for version, run in (("1.0.20", engine), ("2.0.0", engine_2)):
+        retry = run.json("retry")
+        validate = next(t for t in retry["taskRuns"] if t["taskId"] == "validate")
+        assert [a["state"] for a in validate["attempts"]] == ["FAILED", "FAILED", "FAILED"], version
+        delays = retry["retryDelaysSeconds"]
+        assert len(delays) == 2, (version, delays)
+        assert all(low <= d <= high for d, (low, high) in zip(delays, expected[version], strict=True)), (
+            version,
+            delays,
+        )
+        assert retry["state"] == "FAILED", version
+
+
+def test_STAND_IN_kestra_2_stderr_log_level_equals_1_0s(engine: EngineRun, engine_2: EngineRun) -> None:
+    """stderr lines of a Commands task (git clone's "fatal: ...") are logged at the same level on both."""
+
+    def levels(run: EngineRun) -> set[str]:
+        logs = run.json("retry")["logs"]
+        return {log["level"] for log in logs if log.get("taskId") == "validate" and "fatal:" in log["message"]}
+
+    assert levels(engine_2) == levels(engine) != set()
+
+
+def test_STAND_IN_kestra_2_outcomes_and_side_effects(engine_2: EngineRun) -> None:
+    """What the 2.0 engine showed and what the flows did outside it, as on 1.0.20."""
+    assert engine_2.returncode == 0, engine_2.explain()
+    good, bad, watch = engine_2.json("good"), engine_2.json("bad"), engine_2.json("watch")
+    assert good["state"] == "SUCCESS" and good["outputs"]["verdict"] == "passed"
+    assert bad["state"] == "FAILED"
+    assert {t["taskId"]: t["state"] for t in bad["taskRuns"]}["notify-failure"] == "SUCCESS"
+    assert watch["trigger"]["type"] == "io.kestra.plugin.core.trigger.Schedule"
+    assert watch["state"] == "SUCCESS"
+    assert [(c["inputs"]["service"], c["inputs"]["version"], c["state"]) for c in watch["children"]] == [
+        ("cache", "1.1.0", "SUCCESS"),
+        ("web", "1.2.0", "FAILED"),
+    ]
+    calls = sorted((c["service"], c["version"], c["result"]) for c in engine_2.webhook)
+    assert calls == [
+        ("web", "1.1.0", "failed validation"),
+        ("web", "1.2.0", "failed validation"),
+        ("web", "1.2.0", "failed validation"),
+    ]
+    branches = _git("branch", "--list", "--format=%(refname:short)", cwd=engine_2.bare).split()
+    assert sorted(branches) == ["aipair/upgrade-cache-1.1.0", "aipair/upgrade-web-1.1.0", "main"]

@@ -29,14 +29,14 @@ import java.util.stream.Stream;
  * What the Python side (tests/engine/test_kestra_engine.py) hands to the engine through the environment,
  * and what the engine hands back: one JSON file per observation in AIPAIR_KESTRA_OUT.
  */
-final class Engine {
-    static final String TENANT = TenantService.MAIN_TENANT;
-    static final String VALIDATE = "validate-candidate";
-    static final String WATCH = "watch-versions";
+public final class Engine {
+    public static final String TENANT = TenantService.MAIN_TENANT;
+    public static final String VALIDATE = "validate-candidate";
+    public static final String WATCH = "watch-versions";
 
     private Engine() {}
 
-    static String env(String name) {
+    public static String env(String name) {
         String value = System.getenv(name);
         if (value == null || value.isBlank()) {
             throw new IllegalStateException(
@@ -46,7 +46,7 @@ final class Engine {
     }
 
     /** The rendered flows (aipair flows render --runner process), in registration order. */
-    static List<Path> flowFiles() throws IOException {
+    public static List<Path> flowFiles() throws IOException {
         Path dir = Path.of(env("AIPAIR_KESTRA_FLOWS"));
         try (Stream<Path> files = Files.list(dir)) {
             List<Path> found = files.filter(p -> p.toString().endsWith(".yml") || p.toString().endsWith(".yaml"))
@@ -60,12 +60,12 @@ final class Engine {
         }
     }
 
-    static Path flowFile(String id) throws IOException {
+    public static Path flowFile(String id) throws IOException {
         return flowFiles().stream().filter(p -> p.getFileName().toString().startsWith(id + "."))
             .findFirst().orElseThrow(() -> new IllegalStateException("no rendered flow " + id));
     }
 
-    static void write(String name, Object value) throws IOException {
+    public static void write(String name, Object value) throws IOException {
         Path out = Path.of(env("AIPAIR_KESTRA_OUT"));
         Files.createDirectories(out);
         Path tmp = out.resolve(name + ".json.tmp");
@@ -74,7 +74,7 @@ final class Engine {
     }
 
     /** An execution as the engine left it: states, attempts with their dates, outputs, logs with levels. */
-    static Map<String, Object> describe(Execution execution, List<LogEntry> logs) {
+    public static Map<String, Object> describe(Execution execution, List<LogEntry> logs) {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("id", execution.getId());
         out.put("flowId", execution.getFlowId());
@@ -122,7 +122,7 @@ final class Engine {
     }
 
     /** Seconds between the start of each attempt and the end of the one before: Kestra's real retry delays. */
-    static List<Double> retryDelays(TaskRun run) {
+    public static List<Double> retryDelays(TaskRun run) {
         List<Double> delays = new ArrayList<>();
         List<TaskRunAttempt> attempts = run.getAttempts();
         for (int i = 1; i < attempts.size(); i++) {
@@ -134,7 +134,7 @@ final class Engine {
     }
 
     /** The calls the webhook receiver of the Python side got so far (it answers GET with them). */
-    static List<Map<String, Object>> webhookCalls() throws IOException, InterruptedException {
+    public static List<Map<String, Object>> webhookCalls() throws IOException, InterruptedException {
         String url = new String(Base64.getDecoder().decode(env("SECRET_AIPAIR_NOTIFY_WEBHOOK")), StandardCharsets.UTF_8);
         HttpResponse<String> response = HttpClient.newHttpClient().send(
             HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).GET().build(),
@@ -143,7 +143,7 @@ final class Engine {
     }
 
     /** git's answer in the bare repository the flows clone and push to. */
-    static String git(String... args) throws IOException, InterruptedException {
+    public static String git(String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of("git", "-C", env("AIPAIR_KESTRA_REPOSITORY")));
         command.addAll(List.of(args));
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();

@@ -12,8 +12,8 @@ import io.micronaut.context.env.Environment;
  * need no Micronaut annotation processing, which the Eclipse compiler (the fallback when only a Java
  * runtime can be obtained, see scripts/kestra-java.sh) does not run.
  */
-final class KestraEngine implements AutoCloseable {
-    final ApplicationContext context;
+public final class KestraEngine implements AutoCloseable {
+    public final ApplicationContext context;
 
     private KestraEngine(boolean runner) {
         context = ApplicationContext.run(Environment.TEST);
@@ -25,19 +25,19 @@ final class KestraEngine implements AutoCloseable {
         }
     }
 
-    static KestraEngine parserOnly() {
+    public static KestraEngine parserOnly() {
         return new KestraEngine(false);
     }
 
-    static KestraEngine withRunner() {
+    public static KestraEngine withRunner() {
         return new KestraEngine(true);
     }
 
-    <T> T bean(Class<T> type) {
+    public <T> T bean(Class<T> type) {
         return context.getBean(type);
     }
 
-    <T> T bean(Class<T> type, String name) {
+    public <T> T bean(Class<T> type, String name) {
         return context.getBean(type, io.micronaut.inject.qualifiers.Qualifiers.byName(name));
     }
 
