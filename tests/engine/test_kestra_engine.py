@@ -26,11 +26,9 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +46,7 @@ from ..helpers.kestra import PASSWORD, USER
 from ..helpers.kestra_contract import ContractKestra
 from ..helpers.paths import ROOT
 from ..helpers.upgrade import validate_catalog
+from ..helpers.webhook import Webhook
 
 ENGINE = ROOT / "scripts" / "kestra-engine.sh"
 MODULE = ROOT / "tests" / "kestra-engine"
@@ -62,34 +61,6 @@ EXPECTED_TESTS = {
     "STAND_IN_commands_infrastructure_failure_is_retried_with_kestras_delays_then_fails",
     "STAND_IN_commands_scheduler_starts_watch_which_fans_out_one_subflow_per_candidate",
 }
-
-
-class Webhook(ThreadingHTTPServer):
-    """The notification webhook: records each POSTed JSON body; GET answers the list (the engine reads it)."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                outer.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
-                self.end_headers()
-
-            def do_GET(self) -> None:
-                body = json.dumps(outer.received).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server_address[1]}/hook"
 
 
 @dataclass
@@ -249,7 +220,7 @@ def _run_module(
             (bodies / f"{name}.yaml").write_text(source)
     out = tmp / "out"
     webhook = Webhook()
-    threading.Thread(target=webhook.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    webhook.start()
     env = {
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",  # aipair, as the worker runs it
         "DOCKER_HOST": docker_host,
@@ -447,7 +418,7 @@ def _imitation_output_keys() -> dict[str, set[str]]:
     """The same task types run by ContractKestra on a small flow (a Subflow to a Log flow, an If, a Request
     to a webhook answering 204, a Commands)."""
     webhook = Webhook()
-    threading.Thread(target=webhook.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    webhook.start()
     child = "id: c\nnamespace: aipair.probe\ntasks:\n- id: l\n  type: io.kestra.plugin.core.log.Log\n  message: hi\n"
     parent = (
         "id: p\nnamespace: aipair.probe\ntasks:\n"

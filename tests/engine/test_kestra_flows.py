@@ -12,10 +12,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -27,26 +24,9 @@ from ..helpers.kestra_contract import ContractKestra
 from ..helpers.paths import ROOT
 from ..helpers.upgrade import leftovers as _leftovers
 from ..helpers.upgrade import validate_catalog as _catalog
+from ..helpers.webhook import Webhook
 
 # --- the validation flow, run for real through ContractKestra ------------------------------------------
-
-
-class _Webhook(ThreadingHTTPServer):
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                outer.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
-                self.end_headers()
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server_address[1]}/hook"
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -84,8 +64,8 @@ def test_contract_validation_flow_runs_for_real_good_candidate_succeeds_broken_o
     import docker
 
     catalog, bare = platform_repo
-    webhook = _Webhook()
-    threading.Thread(target=webhook.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    webhook = Webhook()
+    webhook.start()
     worker = {
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "DOCKER_HOST": docker_host,
