@@ -35,7 +35,6 @@ from typing import Any
 import docker
 import httpx
 import pytest
-import yaml
 
 from aipair.engines.kestra import join_sources
 from aipair.engines.mockimage import find_busybox, rootfs_tar
@@ -45,7 +44,7 @@ from ..helpers.commands import invoke
 from ..helpers.kestra import PASSWORD, USER
 from ..helpers.kestra_contract import ContractKestra
 from ..helpers.paths import ROOT
-from ..helpers.upgrade import validate_catalog
+from ..helpers.upgrade import git, platform_repository
 from ..helpers.webhook import Webhook
 
 ENGINE = ROOT / "scripts" / "kestra-engine.sh"
@@ -99,10 +98,6 @@ class EngineRun:
         return "\n".join([self.output[-4000:], *texts])
 
 
-def _git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
 def _push_second_candidate(address: str, docker_host: str) -> None:
     """cache 1.1.0 (healthy) beside web 1.2.0 (never healthy): the watch fans out to two candidates."""
     client = docker.DockerClient(base_url=docker_host, timeout=120)
@@ -122,13 +117,7 @@ def _platform(tmp: Path, address: str, kestra_version: str | None = None) -> tup
     """A bare git repository holding the catalog the flows clone: retries as shipped (2), an
     every-minute schedule so that the real scheduler starts the watch within the run; the flows
     rendered for `kestra_version` when given (this catalog has no Kestra service whose tag would say it)."""
-    work = tmp / "work"
-    work.mkdir()
-    catalog = validate_catalog(work, address)
-    data = yaml.safe_load(catalog.read_text())
-    bare = tmp / "platform.git"
-    data["project"]["kestra"] = {
-        "repository": str(bare),
+    kestra: dict[str, Any] = {
         "runner": "process",
         "schedule": "* * * * *",
         "timezone": "UTC",
@@ -138,14 +127,8 @@ def _platform(tmp: Path, address: str, kestra_version: str | None = None) -> tup
         "notify_secret": "AIPAIR_NOTIFY_WEBHOOK",
     }
     if kestra_version is not None:
-        data["project"]["kestra"]["version"] = kestra_version
-    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
-    (work / ".gitignore").write_text(ROOT.joinpath(".gitignore").read_text())
-    _git("init", "--quiet", "--initial-branch", "main", cwd=work)
-    _git("add", "--all", cwd=work)
-    _git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "catalog", cwd=work)
-    _git("clone", "--quiet", "--bare", str(work), str(bare), cwd=tmp)
-    return catalog, bare
+        kestra["version"] = kestra_version
+    return platform_repository(tmp, address, kestra)
 
 
 def _render(catalog: Path, out: Path) -> Path:
@@ -299,7 +282,7 @@ def test_STAND_IN_kestra_engine_side_effects_webhook_and_branches(engine: Engine
         ("web", "1.2.0", "failed validation"),
     ]
     assert {c["project"] for c in engine.webhook} == {"aipair.platform"}
-    branches = _git("branch", "--list", "--format=%(refname:short)", cwd=engine.bare).split()
+    branches = git("branch", "--list", "--format=%(refname:short)", cwd=engine.bare).split()
     assert sorted(branches) == ["aipair/upgrade-cache-1.1.0", "aipair/upgrade-web-1.1.0", "main"]
 
 
@@ -575,5 +558,5 @@ def test_STAND_IN_kestra_2_outcomes_and_side_effects(engine_2: EngineRun) -> Non
         ("web", "1.2.0", "failed validation"),
         ("web", "1.2.0", "failed validation"),
     ]
-    branches = _git("branch", "--list", "--format=%(refname:short)", cwd=engine_2.bare).split()
+    branches = git("branch", "--list", "--format=%(refname:short)", cwd=engine_2.bare).split()
     assert sorted(branches) == ["aipair/upgrade-cache-1.1.0", "aipair/upgrade-web-1.1.0", "main"]

@@ -10,52 +10,33 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from ..helpers.commands import invoke as _invoke
 from ..helpers.kestra import PASSWORD, USER
 from ..helpers.kestra import kestra_env as _env
 from ..helpers.kestra_contract import ContractKestra
-from ..helpers.paths import ROOT
+from ..helpers.upgrade import git, platform_repository
 from ..helpers.upgrade import leftovers as _leftovers
-from ..helpers.upgrade import validate_catalog as _catalog
 from ..helpers.webhook import Webhook
 
 # --- the validation flow, run for real through ContractKestra ------------------------------------------
 
 
-def _git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
 @pytest.fixture()
 def platform_repo(images: str, tmp_path: Path) -> tuple[Path, Path]:
     """A bare git repository holding a catalog of the registry's images, with kestra settings."""
-    work = tmp_path / "work"
-    work.mkdir()
-    catalog = _catalog(work, images)
-    data = yaml.safe_load(catalog.read_text())
-    bare = tmp_path / "platform.git"
-    data["project"]["kestra"] = {
-        "repository": str(bare),
+    kestra = {
         "runner": "process",
         "validate_timeout": 25,
         "retries": 0,
         "propose": "branch",
         "notify_secret": "AIPAIR_NOTIFY_WEBHOOK",
     }
-    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
-    (work / ".gitignore").write_text(ROOT.joinpath(".gitignore").read_text())
-    _git("init", "--quiet", "--initial-branch", "main", cwd=work)
-    _git("add", "--all", cwd=work)
-    _git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "catalog", cwd=work)
-    _git("clone", "--quiet", "--bare", str(work), str(bare), cwd=tmp_path)
-    return catalog, bare
+    return platform_repository(tmp_path, images, kestra)
 
 
 def test_contract_validation_flow_runs_for_real_good_candidate_succeeds_broken_one_fails(
@@ -100,9 +81,9 @@ def test_contract_validation_flow_runs_for_real_good_candidate_succeeds_broken_o
             assert report["ok"] and report["service"] == "web" and report["version"] == "1.1.0" and report["torn_down"]
             # the proposal: a pushed branch whose catalog pins the candidate by digest
             branch = "aipair/upgrade-web-1.1.0"
-            pinned = _git("show", f"{branch}:catalog.yaml", cwd=bare)
+            pinned = git("show", f"{branch}:catalog.yaml", cwd=bare)
             assert f"{report['image']}@sha256:" in pinned
-            assert "validated by Kestra execution" in _git("log", "-1", "--format=%s", branch, cwd=bare)
+            assert "validated by Kestra execution" in git("log", "-1", "--format=%s", branch, cwd=bare)
             assert webhook.received == []
 
             bad = _invoke(
@@ -134,7 +115,7 @@ def test_contract_validation_flow_runs_for_real_good_candidate_succeeds_broken_o
             assert [(m["service"], m["version"], m["result"]) for m in webhook.received] == [
                 ("web", "1.2.0", "failed validation")
             ]
-            assert "aipair/upgrade-web-1.2.0" not in _git("branch", "--list", cwd=bare)
+            assert "aipair/upgrade-web-1.2.0" not in git("branch", "--list", cwd=bare)
 
             # The scheduled flow, started by hand: upgrade check finds web 1.2.0 (1.1.0 is older) and
             # nothing for cache; one validation subflow runs and fails, the watch itself succeeds.

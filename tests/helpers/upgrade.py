@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .paths import ROOT
 
 
 def validate_catalog(tmp_path: Path, address: str) -> Path:
@@ -63,3 +66,25 @@ def leftovers(client: Any, project: str) -> list[str]:
         + [n.name for n in client.networks.list(filters=label)]
         + [v.name for v in client.volumes.list(filters=label)]
     )
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def platform_repository(tmp: Path, address: str, kestra: dict[str, Any]) -> tuple[Path, Path]:
+    """The catalog the Kestra flows clone (validate_catalog's, with ``kestra`` as project.kestra and the
+    repository's own .gitignore), committed in ``tmp/work`` and cloned bare to ``tmp/platform.git``."""
+    work = tmp / "work"
+    work.mkdir()
+    catalog = validate_catalog(work, address)
+    data = yaml.safe_load(catalog.read_text())
+    bare = tmp / "platform.git"
+    data["project"]["kestra"] = {"repository": str(bare), **kestra}
+    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+    (work / ".gitignore").write_text(ROOT.joinpath(".gitignore").read_text())
+    git("init", "--quiet", "--initial-branch", "main", cwd=work)
+    git("add", "--all", cwd=work)
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "catalog", cwd=work)
+    git("clone", "--quiet", "--bare", str(work), str(bare), cwd=tmp)
+    return catalog, bare
