@@ -64,8 +64,40 @@ def _api_volume(entry: str) -> str:
     return BASE.replace("    depends_on: [db]\n", "    depends_on: [db]\n    volumes:\n      - " + entry + "\n")
 
 
+def _restricted(service_lines: str) -> str:
+    """BASE whose namespace enforces Pod Security restricted, with extra lines on the db service."""
+    return BASE.replace(
+        "  tls: {acme_email: ops@demo.example.com}\n",
+        "  tls: {acme_email: ops@demo.example.com}\n  kubernetes: {pod_security: restricted}\n",
+    ).replace(DB_VOLUMES, DB_VOLUMES + service_lines)
+
+
 # (id, text, marker of the expected line (None: any line), expected field, words in the message)
 CASES = [
+    (
+        "restricted-pod-security-and-a-root-image",
+        _restricted("    runs_as_root: true\n"),
+        "runs_as_root: true",
+        "services.db.runs_as_root",
+        "enforces Pod Security restricted (project.kubernetes.pod_security), which refuses pods that run as root",
+    ),
+    (
+        "restricted-pod-security-and-uid-0",
+        _restricted('    user: "0:0"\n'),
+        'user: "0:0"',
+        "services.db.user",
+        "which refuses runAsUser=0",
+    ),
+    (
+        "pod-security-level-unknown",
+        BASE.replace(
+            "  tls: {acme_email: ops@demo.example.com}\n",
+            "  tls: {acme_email: ops@demo.example.com}\n  kubernetes: {pod_security: strict}\n",
+        ),
+        "pod_security: strict",
+        "project.kubernetes.pod_security",
+        "'privileged', 'baseline' or 'restricted'",
+    ),
     (
         "shared-volume-unknown-service",
         _api_volume("{name: data, path: /srv, shared_from: dbb}"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from aipair.engines.mockimage import find_busybox, rootfs_tar
 
+from ..helpers.kube import ControlPlane, build_control_plane, start_control_plane
 from ..helpers.postgres import Server, postgres_server
 from ..helpers.registry import push, start_registry
 
@@ -147,3 +149,17 @@ def postgres() -> Iterator[Server]:
     """A real PostgreSQL 15 (Debian's), on loopback, for the SQL aipair renders."""
     with postgres_server() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def kube() -> Iterator[ControlPlane]:
+    """A real Kubernetes control plane (etcd, kube-apiserver, controller manager, scheduler; no kubelet), built
+    from the Go module proxy by scripts/build-kube.sh and cached. A failed build or start fails the tests."""
+    try:
+        plane = start_control_plane(build_control_plane())
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        pytest.fail(f"the test control plane did not start: {exc}")
+    try:
+        yield plane
+    finally:
+        plane.stop()

@@ -137,7 +137,7 @@ def test_default_catalog_objects() -> None:
     container = qdrant["spec"]["template"]["spec"]["containers"][0]
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["livenessProbe"]["initialDelaySeconds"] == 30
-    assert container["resources"]["limits"] == {"cpu": "1000m", "memory": "2Gi"}
+    assert container["resources"]["limits"] == {"cpu": "1", "memory": "2Gi"}
     assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
     assert qdrant["spec"]["template"]["spec"]["securityContext"] == {
         "seccompProfile": {"type": "RuntimeDefault"},
@@ -239,3 +239,28 @@ def test_example_systems_scale_as_described() -> None:
         "kafka",
     }
     assert _by(eco, "Service", "postgres")["spec"]["type"] == "ExternalName"
+
+
+def test_quantities_take_the_form_the_server_stores() -> None:
+    from aipair.render import quantities
+
+    assert [quantities.cpu(m) for m in (1000, 250, 1500, 3000)] == ["1", "250m", "1500m", "3"]
+    assert [quantities.binary(q) for q in ("1024Mi", "1536Mi", "1048576Ki", "2Gi")] == ["1Gi", "1536Mi", "1Gi", "2Gi"]
+    with pytest.raises(ValueError, match="not a binary quantity"):
+        quantities.binary("1G")
+
+
+def test_the_report_names_each_service_that_restricted_would_refuse() -> None:
+    from aipair.render.pod_security import restricted_gaps, workload_pod
+
+    groups, notes = render_kubernetes(load_catalog(DEFAULT_CATALOG))
+    reported = {n.service: n.message for n in notes if n.topic == "pod_security"}
+    db = next(o for o in groups["supabase-db"] if o["kind"] == "StatefulSet")
+    pod = workload_pod(db)
+    assert pod is not None and restricted_gaps(pod) == ["runAsNonRoot != true"]
+    assert "runAsNonRoot != true: the image starts as root (runs_as_root: true)" in reported["supabase-db"]
+    qdrant = next(o for o in groups["qdrant"] if o["kind"] in ("StatefulSet", "Deployment"))
+    assert restricted_gaps(workload_pod(qdrant) or {}) == []
+    assert "qdrant" not in reported
+    namespace = groups["namespace"][0]["metadata"]["labels"]
+    assert {namespace[f"pod-security.kubernetes.io/{m}"] for m in ("enforce", "warn", "audit")} == {"baseline"}

@@ -31,6 +31,7 @@ def check_catalog(catalog: Catalog) -> list[tuple[Loc, str]]:
     problems += _check_shared_volumes(catalog)
     problems += _check_name_collisions(catalog)
     problems += _check_socket_exposure(catalog)
+    problems += _check_pod_security(catalog)
     problems += flow_separator_problems(catalog.project)
     return problems
 
@@ -192,6 +193,30 @@ def _check_service(catalog: Catalog, name: str, service: Service) -> list[tuple[
         problems.append(
             (base + ("scale", "managed"), "only a stateful service (a database) can be replaced by a managed endpoint")
         )
+    return problems
+
+
+def _check_pod_security(catalog: Catalog) -> list[tuple[Loc, str]]:
+    """At `restricted`, the namespace refuses pods that may run as root: say so at the field, before a deploy
+    whose pods would never be created. (The report lists the gaps of lower levels; render/pod_security.py.)"""
+    if catalog.project.kubernetes.pod_security != "restricted":
+        return []
+    refusal = "the namespace enforces Pod Security restricted (project.kubernetes.pod_security), which refuses"
+    problems: list[tuple[Loc, str]] = []
+    for name, service in catalog.in_phase("scale").items():
+        if service.scale.managed is not None:
+            continue
+        if service.runs_as_root:
+            problems.append(
+                (
+                    ("services", name, "runs_as_root"),
+                    f"{refusal} pods that run as root: give the image a non-root user, or lower the level to baseline",
+                )
+            )
+        if (service.user or "").partition(":")[0] in ("0", "root"):
+            problems.append(
+                (("services", name, "user"), f"{refusal} runAsUser=0: name a non-zero uid, or lower the level to baseline")
+            )
     return problems
 
 

@@ -20,6 +20,10 @@ class Tls(Strict):
     issuer: Slug = Field(default="letsencrypt", description="ACME resolver (phase 1) / cert-manager issuer (phase 2).")
 
 
+# The Pod Security Standards' levels (pod-security.kubernetes.io/enforce and friends), least to most strict.
+PodSecurityLevel = Literal["privileged", "baseline", "restricted"]
+
+
 class KubernetesSettings(Strict):
     """Where phase 2 plugs into the cluster."""
 
@@ -29,6 +33,11 @@ class KubernetesSettings(Strict):
     )
     monitoring_namespace: Slug = Field(default="monitoring", description="Namespace of Prometheus (allowed to scrape).")
     storage_class: Slug | None = Field(default=None, description="StorageClass for volumes (default: the cluster's).")
+    pod_security: PodSecurityLevel = Field(
+        default="baseline",
+        description="Pod Security Standard the namespace enforces, warns and audits at (privileged, baseline or "
+        "restricted). The translation report lists what would fail at restricted.",
+    )
 
 
 # --- values that reach the Kestra flows and git --------------------------------------------------------

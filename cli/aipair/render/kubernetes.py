@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..catalog.model import Catalog, Service, Volume
+from . import quantities
 from .databases import with_init_jobs
 from .kubernetes_pods import PHASE, pod_spec, scrape_annotations
 from .names import base_labels, secret_name, volume_name
+from .pod_security import RESTRICTED, restricted_gaps
 from .report import Note
 
 DNS_PORT = 53
@@ -54,6 +56,12 @@ def _meta(
     return meta
 
 
+def pod_security_labels(level: str) -> dict[str, str]:
+    """The namespace enforces the catalog's level, and warns and audits at it: `kubectl apply` shows the
+    warnings, and the audit log records what the level rejects."""
+    return {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "warn", "audit")}
+
+
 def _namespace_objects(catalog: Catalog) -> list[dict[str, Any]]:
     k8s = catalog.project.kubernetes
     return [
@@ -62,7 +70,7 @@ def _namespace_objects(catalog: Catalog) -> list[dict[str, Any]]:
             "kind": "Namespace",
             "metadata": {
                 "name": catalog.project.namespace,
-                "labels": {**base_labels(catalog), "pod-security.kubernetes.io/enforce": "baseline"},
+                "labels": {**base_labels(catalog), **pod_security_labels(k8s.pod_security)},
             },
         },
         {
@@ -144,6 +152,9 @@ def _service_objects(
             }
         )
     pod = pod_spec(catalog, name, svc, notes)
+    gaps = restricted_gaps(pod)
+    if gaps:
+        notes.append(Note(PHASE, "pod_security", name, _restricted_note(svc, gaps)))
     template = {"metadata": {"labels": labels(catalog, name, svc), "annotations": scrape_annotations(svc)}, "spec": pod}
     if not template["metadata"]["annotations"]:
         del template["metadata"]["annotations"]
@@ -238,19 +249,34 @@ def _service_objects(
     return objects
 
 
+_GAP_CAUSES = {
+    "runAsNonRoot != true": "the image starts as root (runs_as_root: true)",
+    "runAsUser=0": "it runs as uid 0 (user)",
+}
+
+
+def _restricted_note(svc: Service, gaps: list[str]) -> str:
+    """Why this service's pods would not pass `restricted`, in the server's words and the catalog's."""
+    causes = "; ".join(f"{gap}: {_GAP_CAUSES[gap]}" if gap in _GAP_CAUSES else gap for gap in gaps)
+    remedy = "give the image a non-root user, or run it in a user namespace (hostUsers: false)"
+    return f"would fail Pod Security {RESTRICTED}: {causes}; {remedy}"
+
+
 def _claim(catalog: Catalog, name: str, svc: Service, volume: Volume, *, template: bool) -> dict[str, Any]:
     shared = any(v.shared_from == name and v.name == volume.name for s in catalog.services.values() for v in s.volumes)
     spec: dict[str, Any] = {
         "accessModes": ["ReadOnlyMany" if volume.read_only else ("ReadWriteMany" if shared else "ReadWriteOnce")],
-        "resources": {"requests": {"storage": volume.size}},
+        "resources": {"requests": {"storage": quantities.binary(volume.size)}},
     }
     if catalog.project.kubernetes.storage_class:
         spec["storageClassName"] = catalog.project.kubernetes.storage_class
     claim_name = volume.name if template else volume_name(name, volume.name)
-    claim = {"metadata": _meta(claim_name, catalog, name, svc), "spec": spec}
-    if template:
-        return claim
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", **claim}
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta(claim_name, catalog, name, svc)}
+    if not template:
+        return {**claim, "spec": spec}
+    # volumeClaimTemplates is an atomic list: written as the server stores it (with its defaults), so that
+    # another field manager applying the same catalog finds nothing changed instead of a conflict.
+    return {**claim, "spec": {**spec, "volumeMode": "Filesystem"}, "status": {"phase": "Pending"}}
 
 
 def _hpa(catalog: Catalog, name: str, svc: Service, autoscale: Any) -> dict[str, Any]:

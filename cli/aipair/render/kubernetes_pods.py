@@ -9,6 +9,7 @@ from typing import Any
 from ..catalog.model import Catalog, Service
 from ..catalog.probes import CommandHealth, HttpHealth, TcpHealth
 from ..catalog.types import REFERENCE_RE
+from . import quantities
 from .names import secret_name, volume_name
 from .report import Note
 
@@ -46,8 +47,11 @@ def pod_spec(catalog: Catalog, name: str, svc: Service, notes: list[Note]) -> di
     resources = svc.resources or catalog.defaults.resources
     millicores = round(resources.cpus * 1000)
     container["resources"] = {
-        "limits": {"cpu": f"{millicores}m", "memory": resources.memory},
-        "requests": {"cpu": f"{max(10, millicores // 4)}m", "memory": resources.reserve_memory or resources.memory},
+        "limits": {"cpu": quantities.cpu(millicores), "memory": quantities.binary(resources.memory)},
+        "requests": {
+            "cpu": quantities.cpu(max(10, millicores // 4)),
+            "memory": quantities.binary(resources.reserve_memory or resources.memory),
+        },
     }
     probes = _probes(svc)
     container.update(probes)
