@@ -38,9 +38,12 @@ test-fast: setup
 # Lint, then every test. Test dependencies from Debian (scripts/test-deps.sh); the Pulumi CLI is built from
 # its Go module once and cached (scripts/build-pulumi.sh, needs Go 1.22+); a Java 21+ for the Kestra engine
 # tests is found or obtained once (scripts/kestra-java.sh; the tests run it through scripts/kestra-engine.sh).
+# A real Kubernetes control plane (etcd, kube-apiserver, controller manager, scheduler, kubectl) is built from
+# tests/kube/go.mod once and cached by go.sum (scripts/build-kube.sh: ~6 min cold, then ~1 s).
 test: setup lint
 	scripts/test-deps.sh
 	AIPAIR_PYTHON=$(BIN)/python scripts/kestra-java.sh >/dev/null
+	scripts/build-kube.sh >/dev/null
 	PATH="$$(scripts/build-pulumi.sh):$$PATH" $(BIN)/pytest -q
 
 bench: setup

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the real-engine tests need on a Debian machine, installed when missing (make test runs this):
 # the Docker engine and tini, a static busybox for the mock image, OpenSSH for the remote-deploy test,
-# Debian's OCI registry and htpasswd for the upgrade tests, PostgreSQL 15 for the rendered database SQL, Maven for the Kestra engine tests. Without root it only says what is missing.
+# Debian's OCI registry and htpasswd for the upgrade tests, PostgreSQL 15 for the rendered database SQL, Maven for the Kestra engine tests,
+# openssl for the test Kubernetes control plane's certificates (its binaries: scripts/build-kube.sh). Without root it only says what is missing.
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
@@ -15,6 +16,7 @@ command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 command -v git >/dev/null 2>&1 || need+=(git)
 [[ -x /usr/lib/postgresql/15/bin/postgres ]] || need+=(postgresql-15)
 command -v mvn >/dev/null 2>&1 || need+=(maven)  # the Kestra engine tests (tests/kestra-engine)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)  # certificates of the test Kubernetes control plane
 ((${#need[@]})) || exit 0
 if [[ $(id -u) -ne 0 ]]; then
   echo "the tests need: ${need[*]} (apt-get install -y ${need[*]}, as root)" >&2

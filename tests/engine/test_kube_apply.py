@@ -10,6 +10,7 @@ the controllers give every Deployment its ReplicaSet and Pods; a changed Job is 
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,7 +50,11 @@ def missing_or_changed(rendered_value: Any, live: Any, path: str = "") -> list[s
     if isinstance(rendered_value, list):
         if not isinstance(live, list) or len(live) != len(rendered_value):
             return [f"{path}: rendered {rendered_value!r}, stored {live!r}"]
-        return [p for i, (r, s) in enumerate(zip(rendered_value, live, strict=True)) for p in missing_or_changed(r, s, f"{path}[{i}]")]
+        return [
+            p
+            for i, (r, s) in enumerate(zip(rendered_value, live, strict=True))
+            for p in missing_or_changed(r, s, f"{path}[{i}]")
+        ]
     return [] if rendered_value == live else [f"{path}: rendered {rendered_value!r}, stored {live!r}"]
 
 
@@ -100,11 +105,11 @@ def test_a_second_apply_changes_nothing(applies: Applies) -> None:
     changed = []
     for key, first in applies.first.items():
         before, after = first.live, applies.second[key].live
-        if before["metadata"].get("generation") != after["metadata"].get("generation") or _our_entry(
-            before
-        ) != _our_entry(after):
-            changed.append(key)
-        elif "status" not in before and before["metadata"]["resourceVersion"] != after["metadata"]["resourceVersion"]:
+        same_spec = before["metadata"].get("generation") == after["metadata"].get("generation")
+        same_apply = _our_entry(before) == _our_entry(after)
+        no_status = "status" not in before
+        same_version = before["metadata"]["resourceVersion"] == after["metadata"]["resourceVersion"]
+        if not (same_spec and same_apply) or (no_status and not same_version):
             changed.append(key)
     assert changed == []
 
@@ -168,9 +173,9 @@ def test_every_deployment_gets_its_replica_set_and_pending_pods(applies: Applies
         want = deployment["spec"]["replicas"]
         pods = _wait_for(
             f"{want} pods for {name}",
-            lambda s=selector, w=want: (p := cluster.list(f"/api/v1/namespaces/{namespace}/pods", labelSelector=s))
-            and len(p) == w
-            and p,
+            lambda s=selector, w=want: (
+                (p := cluster.list(f"/api/v1/namespaces/{namespace}/pods", labelSelector=s)) and len(p) == w and p
+            ),
         )
         assert {p["status"]["phase"] for p in pods} == {"Pending"}  # no node: nothing runs
 
@@ -189,11 +194,7 @@ def test_quantities_are_rendered_as_the_server_stores_them(cluster: Cluster) -> 
     millicores = [1, 10, 250, 999, 1000, 1001, 1500, 2000, 64000, 12345]
     sizes = ["1Ki", "1023Ki", "1024Ki", "512Mi", "1024Mi", "1536Mi", "2048Mi", "1048576Ki", "3072Gi", "1Ti", "5120Ti"]
     containers = [
-        {
-            "name": f"c{i}",
-            "image": "registry.invalid/x:1",
-            "resources": {"limits": {"cpu": f"{m}m", "memory": size}},
-        }
+        {"name": f"c{i}", "image": "registry.invalid/x:1", "resources": {"limits": {"cpu": f"{m}m", "memory": size}}}
         for i, (m, size) in enumerate(zip(millicores + millicores[:1], sizes, strict=True))
     ]
     pod = {
@@ -203,7 +204,31 @@ def test_quantities_are_rendered_as_the_server_stores_them(cluster: Cluster) -> 
         "spec": {"containers": containers},
     }
     stored = cluster.apply(pod, dry_run=True).live["spec"]["containers"]  # type: ignore[index]
-    assert [c["resources"]["limits"]["cpu"] for c in stored] == [
-        quantities.cpu(m) for m in millicores + millicores[:1]
-    ]
+    assert [c["resources"]["limits"]["cpu"] for c in stored] == [quantities.cpu(m) for m in millicores + millicores[:1]]
     assert [c["resources"]["limits"]["memory"] for c in stored] == [quantities.binary(s) for s in sizes]
+
+
+def test_a_changed_job_is_refused_until_the_old_one_is_deleted_as_the_report_says(cluster: Cluster) -> None:
+    """Jobs are immutable: the report tells the user to delete a finished Job before applying a changed one."""
+    groups, notes = render_kubernetes(load_catalog(CATALOGS[0]))
+    job_note = next(n for n in notes if n.topic == "jobs")
+    job = next(o for objects in groups.values() for o in objects if o["kind"] == "Job")
+    assert job["metadata"]["name"] in job_note.message and "delete" in job_note.message
+    cluster.apply(groups["namespace"][0])
+    job = copy.deepcopy(job)
+    job["metadata"]["name"] += "-probe"  # its own Job: the catalog's stays as the other tests applied it
+    cluster.apply(job)
+    changed = copy.deepcopy(job)
+    changed["spec"]["template"]["spec"]["containers"][0].setdefault("env", []).append(
+        {"name": "AIPAIR_CHANGED", "value": "1"}
+    )
+    with pytest.raises(ApplyError) as refused:
+        cluster.apply(changed)
+    assert refused.value.status == 422 and "field is immutable" in refused.value.body
+    cluster.delete(job, propagation="Background")
+    _wait_for("the old Job to be gone", lambda: cluster.get(job) is None)
+    applied = cluster.apply(changed)
+    assert applied.live["spec"]["template"]["spec"]["containers"][0]["env"][-1] == {
+        "name": "AIPAIR_CHANGED",
+        "value": "1",
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from ..helpers.kube import Cluster, ControlPlane, warn_text
 from ..helpers.paths import CATALOGS, DEFAULT_CATALOG
 
 PROBE_NAMESPACE = "aipair-restricted-probe"
+AUDIT_FLUSH_TIMEOUT = 10.0
 _VIOLATION = re.compile(r'would violate PodSecurity "restricted:[^"]+": (.*)$')
 
 
@@ -181,3 +183,36 @@ def test_each_check_agrees_with_the_admission_controller(
     pod = _pod(**changes)
     assert _server_reasons(probe, pod) == expected
     assert restricted_gaps(pod["spec"]) == expected
+
+
+def test_the_audit_log_records_what_a_level_refuses(kube: ControlPlane) -> None:
+    """The positive control of test_kube_apply's audit check: the audit log does carry Pod Security findings."""
+    cluster = Cluster(kube)
+    namespace = "aipair-audit-probe"
+    cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": namespace,
+                "labels": {
+                    "pod-security.kubernetes.io/enforce": "privileged",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            },
+        }
+    )
+    pod = _pod(securityContext__runAsNonRoot=None)
+    pod["metadata"]["namespace"] = namespace
+    cluster.apply(pod, dry_run=True)
+    deadline = time.monotonic() + AUDIT_FLUSH_TIMEOUT  # the audit backend writes asynchronously
+    while time.monotonic() < deadline:
+        found = [
+            value
+            for uri, value in kube.audit_annotations("pod-security.kubernetes.io/audit-violations")
+            if f"/namespaces/{namespace}/" in uri
+        ]
+        if found:
+            break
+        time.sleep(0.2)
+    assert found and "runAsNonRoot != true" in found[0]

@@ -33,9 +33,7 @@ SERVICE_CIDR = "10.96.0.0/24"
 
 def build_control_plane() -> Path:
     """The bin directory of the cached control plane; builds it (minutes, once) when the cache lacks it."""
-    done = subprocess.run(
-        [str(ROOT / "scripts" / "build-kube.sh")], capture_output=True, text=True, check=False
-    )
+    done = subprocess.run([str(ROOT / "scripts" / "build-kube.sh")], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"scripts/build-kube.sh failed:\n{done.stderr[-4000:]}")
     return Path(done.stdout.strip().splitlines()[-1])
@@ -130,7 +128,7 @@ class ControlPlane:
 
 
 def _start(plane: ControlPlane, name: str, args: list[str]) -> None:
-    log = open(plane.base / f"{name}.log", "wb")  # noqa: SIM115 - the process owns it until it ends
+    log = open(plane.base / f"{name}.log", "wb")  # the process owns it until it ends
     plane.processes[name] = subprocess.Popen(
         [str(plane.bin / name), *args], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )

@@ -215,7 +215,10 @@ def _check_pod_security(catalog: Catalog) -> list[tuple[Loc, str]]:
             )
         if (service.user or "").partition(":")[0] in ("0", "root"):
             problems.append(
-                (("services", name, "user"), f"{refusal} runAsUser=0: name a non-zero uid, or lower the level to baseline")
+                (
+                    ("services", name, "user"),
+                    f"{refusal} runAsUser=0: name a non-zero uid, or lower the level to baseline",
+                )
             )
     return problems
 
