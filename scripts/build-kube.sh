@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build a real Kubernetes control plane for the tests from the Go module proxy (no release binary can be
-# downloaded here): etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl, at the exact
+# downloaded here): etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and a kubelet, at the exact
 # versions of tests/kube/go.mod. Prints the bin directory to put on PATH (or to hand to the test fixture).
 #   scripts/build-kube.sh            → ~/.cache/aipair/kube-<key>/bin
 # The binaries are cached outside the clone, keyed by go.sum and the Go version; the Go build cache is
@@ -14,7 +14,7 @@ command -v go >/dev/null || { echo "Go 1.26+ is needed to build the test control
 export GOTOOLCHAIN=local GOFLAGS=-mod=readonly
 key=$( (cat "$module/go.sum" "$module/go.mod"; go version) | sha256sum | cut -c1-16)
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/aipair/kube-$key"
-tools=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
+tools=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
 complete() { local t; for t in "${tools[@]}"; do [[ -x "$cache/bin/$t" ]] || return 1; done; }
 if complete; then
   echo "$cache/bin"
@@ -33,7 +33,8 @@ staging=$(mktemp -d "${cache%/*}/.kube-build.XXXXXX")  # beside the cache: the f
 trap 'rm -rf "$staging"' EXIT
 (cd "$module" && go build -trimpath -ldflags "$ldflags" -o "$staging/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl go.etcd.io/etcd/server/v3) >&2
+  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet \
+  go.etcd.io/etcd/server/v3) >&2
 mv "$staging/server" "$staging/etcd"  # the etcd module's root is its main package: go names it "server"
 mkdir -p "$cache"
 rm -rf "$cache/bin"

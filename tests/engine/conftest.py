@@ -19,6 +19,7 @@ import pytest
 from aipair.engines.mockimage import find_busybox, rootfs_tar
 
 from ..helpers.kube import ControlPlane, build_control_plane, start_control_plane
+from ..helpers.kube_node import Node, start_node
 from ..helpers.postgres import Server, postgres_server
 from ..helpers.registry import push, start_registry
 
@@ -163,3 +164,17 @@ def kube() -> Iterator[ControlPlane]:
         yield plane
     finally:
         plane.stop()
+
+
+@pytest.fixture(scope="session")
+def kube_node(kube: ControlPlane) -> Iterator[Node]:
+    """A real node for ``kube``: containerd and CNI plugins from Debian, a kubelet built with the control plane.
+    Tainted: only pods that tolerate it (tests/helpers/kube_node.py TOLERATION) run on it."""
+    try:
+        node = start_node(kube)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        pytest.fail(f"the test node did not start: {exc}")
+    try:
+        yield node
+    finally:
+        node.stop()

@@ -187,6 +187,14 @@ def test_the_kinds_we_render_are_all_stored(applies: Applies) -> None:
         assert applies.second[_key(obj)].live["kind"] == obj["kind"]
 
 
+def test_the_default_catalog_covers_every_kind_the_issue_names() -> None:
+    """So that test_the_server_stores_every_field_as_rendered sees each of them on the real server."""
+    objects = rendered(CATALOGS[0])
+    kinds = {o["kind"] for o in objects}
+    assert {"HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "Ingress", "Job", "StatefulSet"} <= kinds
+    assert any(o["kind"] == "Service" and o["spec"]["type"] == "ExternalName" for o in objects)
+
+
 def test_quantities_are_rendered_as_the_server_stores_them(cluster: Cluster) -> None:
     """Every millicore count and binary size the catalog can express, through the server's own Quantity."""
     from aipair.render import quantities

@@ -1,0 +1,144 @@
+"""Rendered workloads running on a real node (tests/helpers/kube_node.py: a kubelet, Debian's containerd and
+CNI plugins): a Deployment of the mock image becomes available through its rendered readiness probe, a Job
+runs to completion, and a public image that cannot be pulled here shows the kubelet's real ImagePullBackOff.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aipair.catalog import load_catalog
+from aipair.render.kubernetes import render_kubernetes
+from aipair.render.mock import MOCK_IMAGE
+
+from ..helpers.catalogs import write
+from ..helpers.kube import Cluster, ControlPlane
+from ..helpers.kube_node import TOLERATION, Node
+
+NAMESPACE = "aipair-node-test"
+RUN_TIMEOUT = 120.0
+UNPULLABLE = "registry.invalid/aipair/api:1.0.0"
+
+
+def node_catalog() -> dict[str, Any]:
+    return {
+        "version": 1,
+        "project": {
+            "name": "nodetest",
+            "namespace": NAMESPACE,
+            "domain": "nodetest.example.com",
+            "tls": {"acme_email": "ops@nodetest.example.com"},
+        },
+        "services": {
+            "web": {
+                "layer": "application",
+                "phases": ["scale"],
+                "image": MOCK_IMAGE,
+                "runs_as_root": True,  # the mock image has no user of its own
+                "command": ["8000", "/healthz"],  # the mock's serve script: ports, then paths
+                "ports": [{"name": "http", "port": 8000}],
+                "health": {"type": "http", "port": 8000, "path": "/healthz", "interval": "2s", "probe": "wget"},
+                "scale": {"replicas": 1, "autoscale": False},
+                "resources": {"cpus": 0.1, "memory": "64Mi"},
+            },
+            "api": {
+                "layer": "application",
+                "phases": ["scale"],
+                "image": UNPULLABLE,
+                "ports": [{"name": "http", "port": 8080}],
+                "health": {"type": "http", "port": 8080, "path": "/healthz", "probe": "wget"},
+                "scale": {"replicas": 1, "autoscale": False},
+                "resources": {"cpus": 0.1, "memory": "64Mi"},
+            },
+            "migrate": {
+                "layer": "application",
+                "phases": ["scale"],
+                "kind": "job",
+                "image": MOCK_IMAGE,
+                "runs_as_root": True,
+                "command": ["job"],
+                "resources": {"cpus": 0.1, "memory": "64Mi"},
+            },
+        },
+    }
+
+
+def tolerating(obj: dict[str, Any]) -> dict[str, Any]:
+    """The test places the pods on its tainted node; nothing else of the rendered object changes."""
+    template = (obj.get("spec") or {}).get("template")
+    if template:
+        template["spec"]["tolerations"] = [TOLERATION]
+    return obj
+
+
+def _until(what: str, check: Callable[[], Any], cluster: Cluster) -> Any:
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            pods = [(p["metadata"]["name"], p["status"]) for p in cluster.list(f"/api/v1/namespaces/{NAMESPACE}/pods")]
+            events = [
+                (e["involvedObject"]["name"], e["reason"], e["message"])
+                for e in cluster.list(f"/api/v1/namespaces/{NAMESPACE}/events")
+            ]
+            pytest.fail(f"not within {RUN_TIMEOUT:.0f} s: {what}\npods: {pods}\nevents: {events}")
+        time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def deployed(kube: ControlPlane, kube_node: Node, tmp_path_factory: pytest.TempPathFactory) -> Cluster:
+    path: Path = write(tmp_path_factory.mktemp("node"), node_catalog())
+    groups, _ = render_kubernetes(load_catalog(path))
+    cluster = Cluster(kube)
+    for objects in groups.values():
+        for obj in objects:
+            cluster.apply(tolerating(obj))
+    return cluster
+
+
+def _get(cluster: Cluster, kind: str, name: str) -> dict[str, Any]:
+    version = {"Deployment": "apps/v1", "Job": "batch/v1"}[kind]
+    found = cluster.get({"apiVersion": version, "kind": kind, "metadata": {"name": name, "namespace": NAMESPACE}})
+    assert found is not None
+    return found
+
+
+def test_a_deployment_of_the_mock_image_becomes_available_through_its_probe(deployed: Cluster) -> None:
+    status = _until(
+        "web available",
+        lambda: (s := _get(deployed, "Deployment", "web").get("status", {})).get("availableReplicas") == 1 and s,
+        deployed,
+    )
+    assert status["readyReplicas"] == 1
+    pods = deployed.list(f"/api/v1/namespaces/{NAMESPACE}/pods", labelSelector="app.kubernetes.io/name=web")
+    assert [p["status"]["phase"] for p in pods] == ["Running"]
+    assert pods[0]["spec"]["nodeName"] == "aipair-test-node"
+
+
+def test_a_job_runs_to_completion(deployed: Cluster) -> None:
+    status = _until(
+        "migrate succeeded",
+        lambda: (s := _get(deployed, "Job", "migrate").get("status", {})).get("succeeded") and s,
+        deployed,
+    )
+    assert status["succeeded"] == 1
+
+
+def test_an_image_that_cannot_be_pulled_shows_the_kubelets_reason(deployed: Cluster) -> None:
+    def waiting() -> str | None:
+        pods = deployed.list(f"/api/v1/namespaces/{NAMESPACE}/pods", labelSelector="app.kubernetes.io/name=api")
+        for pod in pods:
+            for container in pod["status"].get("containerStatuses") or []:
+                reason = (container.get("state", {}).get("waiting") or {}).get("reason")
+                if reason in ("ErrImagePull", "ImagePullBackOff"):
+                    return str(reason)
+        return None
+
+    assert _until("api waiting on its image", waiting, deployed) in ("ErrImagePull", "ImagePullBackOff")
