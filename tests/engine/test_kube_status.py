@@ -114,7 +114,8 @@ def test_pending_pods_are_reported_honestly(
     assert all(e["age_seconds"] is not None and e["age_seconds"] < 3600 for e in doc["warnings"])
     seen = [e["last_seen"] for e in doc["warnings"]]
     assert seen == sorted(seen, reverse=True)  # newest first
-    assert len(doc["warnings"]) <= engine.EVENTS_LIMIT
+    assert len(doc["warnings"]) <= engine.EVENTS_LIMIT <= doc["warnings_total"]  # the HPAs warn too: no metrics API
+    assert any(e["reason"] == "FailedGetResourceMetric" for e in doc["warnings"])
 
     hpas = {h["name"]: h for h in doc["autoscalers"]}
     rendered_hpas = {o["metadata"]["name"]: o for o in objects if o["kind"] == "HorizontalPodAutoscaler"}

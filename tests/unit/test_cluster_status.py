@@ -38,7 +38,7 @@ def snapshot(
     *workloads: kube.Workload, pods: tuple[kube.Pod, ...] = (), events: tuple[kube.Event, ...] = ()
 ) -> kube.Snapshot:
     return kube.Snapshot(server="https://k", context="c", namespace="ns", read_at=NOW, workloads=workloads, pods=pods,
-                         autoscalers=(), events=events)  # fmt: skip
+                         autoscalers=(), events=events, events_total=len(events))  # fmt: skip
 
 
 UNSCHEDULABLE = kube.Condition("PodScheduled", "False", "Unschedulable", "0/3 nodes are available: 3 Insufficient cpu.")
@@ -176,7 +176,7 @@ def test_the_json_document_keeps_its_keys() -> None:
     document = status.to_json()
     assert isinstance(document, dict)
     assert list(document) == [
-        "ok", "server", "context", "namespace", "workloads", "pods_not_ready", "autoscalers", "warnings", "stack"
+        "ok", "server", "context", "namespace", "workloads", "pods_not_ready", "autoscalers", "warnings", "warnings_total", "stack"
     ]  # fmt: skip
     assert list(document["workloads"][0]) == [  # type: ignore[index,call-overload]
         "kind", "name", "present", "in_catalog", "desired", "updated", "ready", "available", "completions",
@@ -195,3 +195,18 @@ def test_status_help_does_not_import_the_kubernetes_client() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.stderr.strip().splitlines()[-1] == "False"
+
+
+def test_one_noisy_reason_does_not_hide_the_others() -> None:
+    """Eighteen HPAs without a metrics server repeat their warning every 15 s; the scheduler's is older."""
+    noisy = [kube.Event("HorizontalPodAutoscaler", f"h{i}", "FailedGetResourceMetric", "no metrics", 9, NOW - timedelta(seconds=i))
+             for i in range(40)]  # fmt: skip
+    scheduling = [
+        kube.Event("Pod", f"p{i}", "FailedScheduling", "no nodes", 2, NOW - timedelta(minutes=10 + i)) for i in range(3)
+    ]
+    shown = kube.newest_events(noisy + scheduling, NOW, limit=20)
+    assert len(shown) == 20
+    assert [e.name for e in shown if e.reason == "FailedScheduling"] == ["p0", "p1", "p2"]
+    assert [e.last_seen for e in shown] == sorted((e.last_seen for e in shown), reverse=True)
+    assert kube.newest_events(noisy[:3], NOW, limit=20) == tuple(noisy[:3])  # few events: all of them
+    assert len(kube.newest_events(noisy, NOW, limit=20)) == 20  # one reason only: still fills the limit

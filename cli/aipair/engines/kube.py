@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
 EVENTS_LIMIT = 20
+EVENTS_PER_REASON = 5
 EVENTS_WINDOW = timedelta(hours=1)
 
 
@@ -159,6 +160,7 @@ class Snapshot:
     pods: tuple[Pod, ...]
     autoscalers: tuple[Autoscaler, ...]
     events: tuple[Event, ...]
+    events_total: int  # Warning events within the window, of which ``events`` shows the newest
 
 
 # --- connecting --------------------------------------------------------------------------------------------
@@ -294,11 +296,7 @@ def read_namespace(
             f"the Kubernetes API server at {server} (context {context_name}) cannot be reached: {_short(exc)}; "
             f"check that the cluster is up and that --kubeconfig/--context point at it"
         ) from None
-    recent = sorted(
-        (e for e in warnings if e.last_seen is None or now - e.last_seen <= events_window),
-        key=lambda e: e.last_seen or now,
-        reverse=True,
-    )
+    recent = [e for e in warnings if e.last_seen is None or now - e.last_seen <= events_window]
     return Snapshot(
         server=server,
         context=context_name,
@@ -307,8 +305,27 @@ def read_namespace(
         workloads=tuple(sorted(workloads, key=lambda w: (w.kind, w.name))),
         pods=tuple(sorted(pods, key=lambda p: p.name)),
         autoscalers=tuple(sorted(autoscalers, key=lambda a: a.name)),
-        events=tuple(recent[:events_limit]),
+        events=newest_events(recent, now, events_limit),
+        events_total=len(recent),
     )
+
+
+def newest_events(
+    events: list[Event], now: datetime, limit: int, per_reason: int = EVENTS_PER_REASON
+) -> tuple[Event, ...]:
+    """The newest ``limit`` events, newest first, with at most ``per_reason`` of one reason while others wait:
+    without a metrics server every HPA repeats FailedGetResourceMetric every 15 s, which would otherwise
+    push the scheduler's FailedScheduling (the one that says why nothing runs) out of view."""
+    newest = sorted(events, key=lambda e: e.last_seen or now, reverse=True)
+    taken: list[Event] = []
+    counts: dict[str, int] = {}
+    for event in newest:
+        if len(taken) < limit and counts.get(event.reason, 0) < per_reason:
+            taken.append(event)
+            counts[event.reason] = counts.get(event.reason, 0) + 1
+    rest = [e for e in newest if e not in taken]
+    taken += rest[: limit - len(taken)]
+    return tuple(sorted(taken, key=lambda e: e.last_seen or now, reverse=True))
 
 
 def _require_namespace(core: object, namespace: str, server: str, timeout: tuple[float, float]) -> None:

@@ -93,6 +93,7 @@ class ClusterStatus(Result):
     pods_not_ready: list[PodProblem]
     autoscalers: list[AutoscalerRow]
     warnings: list[EventRow]
+    warnings_total: int
     stack: StackResult | None = None
 
 
@@ -128,6 +129,7 @@ def judge(snapshot: kube.Snapshot, expected: list[tuple[str, str]]) -> ClusterSt
         pods_not_ready=problems,
         autoscalers=[autoscaler_row(a) for a in snapshot.autoscalers],
         warnings=[event_row(e, snapshot.read_at) for e in snapshot.events],
+        warnings_total=snapshot.events_total,
     )
 
 

@@ -65,7 +65,11 @@ def show_cluster(status: ClusterStatus) -> None:
             )  # fmt: skip
         out.print(hpas)
     if status.warnings:
-        events = table("recent warning events, newest first", ["age", "object", "reason", "count", "message"])
+        shown = len(status.warnings)
+        events = table(
+            f"recent warning events, newest first ({shown} of {status.warnings_total} in the last hour)",
+            ["age", "object", "reason", "count", "message"],
+        )
         for e in status.warnings:
             events.add_row(age(e.age_seconds), escape(e.object), f"[yellow]{escape(e.reason)}[/]", str(e.count),
                            escape(e.message))  # fmt: skip
