@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -97,28 +98,48 @@ def destroy(phase: Annotated[PhaseChoice, typer.Option(help="scale: delete every
 
 
 def status(catalog: CatalogOption = DEFAULT_CATALOG, host: HostOption = None,
-           phase: Annotated[PhaseChoice, typer.Option(help="mvp: containers on the host; scale: the Pulumi stack.")
+           phase: Annotated[PhaseChoice, typer.Option(help="mvp: containers on the host; scale: the Kubernetes "
+                                                           "cluster (and the Pulumi stack with --stack).")
                             ] = PhaseChoice.mvp,
            stack: StackOption = None, backend: BackendOption = None, json_output: JsonOption = False,
-           profile: ProfileOption = ProfileChoice.real) -> None:
+           profile: ProfileOption = ProfileChoice.real,
+           kubeconfig: Annotated[Optional[Path], typer.Option(
+               "--kubeconfig", help="Phase scale: the kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, "
+                                    "or the in-cluster service account).", dir_okay=False)] = None,
+           context: Annotated[Optional[str], typer.Option(
+               "--context", help="Phase scale: the kubeconfig context (default: its current context).")] = None
+           ) -> None:
     """Phase mvp: health table of the deployed project (exit 1 when a service is not ready).
-    Phase scale: the stack's resources and exported endpoints.
+
+    Phase scale: read the catalog's namespace from the cluster, however it was deployed: per workload
+    the desired, updated, ready and available replicas (Jobs: completions); every pod that is not
+    ready and why (Unschedulable, CrashLoopBackOff, ImagePullBackOff, …); the autoscalers; the recent
+    warning events. Exit 1 when a workload is missing or not ready, 3 when the cluster cannot be
+    reached. With --stack the Pulumi stack's outputs are shown too. Nothing is changed.
 
     \b
     Examples:
       aipair status --json
+      aipair status --phase scale
+      aipair status --phase scale --kubeconfig ~/.kube/prod.yaml --context prod --json
       aipair status --phase scale --stack prod
     """
     from .output import conclude, reporting
-    from .present.deploy import show_project_status, show_stack
+    from .present.deploy import show_project_status
 
     with reporting(json_output):
         loaded = load(catalog)
         if phase is PhaseChoice.scale:
-            from ..ops import stack as stacks
+            from ..ops.cluster import cluster_status
+            from .present.cluster import show_cluster
 
-            conclude(stacks.stack_status(loaded, catalog.parent, stacks.require_stack(stack), backend=backend), json_output,
-                     show_stack)
+            outputs = None
+            if stack is not None:
+                from ..ops import stack as stacks
+
+                outputs = stacks.stack_status(loaded, catalog.parent, stack, backend=backend)
+            scale = cluster_status(loaded, kubeconfig, context)
+            conclude(scale.model_copy(update={"stack": outputs}), json_output, show_cluster)
             return
         from ..ops.operate import project_status
 
