@@ -21,6 +21,7 @@ from aipair.engines.kestra_answers import Execution, TaskRun
 from aipair.engines.pulumi import StackResult
 from aipair.errors import Problem
 from aipair.ops.catalog import CatalogSummary, Edge, ServiceDetail, ServiceList, ServiceRow, StartOrder
+from aipair.ops.cluster import AutoscalerRow, ClusterStatus, EventRow, MetricRow, PodProblem, WorkloadRow
 from aipair.ops.deploy import DeployResult
 from aipair.ops.flows import (
     FlowChange,
@@ -119,6 +120,104 @@ CASES: dict[str, tuple[Result, list[str], dict[str, list[str]]]] = {
         ProjectStatus(project="demo", ok=True, services=[_container()]),
         ["project", "ok", "services"],
         {"services": CONTAINER},
+    ),
+    "status --phase scale": (
+        ClusterStatus(
+            ok=False,
+            server="https://127.0.0.1:6443",
+            context="prod",
+            namespace="aipair",
+            workloads=[
+                WorkloadRow(
+                    kind="Deployment",
+                    name="web",
+                    present=True,
+                    in_catalog=True,
+                    desired=2,
+                    updated=2,
+                    ready=1,
+                    available=1,
+                    ok=False,
+                    detail="1 of 2 ready",
+                )
+            ],
+            pods_not_ready=[
+                PodProblem(
+                    pod="web-1",
+                    workload="Deployment/web",
+                    phase="Pending",
+                    container="",
+                    reason="Unschedulable",
+                    message="0/1 nodes are available",
+                    restarts=0,
+                )
+            ],
+            autoscalers=[
+                AutoscalerRow(
+                    name="web",
+                    target="Deployment/web",
+                    min_replicas=2,
+                    max_replicas=5,
+                    current_replicas=2,
+                    desired_replicas=2,
+                    metrics=[MetricRow(name="cpu", current="-", target="80%")],
+                    note="",
+                )
+            ],
+            warnings=[
+                EventRow(
+                    object="Pod/web-1",
+                    reason="FailedScheduling",
+                    message="…",
+                    count=3,
+                    last_seen=None,
+                    age_seconds=None,
+                )
+            ],
+            warnings_total=1,
+        ),
+        [
+            "ok",
+            "server",
+            "context",
+            "namespace",
+            "workloads",
+            "pods_not_ready",
+            "autoscalers",
+            "warnings",
+            "warnings_total",
+            "stack",
+        ],
+        {
+            "workloads": [
+                "kind",
+                "name",
+                "present",
+                "in_catalog",
+                "desired",
+                "updated",
+                "ready",
+                "available",
+                "completions",
+                "succeeded",
+                "failed",
+                "active",
+                "ok",
+                "detail",
+            ],
+            "pods_not_ready": ["pod", "workload", "phase", "container", "reason", "message", "restarts"],
+            "autoscalers": [
+                "name",
+                "target",
+                "min_replicas",
+                "max_replicas",
+                "current_replicas",
+                "desired_replicas",
+                "metrics",
+                "note",
+            ],
+            "warnings": ["object", "reason", "message", "count", "last_seen", "age_seconds"],
+        },
     ),
     "upgrade check": (
         CheckReport(ok=True, due=1, services=[CheckRow(service="web", image="r/web", current="1.0")]),

@@ -5,6 +5,7 @@ runs to completion, and a public image that cannot be pulled here shows the kube
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,20 +18,22 @@ from aipair.render.kubernetes import render_kubernetes
 from aipair.render.mock import MOCK_IMAGE
 
 from ..helpers.catalogs import write
+from ..helpers.commands import cli
 from ..helpers.kube import Cluster, ControlPlane
 from ..helpers.kube_node import TOLERATION, Node
 
 NAMESPACE = "aipair-node-test"
+RUNNABLE_NAMESPACE = "aipair-node-runnable"
 RUN_TIMEOUT = 120.0
 UNPULLABLE = "registry.invalid/aipair/api:1.0.0"
 
 
-def node_catalog() -> dict[str, Any]:
-    return {
+def node_catalog(namespace: str = NAMESPACE, only: tuple[str, ...] = ()) -> dict[str, Any]:
+    catalog = {
         "version": 1,
         "project": {
-            "name": "nodetest",
-            "namespace": NAMESPACE,
+            "name": namespace,
+            "namespace": namespace,
             "domain": "nodetest.example.com",
             "tls": {"acme_email": "ops@nodetest.example.com"},
         },
@@ -66,6 +69,9 @@ def node_catalog() -> dict[str, Any]:
             },
         },
     }
+    if only:
+        catalog["services"] = {name: svc for name, svc in catalog["services"].items() if name in only}
+    return catalog
 
 
 def tolerating(obj: dict[str, Any]) -> dict[str, Any]:
@@ -92,14 +98,27 @@ def _until(what: str, check: Callable[[], Any], cluster: Cluster) -> Any:
         time.sleep(1)
 
 
-@pytest.fixture(scope="module")
-def deployed(kube: ControlPlane, kube_node: Node, tmp_path_factory: pytest.TempPathFactory) -> Cluster:
-    path: Path = write(tmp_path_factory.mktemp("node"), node_catalog())
+def _deploy(cluster: Cluster, path: Path) -> None:
     groups, _ = render_kubernetes(load_catalog(path))
-    cluster = Cluster(kube)
     for objects in groups.values():
         for obj in objects:
             cluster.apply(tolerating(obj))
+
+
+@pytest.fixture(scope="module")
+def catalogs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The whole node catalog (one service cannot pull its image), and one whose services can all run."""
+    return {
+        "all": write(tmp_path_factory.mktemp("node-all"), node_catalog()),
+        "runnable": write(tmp_path_factory.mktemp("node-ok"), node_catalog(RUNNABLE_NAMESPACE, ("web", "migrate"))),
+    }
+
+
+@pytest.fixture(scope="module")
+def deployed(kube: ControlPlane, kube_node: Node, catalogs: dict[str, Path]) -> Cluster:
+    cluster = Cluster(kube)
+    for path in catalogs.values():
+        _deploy(cluster, path)
     return cluster
 
 
@@ -142,3 +161,40 @@ def test_an_image_that_cannot_be_pulled_shows_the_kubelets_reason(deployed: Clus
         return None
 
     assert _until("api waiting on its image", waiting, deployed) in ("ErrImagePull", "ImagePullBackOff")
+
+
+def _status(kube: ControlPlane, catalog: Path) -> tuple[int, dict[str, Any]]:
+    result = cli(
+        "status", "--phase", "scale", "--catalog", str(catalog), "--kubeconfig", str(kube.kubeconfig), "--json"
+    )
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_status_says_ready_when_everything_runs(
+    deployed: Cluster, kube: ControlPlane, catalogs: dict[str, Path]
+) -> None:
+    def ready() -> tuple[int, dict[str, Any]] | None:
+        code, doc = _status(kube, catalogs["runnable"])
+        return (code, doc) if code == 0 else None
+
+    code, doc = _until("status of the runnable catalog to say ok", ready, deployed)
+    assert doc["ok"] is True and doc["pods_not_ready"] == []
+    rows = {(w["kind"], w["name"]): w for w in doc["workloads"]}
+    assert set(rows) == {("Deployment", "web"), ("Job", "migrate")}
+    assert all(w["ok"] for w in rows.values())
+
+
+def test_status_shows_the_kubelets_own_reason_for_an_image_it_cannot_pull(
+    deployed: Cluster, kube: ControlPlane, catalogs: dict[str, Path]
+) -> None:
+    def pulled_or_failed() -> tuple[int, dict[str, Any]] | None:
+        code, doc = _status(kube, catalogs["all"])
+        web = next(w for w in doc["workloads"] if w["name"] == "web")
+        api = [p for p in doc["pods_not_ready"] if p["workload"] == "Deployment/api"]
+        settled = web["ok"] and api and api[0]["reason"] in ("ErrImagePull", "ImagePullBackOff")
+        return (code, doc) if settled else None
+
+    code, doc = _until("status to show web ready and api waiting on its image", pulled_or_failed, deployed)
+    assert code == 1 and doc["ok"] is False
+    api = next(p for p in doc["pods_not_ready"] if p["workload"] == "Deployment/api")
+    assert UNPULLABLE in api["message"]
