@@ -11,7 +11,6 @@ the controllers give every Deployment its ReplicaSet and Pods; a changed Job is 
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import pytest
 from aipair.catalog import load_catalog
 from aipair.render.kubernetes import render_kubernetes
 
-from ..helpers.kube import Applied, ApplyError, Cluster, ControlPlane
+from ..helpers.kube import Applied, ApplyError, Cluster, ControlPlane, wait_until
 from ..helpers.paths import CATALOGS
 
 SETTLE_TIMEOUT = 60.0
@@ -148,14 +147,7 @@ def test_pod_security_audit_finds_nothing(applies: Applies, kube: ControlPlane) 
 
 
 def _wait_for(what: str, check: Any) -> Any:
-    deadline = time.monotonic() + SETTLE_TIMEOUT
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {SETTLE_TIMEOUT:.0f} s: {what}")
-        time.sleep(0.5)
+    return wait_until(what, check, timeout=SETTLE_TIMEOUT)
 
 
 def test_every_deployment_gets_its_replica_set_and_pending_pods(applies: Applies, cluster: Cluster) -> None:

@@ -6,7 +6,6 @@ runs to completion, and a public image that cannot be pulled here shows the kube
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from aipair.render.mock import MOCK_IMAGE
 
 from ..helpers.catalogs import write
 from ..helpers.commands import cli
-from ..helpers.kube import Cluster, ControlPlane
+from ..helpers.kube import Cluster, ControlPlane, wait_until
 from ..helpers.kube_node import TOLERATION, Node
 
 NAMESPACE = "aipair-node-test"
@@ -83,19 +82,15 @@ def tolerating(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _until(what: str, check: Callable[[], Any], cluster: Cluster) -> Any:
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            pods = [(p["metadata"]["name"], p["status"]) for p in cluster.list(f"/api/v1/namespaces/{NAMESPACE}/pods")]
-            events = [
-                (e["involvedObject"]["name"], e["reason"], e["message"])
-                for e in cluster.list(f"/api/v1/namespaces/{NAMESPACE}/events")
-            ]
-            pytest.fail(f"not within {RUN_TIMEOUT:.0f} s: {what}\npods: {pods}\nevents: {events}")
-        time.sleep(1)
+    def explain() -> str:
+        pods = [(p["metadata"]["name"], p["status"]) for p in cluster.list(f"/api/v1/namespaces/{NAMESPACE}/pods")]
+        events = [
+            (e["involvedObject"]["name"], e["reason"], e["message"])
+            for e in cluster.list(f"/api/v1/namespaces/{NAMESPACE}/events")
+        ]
+        return f"pods: {pods}\nevents: {events}"
+
+    return wait_until(what, check, timeout=RUN_TIMEOUT, explain=explain)
 
 
 def _deploy(cluster: Cluster, path: Path) -> None:

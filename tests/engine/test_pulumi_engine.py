@@ -74,3 +74,34 @@ def test_real_pulumi_cli_keeps_secrets_encrypted_and_stops_at_the_provider(
     assert "Traceback" not in second.output
     again = yaml.safe_load((tmp_path / "stacks" / "Pulumi.dev.yaml").read_text())["config"]
     assert {k: again[k] for k in generated} == generated, "secrets are generated once"
+    status = runner.invoke(
+        app, ["status", "--phase", "scale", "--stack", "dev", "--catalog", str(tmp_path / "catalog.yaml"), "--json"]
+    )
+    assert "no stack" not in status.stdout, "the stack the preview made is opened, not refused"
+
+
+@pytest.mark.parametrize("command", [["status", "--phase", "scale"], ["destroy", "--phase", "scale", "--yes"]])
+def test_status_and_destroy_never_create_a_stack(
+    pulumi_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """Reading or deleting a stack that does not exist says so; it used to create an empty one on the way."""
+    import shutil
+
+    from ..helpers.paths import ROOT
+
+    shutil.copy(ROOT / "catalog.yaml", tmp_path / "catalog.yaml")
+    backend = tmp_path / "state"
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    args = [
+        *command,
+        "--stack",
+        "nosuch",
+        "--backend",
+        f"file://{backend}",
+        "--catalog",
+        str(tmp_path / "catalog.yaml"),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "no stack 'nosuch'" in result.stderr and "aipair deploy --phase scale --stack nosuch" in result.stderr
+    assert not list(backend.rglob("nosuch*")), "nothing was created in the backend"

@@ -17,16 +17,18 @@ import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
 from .paths import ROOT
 
 READY_TIMEOUT = 120.0
+T = TypeVar("T")
 ADMIN_TOKEN_BYTES = 24
 SERVICE_CIDR = "10.96.0.0/24"
 
@@ -313,3 +315,17 @@ class Cluster:
 
     def list(self, path: str, **params: str) -> list[dict[str, object]]:
         return list(self.http.get(path, params=params).raise_for_status().json()["items"])
+
+
+def wait_until(
+    what: str, check: Callable[[], T | None], *, timeout: float, explain: Callable[[], str] | None = None
+) -> T:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` (and ``explain()``) after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f} s: {what}" + (f"\n{explain()}" if explain else ""))
+        time.sleep(0.5)

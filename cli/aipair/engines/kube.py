@@ -270,9 +270,9 @@ def read_namespace(
             scaling = client.AutoscalingV2Api(api)
             _require_namespace(core, namespace, server, timeout)
             workloads = (
-                *(_deployment(d) for d in apps.list_namespaced_deployment(namespace, _request_timeout=timeout).items),
+                *(_replicated(d) for d in apps.list_namespaced_deployment(namespace, _request_timeout=timeout).items),
                 *(
-                    _stateful_set(s)
+                    _replicated(s)
                     for s in apps.list_namespaced_stateful_set(namespace, _request_timeout=timeout).items
                 ),
                 *(_job(j) for j in batch.list_namespaced_job(namespace, _request_timeout=timeout).items),
@@ -396,13 +396,14 @@ def _selector(selector: object) -> Selector:
     )
 
 
-def _deployment(item: object) -> Workload:
-    from kubernetes.client import V1Deployment
+def _replicated(item: object) -> Workload:
+    """A Deployment or a StatefulSet: the two report their replicas under the same names."""
+    from kubernetes.client import V1Deployment, V1StatefulSet
 
-    assert isinstance(item, V1Deployment) and item.metadata and item.spec
+    assert isinstance(item, V1Deployment | V1StatefulSet) and item.metadata and item.spec
     status = item.status
     return Workload(
-        kind="Deployment",
+        kind="Deployment" if isinstance(item, V1Deployment) else "StatefulSet",
         name=str(item.metadata.name),
         selector=_selector(item.spec.selector),
         generation=item.metadata.generation or 0,
@@ -410,26 +411,6 @@ def _deployment(item: object) -> Workload:
         desired=item.spec.replicas if item.spec.replicas is not None else 1,
         updated=(status.updated_replicas if status else None) or 0,
         ready=(status.ready_replicas if status else None) or 0,
-        available=(status.available_replicas if status else None) or 0,
-        conditions=_conditions(status.conditions if status else None),
-    )
-
-
-def _stateful_set(item: object) -> Workload:
-    from kubernetes.client import V1StatefulSet
-
-    assert isinstance(item, V1StatefulSet) and item.metadata and item.spec
-    status = item.status
-    ready = (status.ready_replicas if status else None) or 0
-    return Workload(
-        kind="StatefulSet",
-        name=str(item.metadata.name),
-        selector=_selector(item.spec.selector),
-        generation=item.metadata.generation or 0,
-        observed_generation=(status.observed_generation if status else None) or 0,
-        desired=item.spec.replicas if item.spec.replicas is not None else 1,
-        updated=(status.updated_replicas if status else None) or 0,
-        ready=ready,
         available=(status.available_replicas if status else None) or 0,
         conditions=_conditions(status.conditions if status else None),
     )

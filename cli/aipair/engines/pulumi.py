@@ -19,6 +19,7 @@ from pydantic import Field, JsonValue
 from ..catalog.model import Catalog
 from ..catalog.secrets import GenerateSecret
 from ..errors import AipairError, Unavailable, UsageError
+from ..redact import redact_url
 from ..results import Result
 from .files import create_exclusive, remove_stale_temporaries
 from .locks import locked
@@ -131,8 +132,9 @@ def passphrase(stacks_dir: Path) -> str:
     return value
 
 
-def open_stack(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None) -> Any:
-    """The Automation API stack (created on first use) running aipair.stack.build inline."""
+def open_stack(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None, create: bool = True) -> Any:
+    """The Automation API stack running aipair.stack.build inline: created on first use by a deploy; status and
+    destroy (``create=False``) only open one that exists, and say so when it does not."""
     from pulumi import automation as auto
 
     from .pulumi_program import build
@@ -157,7 +159,15 @@ def open_stack(catalog: Catalog, root: Path, stack_name: str, *, backend: str | 
     def program() -> None:
         build(catalog)
 
-    return auto.create_or_select_stack(stack_name=stack_name, project_name="aipair", program=program, opts=options)
+    if create:
+        return auto.create_or_select_stack(stack_name=stack_name, project_name="aipair", program=program, opts=options)
+    try:
+        return auto.select_stack(stack_name=stack_name, project_name="aipair", program=program, opts=options)
+    except auto.StackNotFoundError:
+        raise UsageError(
+            f"no stack {stack_name!r} in {redact_url(backend_url)}: deploy it first "
+            f"(`aipair deploy --phase scale --stack {stack_name}`), or name another with --stack / --backend"
+        ) from None
 
 
 def _prepare(catalog: Catalog, root: Path, stack_name: str, backend: str | None) -> tuple[Any, list[str]]:
@@ -223,7 +233,7 @@ def destroy(
 ) -> StackResult:
     with _pulumi_errors():
         pulumi_cli()
-        stack = open_stack(catalog, root, stack_name, backend=backend)
+        stack = open_stack(catalog, root, stack_name, backend=backend, create=False)
         result = stack.destroy(on_output=on_output)
         return StackResult(stack=stack_name, action="destroy", changes=dict(result.summary.resource_changes or {}))
 
@@ -231,7 +241,7 @@ def destroy(
 def outputs(catalog: Catalog, root: Path, stack_name: str, *, backend: str | None) -> StackResult:
     with _pulumi_errors():
         pulumi_cli()
-        stack = open_stack(catalog, root, stack_name, backend=backend)
+        stack = open_stack(catalog, root, stack_name, backend=backend, create=False)
         values = {key: value.value for key, value in stack.outputs().items()}
         resources = len(stack.export_stack().deployment.get("resources", []))
         return StackResult(stack=stack_name, action="status", changes={"resources": resources}, outputs=values)
