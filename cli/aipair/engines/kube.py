@@ -271,10 +271,7 @@ def read_namespace(
             _require_namespace(core, namespace, server, timeout)
             workloads = (
                 *(_replicated(d) for d in apps.list_namespaced_deployment(namespace, _request_timeout=timeout).items),
-                *(
-                    _replicated(s)
-                    for s in apps.list_namespaced_stateful_set(namespace, _request_timeout=timeout).items
-                ),
+                *(_replicated(s) for s in apps.list_namespaced_stateful_set(namespace, _request_timeout=timeout).items),
                 *(_job(j) for j in batch.list_namespaced_job(namespace, _request_timeout=timeout).items),
             )
             pods = tuple(_pod(p) for p in core.list_namespaced_pod(namespace, _request_timeout=timeout).items)
