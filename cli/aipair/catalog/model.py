@@ -172,6 +172,19 @@ class UpgradePolicy(Strict):
     group: Slug | None = Field(default=None, description="Services in one group move in lockstep.")
 
 
+class KnownDifferences(Strict):
+    """What the catalog knowingly says differently from the image's own config (`catalog verify --images`)."""
+
+    ports: list[PortNumber] = Field(
+        default_factory=list,
+        description="Ports the service listens on although the image does not declare them (no EXPOSE): "
+        "`catalog verify --images` accepts them, with this reason as the note.",
+    )
+    reason: Annotated[str, StringConstraints(min_length=1)] = Field(
+        description="Why the catalog differs from the image, e.g. 'the admin port is set by an env var'."
+    )
+
+
 class Service(Strict):
     description: str = ""
     layer: Layer
@@ -213,6 +226,11 @@ class Service(Strict):
     resources: Resources | None = None
     scale: Scale = Field(default_factory=Scale)
     runs_as_root: bool = Field(default=False, description="The image cannot run as a non-root user.")
+    known_differences: KnownDifferences | None = Field(
+        default=None,
+        description="Where the image's config knowingly differs from the catalog (ports it listens on without "
+        "declaring them): `catalog verify --images` accepts these, naming the reason.",
+    )
     upgrade: UpgradePolicy = Field(default_factory=UpgradePolicy)
     smoke: list[SmokeTest] = Field(default_factory=list)
     databases: list[Database] = Field(

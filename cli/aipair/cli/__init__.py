@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import __version__
-from . import catalog, deploy, flows, host, render, upgrade
+from . import catalog, deploy, flows, host, images, render, upgrade
 from .guard import GuardedGroup
 
 app = typer.Typer(
@@ -39,6 +39,7 @@ app.command("down")(deploy.down)
 app.add_typer(host.mocks_app, name="mocks")
 app.add_typer(upgrade.app, name="upgrade")
 app.add_typer(flows.app, name="flows")
+app.add_typer(images.app, name="images")
 app.add_typer(host.host_app, name="host")
 app.command("rollback")(upgrade.rollback)
 

@@ -87,6 +87,49 @@ def graph(catalog: CatalogOption = DEFAULT_CATALOG,
         conclude(order, json_output, lambda shown: show_start_order(shown, fmt.value))
 
 
+@app.command("verify")
+def verify(catalog: CatalogOption = DEFAULT_CATALOG,
+           images: Annotated[bool, typer.Option("--images", help="Check each service's image in its registry.")
+                             ] = False,
+           service: Annotated[Optional[list[str]], typer.Option("--service", "-s", metavar="NAME",
+                                                                help="Only this service (repeat for more).")
+                              ] = None,
+           json_output: JsonOption = False) -> None:
+    """Check the catalog's assumptions against the images themselves, read from their registries.
+
+    Per service: linux/amd64 is offered; the health check's program is on the image's PATH; each port is
+    exposed by the image (or listed in known_differences.ports); runs_as_root matches the image's user;
+    each volume path exists or can be created by that user. Credentials are those of `docker login`.
+
+    Exit 0 when every check passes (warnings allowed), 1 when one fails or an image cannot be read,
+    2 for an unknown service, 3 when no image could be read at all.
+
+    \b
+    Examples:
+      aipair catalog verify --images
+      aipair catalog verify --images --service qdrant --service web --json
+    """
+    from ..errors import UsageError
+    from ..ops import images as image_ops
+    from . import exits
+    from .output import emit, progress, reporting
+    from .present.images import show_verify
+
+    with reporting(json_output):
+        if not images:
+            raise UsageError("say what to verify: --images (check each service's image in its registry)")
+        loaded = load(catalog)
+        with progress(json_output) as report:
+            result = image_ops.verify_images(loaded, image_ops.registry_inspector(), service or None, report)
+        if json_output:
+            emit(result)
+        else:
+            show_verify(result)
+        if result.all_unreachable:
+            raise typer.Exit(int(exits.ExitCode.UNAVAILABLE))
+        exits.finish(result)
+
+
 @app.command("schema")
 def schema(out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")
                           ] = None) -> None:
