@@ -1,4 +1,6 @@
-"""The OCI distribution API over httpx: tags (paginated) and manifest digests of any v2 registry.
+"""The OCI distribution API over httpx: tags (paginated) and manifest digests of any v2 registry, and
+the image itself for engines/image_inspect.py: the manifest through an index, the config blob, layer blobs
+streamed, every document and blob checked against its sha256 digest and bounded by IMAGE (engines/limits.py).
 
 Handles what Docker Hub, GHCR and Quay do: an anonymous bearer token fetched after a
 `WWW-Authenticate: Bearer` challenge, basic auth from the Docker config for private registries,
@@ -22,7 +24,7 @@ import math
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -282,7 +284,7 @@ class RegistryClient:
 
     async def stream_blob(
         self, ref: ImageRef, digest: str, size: int, *, max_bytes: int, what: str = "layer"
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The bytes of a blob as they arrive, never held whole. Refused before reading when ``size`` (what
         the manifest declares) is over ``max_bytes``; stopped when the registry sends more than ``size``;
         at the end, a length or sha256 that does not match is an error naming the blob. Use it under
@@ -310,7 +312,7 @@ class RegistryClient:
                         )
                     hasher.update(chunk)
                     yield chunk
-            except httpx.TransportError as exc:
+            except httpx.HTTPError as exc:  # a broken connection, or a Content-Encoding that does not decode
                 raise RegistryError(
                     f"{ref.registry}/{ref.path}: reading the {what} blob {digest} failed: "
                     f"{exc.__class__.__name__}: {redact_urls_in(str(exc))}"
