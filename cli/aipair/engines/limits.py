@@ -255,3 +255,43 @@ def get_once(url: str, bounds: Bounds) -> Answer:
         client.stream("GET", url) as response,
     ):
         return read_sync(response, bounds.max_bytes)
+
+
+@dataclass(frozen=True)
+class ImageBounds:
+    """The bounds of reading one image from a registry (engines/image_inspect.py); tests pass smaller ones."""
+
+    deadline: float  # seconds for one whole image: index, manifest, config and every layer
+    max_manifest_bytes: int  # bytes of one index or manifest document
+    max_config_bytes: int  # bytes of the config blob
+    max_layers: int  # layers of one image
+    max_layer_bytes: int  # compressed bytes of one layer, as the manifest declares and as sent
+    max_image_bytes: int  # compressed bytes of all the layers of one image
+    max_unpacked_bytes: int  # bytes of the tar streams once decompressed (a zstd or gzip bomb stops here)
+    max_entries: int  # tar entries over all the layers of one image (each one kept in the filesystem index)
+    max_header_bytes: int  # one GNU long name or PAX extended header
+
+
+GIB = 1024 * MIB
+
+IMAGE = ImageBounds(
+    # a 5 GiB image at a modest 50 MB/s takes under 2 minutes; 15 minutes allows a slow link, and a registry
+    # trickling bytes cannot hold `catalog verify --images` longer than this per image
+    deadline=900.0,
+    # distribution itself refuses manifests over 4 MiB (its default max manifest body size)
+    max_manifest_bytes=4 * MIB,
+    # a config is the image's settings plus its history, a few KiB to some hundreds; 8 MiB is far past honest
+    max_config_bytes=8 * MIB,
+    # overlayfs mounts at most 128 lower layers (Docker refuses more), so no runnable image has more
+    max_layers=128,
+    # the largest images we know (CUDA, ML frameworks) have single layers of a few GiB compressed
+    max_layer_bytes=8 * GIB,
+    # twice the largest honest image we know; a pull of more would fill most hosts' disks anyway
+    max_image_bytes=20 * GIB,
+    # layers compress 2-5x; 100 GiB of tar stops a decompression bomb long before the deadline is needed
+    max_unpacked_bytes=100 * GIB,
+    # a full distribution image (e.g. ubuntu with build tools) has ~100k paths; each costs ~200 bytes of index
+    max_entries=2_000_000,
+    # PATH_MAX is 4096; PAX headers of honest images carry a path, a link and a few times: 1 MiB is plenty
+    max_header_bytes=1 * MIB,
+)

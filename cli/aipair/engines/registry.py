@@ -1,4 +1,6 @@
-"""The OCI distribution API over httpx: tags (paginated) and manifest digests of any v2 registry.
+"""The OCI distribution API over httpx: tags (paginated) and manifest digests of any v2 registry, and
+the image itself for engines/image_inspect.py: the manifest through an index, the config blob, layer blobs
+streamed, every document and blob checked against its sha256 digest and bounded by IMAGE (engines/limits.py).
 
 Handles what Docker Hub, GHCR and Quay do: an anonymous bearer token fetched after a
 `WWW-Authenticate: Bearer` challenge, basic auth from the Docker config for private registries,
@@ -16,12 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import math
 import os
 import re
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncGenerator, Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,7 +34,8 @@ import httpx
 from ..catalog.images import DOCKER_HUB, ImageRef, check_digest
 from ..errors import AipairError
 from ..redact import redact_url, redact_urls_in
-from .limits import REGISTRY, Answer, BoundExceeded, Bounds, read_async
+from .image_facts import PLATFORM
+from .limits import IMAGE, KIB, MIB, REGISTRY, Answer, BoundExceeded, Bounds, ImageBounds, read_async
 
 MANIFEST_TYPES = ", ".join(
     [
@@ -45,6 +50,32 @@ LINK_RE = re.compile(r"<([^>]+)>;\s*rel=\"?next\"?")
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")  # the OCI distribution spec's tag grammar
 T = TypeVar("T")
 Origin = tuple[str, str, int | None]
+
+
+INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """A blob or manifest as a manifest names it."""
+
+    media_type: str
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ResolvedManifest:
+    """The image manifest for one platform. ``digest`` is the platform manifest's (the top document's when
+    ``has_platform`` is False); ``index_digest`` the index's when the reference named one; ``platforms``
+    every platform of the index (empty for a single manifest: its platform is in its config)."""
+
+    digest: str
+    index_digest: str | None
+    platforms: list[str]
+    has_platform: bool
+    config: Descriptor | None
+    layers: list[Descriptor]
 
 
 class RegistryError(AipairError):
@@ -174,6 +205,132 @@ class RegistryClient:
         self._cache[key] = (time.monotonic() + self._cache_seconds, digest)
         return str(digest)
 
+    async def manifest(
+        self, ref: ImageRef, reference: str, platform: str = PLATFORM, *, limits: ImageBounds = IMAGE
+    ) -> ResolvedManifest:
+        """The image manifest of ``reference`` (a tag or a digest) for ``platform``, through an index.
+
+        Each document's sha256 is checked against the digest it was asked by (a tag: against the
+        Docker-Content-Digest the registry sends, when it sends one). An index without ``platform`` is no
+        error: ``has_platform`` is False and ``platforms`` says what it offers."""
+        return await self._bounded(
+            self._resolve(ref, reference, platform, limits), ref, f"reading the manifest of {reference}"
+        )
+
+    async def _resolve(self, ref: ImageRef, reference: str, platform: str, limits: ImageBounds) -> ResolvedManifest:
+        top, body = await self._manifest_document(ref, reference, limits)
+        kind = body.get("mediaType") or ""
+        if kind in INDEX_TYPES or ("manifests" in body and "layers" not in body):
+            entries = body.get("manifests")
+            if not isinstance(entries, list):
+                raise RegistryError(f"{ref.registry}/{ref.path}@{top}: the index has no list of manifests")
+            platforms: list[str] = []
+            chosen: Descriptor | None = None
+            for entry in entries:
+                named = _platform_of(entry)
+                if named is None:
+                    continue  # attestations and other non-image entries (platform unknown/unknown)
+                if named not in platforms:
+                    platforms.append(named)
+                if chosen is None and _platform_matches(named, platform):
+                    chosen = _descriptor(entry, ref, "index entry")
+            if chosen is None:
+                return ResolvedManifest(top, top, platforms, False, None, [])
+            digest, image = await self._manifest_document(ref, chosen.digest, limits)
+            if "layers" not in image:
+                raise RegistryError(
+                    f"{ref.registry}/{ref.path}@{digest}: the {platform} entry of the index is not an image manifest"
+                )
+            return _image_manifest(ref, digest, top, platforms, image)
+        if "layers" not in body:
+            raise RegistryError(f"{ref.registry}/{ref.path}@{top}: neither an image index nor an image manifest")
+        return _image_manifest(ref, top, None, [], body)
+
+    async def _manifest_document(
+        self, ref: ImageRef, reference: str, limits: ImageBounds
+    ) -> tuple[str, dict[str, Any]]:
+        """One manifest or index, its digest verified; (its digest, its JSON)."""
+        answer = await self._request(
+            "GET", f"{base_url(ref)}/v2/{ref.path}/manifests/{reference}", ref, headers={"Accept": MANIFEST_TYPES}
+        )
+        if len(answer.content) > limits.max_manifest_bytes:
+            raise RegistryError(
+                f"{ref.registry}/{ref.path}:{reference}: the manifest is {len(answer.content) // KIB} KiB, over the "
+                f"{limits.max_manifest_bytes // KIB} KiB bound (IMAGE.max_manifest_bytes in engines/limits.py)"
+            )
+        actual = "sha256:" + hashlib.sha256(answer.content).hexdigest()
+        expected = reference if reference.startswith("sha256:") else answer.headers.get("docker-content-digest")
+        if expected and expected.startswith("sha256:") and expected != actual:
+            raise RegistryError(
+                f"{ref.registry}/{ref.path}:{reference}: the manifest's bytes do not match its digest "
+                f"{expected} (they hash to {actual}); refused"
+            )
+        return actual, _json_object(answer, ref)
+
+    async def blob_json(self, ref: ImageRef, digest: str, size: int, *, max_bytes: int) -> dict[str, Any]:
+        """A small JSON blob (the image config): at most ``max_bytes``, its digest verified."""
+
+        async def read() -> dict[str, Any]:
+            chunks = [chunk async for chunk in self.stream_blob(ref, digest, size, max_bytes=max_bytes, what="config")]
+            try:
+                body = json.loads(b"".join(chunks))
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                raise RegistryError(f"{ref.registry}/{ref.path}: the config blob {digest} is not a JSON object")
+            return body
+
+        return await self._bounded(read(), ref, f"reading the config blob {digest}")
+
+    async def stream_blob(
+        self, ref: ImageRef, digest: str, size: int, *, max_bytes: int, what: str = "layer"
+    ) -> AsyncGenerator[bytes, None]:
+        """The bytes of a blob as they arrive, never held whole. Refused before reading when ``size`` (what
+        the manifest declares) is over ``max_bytes``; stopped when the registry sends more than ``size``;
+        at the end, a length or sha256 that does not match is an error naming the blob. Use it under
+        ``contextlib.aclosing`` so that the connection closes when the reader stops early."""
+        try:
+            check_digest(digest)
+        except ValueError as exc:
+            raise RegistryError(f"{ref.registry}/{ref.path}: the manifest names a {what} blob {exc}") from None
+        if size < 0 or size > max_bytes:
+            raise RegistryError(
+                f"{ref.registry}/{ref.path}: the {what} blob {digest} is {_mib(size)}, over the {_mib(max_bytes)} "
+                f"bound on one {what} (engines/limits.py); not read"
+            )
+        response = await self._open_checked(f"{base_url(ref)}/v2/{ref.path}/blobs/{digest}", ref)
+        try:
+            hasher = hashlib.sha256()
+            received = 0
+            try:
+                async for chunk in response.aiter_bytes():
+                    received += len(chunk)
+                    if received > size:
+                        raise RegistryError(
+                            f"{ref.registry}/{ref.path}: the {what} blob {digest} is longer than the {size} bytes "
+                            "its manifest declares; stopped"
+                        )
+                    hasher.update(chunk)
+                    yield chunk
+            except httpx.HTTPError as exc:  # a broken connection, or a Content-Encoding that does not decode
+                raise RegistryError(
+                    f"{ref.registry}/{ref.path}: reading the {what} blob {digest} failed: "
+                    f"{exc.__class__.__name__}: {redact_urls_in(str(exc))}"
+                ) from None
+            if received != size:
+                raise RegistryError(
+                    f"{ref.registry}/{ref.path}: the {what} blob {digest} ended after {received} of the {size} bytes "
+                    "its manifest declares"
+                )
+            actual = "sha256:" + hasher.hexdigest()
+            if actual != digest:
+                raise RegistryError(
+                    f"{ref.registry}/{ref.path}: the {what} blob {digest} does not match its digest "
+                    f"(its bytes hash to {actual}); refused"
+                )
+        finally:
+            await response.aclose()
+
     def _cached(self, key: str) -> Any:
         entry = self._cache.get(key)
         return entry[1] if entry and entry[0] > time.monotonic() else None
@@ -226,13 +383,35 @@ class RegistryClient:
         )
 
     async def _request(self, method: str, url: str, ref: ImageRef, headers: dict[str, str] | None = None) -> Answer:
+        answer, _ = await self._exchange(method, url, ref, headers, keep_open=False)
+        return answer
+
+    async def _open_checked(self, url: str, ref: ImageRef, headers: dict[str, str] | None = None) -> httpx.Response:
+        """A GET whose successful answer is returned open, to be streamed (same credentials, retries and
+        redirect rules as _request); the caller closes it."""
+        answer, response = await self._exchange("GET", url, ref, headers, keep_open=True)
+        if response is None:
+            raise RegistryError(f"{ref.registry}/{ref.path}: HTTP {answer.status_code} where a blob was expected")
+        return response
+
+    async def _exchange(
+        self, method: str, url: str, ref: ImageRef, headers: dict[str, str] | None, *, keep_open: bool
+    ) -> tuple[Answer, httpx.Response | None]:
+        """The request with its token negotiation and retries. With ``keep_open``, a 2xx answer's body is
+        not read: the open response comes back with an empty Answer; every other answer is read (bounded)."""
         headers = dict(headers or {})
         scope = f"repository:{ref.path}:pull"
         registry = origin(base_url(ref))
         for attempt in range(self._max_retries + 1):
             token = self._tokens.get((ref.registry, scope))
             try:
-                answer = await self._send(method, url, ref, headers, token, registry)
+                response = await self._open(method, url, ref, headers, token, registry)
+                if keep_open and 200 <= response.status_code < 300:
+                    return _answer_of(response, b""), response
+                try:
+                    answer = await self._read(response, ref)
+                finally:
+                    await response.aclose()
             except httpx.TransportError as exc:
                 if attempt == self._max_retries:
                     raise RegistryError(
@@ -252,7 +431,7 @@ class RegistryClient:
             if answer.status_code == 429 and attempt < self._max_retries:
                 await asyncio.sleep(_retry_after(answer, self._limits.max_retry_after))
                 continue
-            return self._checked(answer, ref)
+            return self._checked(answer, ref), None
         raise RegistryError(f"{ref.registry}: gave up after {self._max_retries} retries")  # pragma: no cover
 
     async def _send(
@@ -266,6 +445,28 @@ class RegistryClient:
     ) -> Answer:
         """One request, its redirects followed; ``authorization`` goes along only to ``owner``'s origin,
         and a redirect from https to plain http is refused."""
+        response = await self._open(method, url, ref, headers, authorization, owner)
+        try:
+            return await self._read(response, ref)
+        finally:
+            await response.aclose()
+
+    async def _read(self, response: httpx.Response, ref: ImageRef) -> Answer:
+        try:
+            return await read_async(response, self._limits.max_bytes)
+        except BoundExceeded as exc:
+            raise RegistryError(f"{ref.registry}/{ref.path}: the registry {exc}") from None
+
+    async def _open(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        ref: ImageRef,
+        headers: dict[str, str],
+        authorization: str | None,
+        owner: Origin,
+    ) -> httpx.Response:
+        """As _send, but the final response is returned unread and open (streamed): the caller closes it."""
         target = httpx.URL(url)
         for _ in range(self._limits.max_redirects + 1):
             sent = dict(headers)
@@ -273,25 +474,16 @@ class RegistryClient:
                 sent["Authorization"] = authorization
             self.requests += 1
             response = await self._client.send(self._client.build_request(method, target, headers=sent), stream=True)
-            try:
-                if response.has_redirect_location:
-                    following = target.join(response.headers["location"])
-                    if following.scheme not in ("http", "https") or (target.scheme, following.scheme) == (
-                        "https",
-                        "http",
-                    ):
-                        raise RegistryError(
-                            f"{ref.registry}/{ref.path}: refused a redirect from {target.scheme} to "
-                            f"{redact_url(str(following))}"
-                        )
-                    target = following
-                    continue
-                try:
-                    return await read_async(response, self._limits.max_bytes)
-                except BoundExceeded as exc:
-                    raise RegistryError(f"{ref.registry}/{ref.path}: the registry {exc}") from None
-            finally:
-                await response.aclose()
+            if not response.has_redirect_location:
+                return response
+            await response.aclose()
+            following = target.join(response.headers["location"])
+            if following.scheme not in ("http", "https") or (target.scheme, following.scheme) == ("https", "http"):
+                raise RegistryError(
+                    f"{ref.registry}/{ref.path}: refused a redirect from {target.scheme} to "
+                    f"{redact_url(str(following))}"
+                )
+            target = following
         raise RegistryError(
             f"{ref.registry}/{ref.path}: more than {self._limits.max_redirects} redirects (engines/limits.py)"
         )
@@ -346,6 +538,61 @@ class RegistryClient:
         if answer.status_code >= 400:
             raise RegistryError(f"{ref.registry}/{ref.path}: HTTP {answer.status_code}")
         return answer
+
+
+def _mib(size: int) -> str:
+    return f"{size / MIB:.1f} MiB" if size >= MIB else f"{size} bytes"
+
+
+def _descriptor(entry: object, ref: ImageRef, what: str) -> Descriptor:
+    """A descriptor from untrusted JSON: media type, a canonical sha256 digest and a non-negative size."""
+    if isinstance(entry, dict):
+        digest, size, kind = entry.get("digest"), entry.get("size"), entry.get("mediaType", "")
+        if isinstance(digest, str) and isinstance(size, int) and size >= 0 and isinstance(kind, str):
+            try:
+                return Descriptor(kind, check_digest(digest), size)
+            except ValueError:
+                pass
+    raise RegistryError(f"{ref.registry}/{ref.path}: an {what} is not a descriptor (mediaType, sha256 digest, size)")
+
+
+def _platform_of(entry: object) -> str | None:
+    """``os/arch[/variant]`` of an index entry; None for entries that are no image (attestations)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("platform"), dict):
+        return None
+    annotations = entry.get("annotations")
+    if isinstance(annotations, dict) and "vnd.docker.reference.type" in annotations:
+        return None
+    platform = entry["platform"]
+    parts = [platform.get("os"), platform.get("architecture"), platform.get("variant")]
+    if not all(isinstance(part, str) and part for part in parts[:2]) or "unknown" in parts[:2]:
+        return None
+    return "/".join(part for part in parts if isinstance(part, str) and part)
+
+
+def _platform_matches(offered: str, wanted: str) -> bool:
+    """linux/amd64 matches linux/amd64/v3 too (a variant is a refinement); linux/arm64/v8 only itself."""
+    return offered == wanted or offered.startswith(wanted + "/")
+
+
+def _image_manifest(
+    ref: ImageRef, digest: str, index_digest: str | None, platforms: list[str], body: dict[str, Any]
+) -> ResolvedManifest:
+    layers = body.get("layers")
+    if not isinstance(layers, list):
+        raise RegistryError(f"{ref.registry}/{ref.path}@{digest}: the manifest's layers are not a list")
+    return ResolvedManifest(
+        digest,
+        index_digest,
+        platforms,
+        True,
+        _descriptor(body.get("config"), ref, "image config"),
+        [_descriptor(layer, ref, "image layer") for layer in layers],
+    )
+
+
+def _answer_of(response: httpx.Response, content: bytes) -> Answer:
+    return Answer(response.status_code, response.reason_phrase, response.headers, response.url, content)
 
 
 def _json_object(answer: Answer, ref: ImageRef) -> dict[str, Any]:
