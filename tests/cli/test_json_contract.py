@@ -222,7 +222,7 @@ CASES: dict[str, tuple[Result, list[str], dict[str, list[str]]]] = {
     "upgrade check": (
         CheckReport(ok=True, due=1, services=[CheckRow(service="web", image="r/web", current="1.0")]),
         ["ok", "due", "services"],
-        {"services": ["service", "image", "current", "candidate", "newest", "digest", "error"]},
+        {"services": ["service", "image", "current", "candidate", "newest", "digest", "error", "assumptions"]},
     ),
     "upgrade validate": (
         ValidationReport(
@@ -241,6 +241,7 @@ CASES: dict[str, tuple[Result, list[str], dict[str, list[str]]]] = {
             "ok",
             "stage",
             "services",
+            "assumptions",
             "flows",
             "smoke",
             "logs",

@@ -42,20 +42,29 @@ def check(catalog: CatalogOption = DEFAULT_CATALOG,
               "--candidates-file", dir_okay=False,
               help="Also write the candidates as a JSON list of {service, version} (what the Kestra watch flow "
                    "and CI matrices iterate over); an empty list when nothing is due.")] = None,
+          inspect: Annotated[bool, typer.Option(
+              "--inspect/--no-inspect",
+              help="Read each candidate's image from the registry first (config and layers, no engine) and "
+                   "reject one that breaks what the catalog assumes and the current image keeps: the probe "
+                   "program, the user, the ports, linux/amd64.")] = True,
           json_output: JsonOption = False) -> None:
-    """Ask each image's registry for its tags; show current, newest allowed candidate, newest overall, digest.
+    """Ask each image's registry for its tags; show current, newest allowed candidate, newest overall, digest,
+    and whether the candidate keeps the catalog's assumptions about its image.
 
-    Exit codes for CI: 0 nothing is due, 10 candidates exist, 1 a registry could not be read.
+    Exit codes for CI: 0 nothing is due, 10 candidates exist, 1 a registry could not be read or a candidate
+    is rejected (it is then left out of --candidates-file; the table says why).
     Registries: Docker Hub, GHCR, Quay or any v2 registry; credentials from `docker login`.
 
     Example:  aipair upgrade check --json --candidates-file candidates.json
     """
+    from ..ops import images
     from ..ops.upgrade.check import check as run_check
     from .output import conclude, reporting
     from .present.upgrade import show_check
 
     with reporting(json_output):
-        report = run_check(load(catalog), concurrency=concurrency, candidates_file=candidates_file)
+        report = run_check(load(catalog), concurrency=concurrency, candidates_file=candidates_file,
+                           inspector=images.registry_inspector() if inspect else None)
         conclude(report, json_output, show_check)
 
 
@@ -65,15 +74,22 @@ def validate(service: Annotated[str, typer.Argument(help="Service to try, as in 
              catalog: CatalogOption = DEFAULT_CATALOG, host: HostOption = None, timeout: HealthTimeoutOption = 300,
              report_file: Annotated[Optional[Path], typer.Option("--report", help="Write the JSON report here.",
                                                                  dir_okay=False)] = None,
+             inspect: Annotated[bool, typer.Option(
+                 "--inspect/--no-inspect",
+                 help="Read the candidate's image from the registry first; one that breaks what the catalog "
+                      "assumes and the current image keeps fails at stage 'image' with nothing run.")] = True,
              json_output: JsonOption = False) -> None:
     """Run a candidate with its dependencies in a throw-away project, wait for health, run the smoke tests.
 
+    First the candidate's image is read from its registry (no engine): a candidate whose probe program,
+    user, ports or linux/amd64 no longer match what the catalog assumes fails before anything runs.
     The throw-away project has its own name, networks and volumes and publishes no host port, so the
     running platform is never touched; it is always torn down, also on failure or Ctrl-C.
     Exit code 0 when the candidate passes, 1 when it fails.
 
     Example:  aipair upgrade validate qdrant v1.13.5 --report qdrant.json
     """
+    from ..ops import images
     from ..ops.upgrade.validate import validate as run_validate
     from .output import conclude, progress, reporting
     from .present.upgrade import show_validation
@@ -82,7 +98,8 @@ def validate(service: Annotated[str, typer.Argument(help="Service to try, as in 
         loaded = load(catalog)
         with progress(json_output) as report:
             result = run_validate(loaded, service, version, host=host, timeout=timeout, report=report,
-                                  report_file=report_file)
+                                  report_file=report_file,
+                                  inspector=images.registry_inspector() if inspect else None)
         conclude(result, json_output, show_validation)
 
 

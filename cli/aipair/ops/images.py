@@ -21,6 +21,7 @@ from ..catalog.model import Catalog, Service
 from ..catalog.probes import CommandHealth, HttpHealth, TcpHealth
 from ..engines.image_facts import PLATFORM, PROBE_PROGRAMS, ImageFacts, PathInfo
 from ..errors import Unavailable, UsageError, suggest
+from ..redact import redact_urls_in
 from ..results import Result
 from .callbacks import Progress, no_progress
 
@@ -49,13 +50,21 @@ Inspector = Callable[[list[ImageRequest]], list[ImageFacts | InspectFailure]]
 
 
 def registry_inspector() -> Inspector:
-    """The inspector the CLI uses: the registry engine (engines/image_inspect.py).
+    """The inspector the CLI uses: the registry engine (engines/image_inspect.py) with the disk cache, and the
+    user's `docker login` credentials. Each image's error stays its own answer."""
+    from ..engines.image_cache import ImageCache
+    from ..engines.image_inspect import inspect_images
 
-    Not wired yet: the engine is written separately and connected here when both are merged."""
-    raise Unavailable(
-        "reading images from the registry is not available in this build (engines/image_inspect.py is not "
-        "wired into aipair.ops.images.registry_inspector yet)"
-    )
+    def inspect(requests: list[ImageRequest]) -> list[ImageFacts | InspectFailure]:
+        answers = inspect_images([(r.image, r.programs, r.paths) for r in requests], cache=ImageCache())
+        return [
+            answer
+            if isinstance(answer, ImageFacts)
+            else InspectFailure(image=r.image, error=redact_urls_in(str(answer)))
+            for r, answer in zip(requests, answers, strict=True)
+        ]
+
+    return inspect
 
 
 # --- what each service needs looked up ------------------------------------------------------------

@@ -16,11 +16,17 @@ def show_check(report: CheckReport) -> None:
     for row in report.services:
         # registry text is shown, never read as markup
         note = f"[red]{escape(row.error)}[/]" if row.error else escape(row.digest or "")
+        found = row.assumptions
+        if found is not None and found.verdict == "broken":
+            note += f"\n[red]rejected: {escape(found.reasons())}[/]"
+        elif found is not None and found.verdict == "unknown":
+            note += f"\n[yellow]image not read: {escape(found.error or '')}[/]"
+        candidate = escape(row.candidate or "-")
         view.add_row(
             escape(row.service),
             escape(row.image),
             escape(row.current),
-            f"[green]{escape(row.candidate)}[/]" if row.candidate else "-",
+            f"[red]{candidate}[/]" if row.rejected else (f"[green]{candidate}[/]" if row.candidate else "-"),
             escape(row.newest or "-"),
             note,
         )
@@ -28,6 +34,14 @@ def show_check(report: CheckReport) -> None:
 
 
 def show_validation(result: ValidationReport) -> None:
+    found = result.assumptions
+    if found is not None:
+        for check in found.broken:
+            out.print(f"[red]✗[/] image {check.check}: {escape(check.reason)}")
+        if found.verdict == "kept":
+            out.print(f"[green]✓[/] image: keeps the catalog's assumptions ({escape(found.digest or '')})")
+        elif found.verdict == "unknown":
+            out.print(f"[yellow]?[/] image not read: {escape(found.error or '')}")
     for row in result.services:
         mark = "[green]✓[/]" if row.ok else "[red]✗[/]"
         out.print(f"{mark} {escape(row.service)}: {escape(row.state)} {escape(row.health)} ({escape(row.image)})")

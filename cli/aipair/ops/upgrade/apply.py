@@ -37,7 +37,7 @@ from ...errors import AipairError
 from ...render.files import render_all
 from ...results import Result
 from ..callbacks import Deployer
-from .validate import candidate_image
+from .versions import candidate_image
 
 HISTORY = ".aipair/upgrade-history.json"
 

@@ -10,6 +10,8 @@ from ...catalog.model import Catalog
 from ...engines.files import write_json
 from ...engines.registry import RegistryClient, RegistryError
 from ...redact import redact_urls_in
+from ..images import Inspector
+from .assumptions import check_candidates
 from .report import CheckReport, CheckRow
 from .versions import Decision, decide, lockstep
 
@@ -65,12 +67,20 @@ def run_check(
     )
 
 
-def check(catalog: Catalog, *, concurrency: int = 8, candidates_file: Path | None = None) -> CheckReport:
+def check(
+    catalog: Catalog, *, concurrency: int = 8, candidates_file: Path | None = None, inspector: Inspector | None = None
+) -> CheckReport:
     """Every service's candidate; ``candidates_file`` gets the due ones as [{service, version}] (CI matrices,
-    the Kestra watch flow), an empty list when nothing is due."""
+    the Kestra watch flow), an empty list when nothing is due. With an ``inspector`` each candidate's image is
+    read first (ops/upgrade/assumptions.py): one that breaks an assumption is rejected, and not listed."""
     rows = run_check(catalog, concurrency=concurrency)
+    wanted = {r.service: r.candidate for r in rows if r.candidate and not r.error}
+    if inspector is not None and wanted:
+        for name, found in check_candidates(catalog, wanted, inspector).items():
+            next(r for r in rows if r.service == name).assumptions = found
     if candidates_file is not None:
         write_json(
             candidates_file, [{"service": r.service, "version": r.candidate} for r in rows if r.due], indent=None
         )
-    return CheckReport(ok=not any(r.error for r in rows), due=sum(r.due for r in rows), services=rows)
+    rejected = any(r.rejected for r in rows)
+    return CheckReport(ok=not any(r.error for r in rows) and not rejected, due=sum(r.due for r in rows), services=rows)

@@ -4,6 +4,7 @@ the registry client (httpx and its dependencies cost ~60 ms of start-up)."""
 from __future__ import annotations
 
 from ...results import Result
+from .assumptions import CandidateAssumptions
 
 
 class CheckRow(Result):
@@ -14,15 +15,23 @@ class CheckRow(Result):
     newest: str | None = None
     digest: str | None = None
     error: str | None = None
+    # the candidate's image against the catalog's assumptions (None: not inspected, e.g. --no-inspect)
+    assumptions: CandidateAssumptions | None = None
+
+    @property
+    def rejected(self) -> bool:
+        """The candidate breaks an assumption the current image keeps: nothing of it is run."""
+        return self.assumptions is not None and self.assumptions.verdict == "broken"
 
     @property
     def due(self) -> bool:
-        """A candidate the policy allows, read without error: what `upgrade check` exits 10 for."""
-        return bool(self.candidate) and not self.error
+        """A candidate the policy allows, read without error and not rejected: what `upgrade check` exits 10 for."""
+        return bool(self.candidate) and not self.error and not self.rejected
 
 
 class CheckReport(Result):
-    """What `upgrade check` exits on: 1 when a registry could not be read, else 10 when something is due."""
+    """What `upgrade check` exits on: 1 when a registry could not be read or a candidate is rejected (it breaks
+    an assumption of the catalog), else 10 when something is due."""
 
     ok: bool
     due: int

@@ -31,7 +31,6 @@ import httpx
 from pydantic import Field
 
 from ...catalog.graph import dependency_closure
-from ...catalog.images import ImageRef
 from ...catalog.model import Catalog, Port
 from ...catalog.probes import SmokeTest
 from ...engines import docker as engine
@@ -44,7 +43,10 @@ from ...render.compose import DOCKER_SOCKET, render_compose
 from ...render.files import dump_yaml, render_flows
 from ...results import Result, Seconds
 from ..callbacks import Progress, no_progress
+from ..images import Inspector
 from ..outcome import Outcome
+from .assumptions import CandidateAssumptions, check_candidates
+from .versions import candidate_image
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -58,21 +60,13 @@ class ValidationReport(Result):
     ok: bool = False
     stage: str = "starting"
     services: list[engine.ContainerStatus] = Field(default_factory=list)
+    # the candidate's image against the catalog's assumptions, read before anything runs (None: not inspected)
+    assumptions: CandidateAssumptions | None = None
     flows: list[Outcome] = Field(default_factory=list)  # the candidate Kestra's verdict on each rendered flow
     smoke: list[Outcome] = Field(default_factory=list)
     logs: dict[str, str] = Field(default_factory=dict)
     seconds: Seconds = 0.0
     torn_down: bool = False
-
-
-def candidate_image(image: str, version: str) -> str:
-    """The catalog's image at another tag (a pinned digest belongs to the old tag, so it goes).
-
-    UsageError unless ``version`` is a Docker tag: it ends up in catalog.yaml, URLs and Compose files."""
-    try:
-        return str(ImageRef.parse(image).with_tag(version))
-    except ValueError as exc:
-        raise UsageError(f"{exc}; nothing was changed") from None
 
 
 # What Compose may see of the deployer's environment: enough to find the engine (DOCKER_HOST, DOCKER_CONFIG,
@@ -117,11 +111,26 @@ def validate(
     timeout: int = 300,
     report: Progress = no_progress,
     report_file: Path | None = None,
+    inspector: Inspector | None = None,
 ) -> ValidationReport:
     """Run the candidate; ``report_file`` gets the JSON report (what the Kestra flow keeps as its output).
+    With an ``inspector`` the candidate's image is read from the registry first, and a candidate that breaks
+    an assumption of the catalog (ops/upgrade/assumptions.py) fails at stage "image" with nothing run.
 
     Nothing of the platform's checkout is read: not its compose/.env, not its rendered files."""
-    result = _validate(catalog, service, version, host=host, timeout=timeout, report=report)
+    assumptions = None
+    if inspector is not None:
+        image = candidate_image(catalog.service(service).image, version)  # UsageError before anything is read
+        report(f"reading {image} from its registry")
+        assumptions = check_candidates(catalog, {service: version}, inspector)[service]
+    if assumptions is not None and assumptions.verdict == "broken":
+        result = ValidationReport(
+            service=service, version=version, image=image, project=project_name(catalog, service),
+            stage="image", assumptions=assumptions, torn_down=True,
+        )  # fmt: skip
+    else:
+        result = _validate(catalog, service, version, host=host, timeout=timeout, report=report)
+        result.assumptions = assumptions
     if report_file is not None:
         write_json(report_file, result.to_json())
     return result

@@ -12,7 +12,9 @@ import fnmatch
 import re
 from dataclasses import dataclass
 
+from ...catalog.images import ImageRef
 from ...catalog.model import UpgradePolicy
+from ...errors import UsageError
 
 TAG_RE = re.compile(r"^(?P<prefix>v?)(?P<numbers>\d+(?:\.\d+){0,3})(?P<suffix>-[0-9A-Za-z][0-9A-Za-z.-]*)?$")
 PRERELEASE_RE = re.compile(r"^-(alpha|beta|rc|pre|preview|dev|snapshot)[.-]?\d*", re.IGNORECASE)
@@ -122,3 +124,13 @@ def lockstep(
             chosen = next((t.text for t in allowed[name] if t.numbers == best), None) if best is not None else None
             result[name] = Decision(decisions[name].current, chosen, decisions[name].newest)
     return result
+
+
+def candidate_image(image: str, version: str) -> str:
+    """The catalog's image at another tag (a pinned digest belongs to the old tag, so it goes).
+
+    UsageError unless ``version`` is a Docker tag: it ends up in catalog.yaml, URLs and Compose files."""
+    try:
+        return str(ImageRef.parse(image).with_tag(version))
+    except ValueError as exc:
+        raise UsageError(f"{exc}; nothing was changed") from None
