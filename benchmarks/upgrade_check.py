@@ -26,7 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.test_upgrade_check import _start_registry, push  # noqa: E402  (the tests' real-registry helpers)
+from tests.helpers.registry import push, start_registry  # noqa: E402  (the tests' real-registry helpers)
 
 from aipair.catalog import parse_catalog  # noqa: E402
 from aipair.ops.upgrade.check import run_check  # noqa: E402
@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="aipair-upgrade-bench-") as tmp:
-        address, process = _start_registry(Path(tmp))
+        address, process = start_registry(Path(tmp))
         try:
             for index in range(args.services):
                 push(address, f"bench/svc-{index}", ["1.0.0", "1.0.1", "1.1.0", "2.0.0"])
