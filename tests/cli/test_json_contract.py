@@ -221,7 +221,7 @@ CASES: dict[str, tuple[Result, list[str], dict[str, list[str]]]] = {
     ),
     "upgrade check": (
         CheckReport(ok=True, due=1, services=[CheckRow(service="web", image="r/web", current="1.0")]),
-        ["ok", "due", "services"],
+        ["ok", "due", "rejected", "services"],
         {"services": ["service", "image", "current", "candidate", "newest", "digest", "error", "assumptions"]},
     ),
     "upgrade validate": (

@@ -158,15 +158,19 @@ def test_upgrade_check_rejects_a_candidate_that_drops_the_probe_program(
     candidates = tmp_path / "candidates.json"
     path = catalog(tmp_path, registry)
     code, report = run(env, "upgrade", "check", "--catalog", str(path), "--candidates-file", str(candidates))
-    assert code == 1, report  # a rejected candidate needs someone's attention
+    assert code == 10, report  # api is due and goes on to validation; web's rejection is in the report
+    assert (report["due"], report["rejected"]) == (1, 1)
     rows = {r["service"]: r for r in report["services"]}
     assert rows["web"]["candidate"] == "1.1.0" and rows["web"]["assumptions"]["verdict"] == "broken"
     broken = rows["web"]["assumptions"]["broken"]
     assert [c["check"] for c in broken] == ["probe"] and "wget" in broken[0]["reason"]
     assert rows["api"]["candidate"] == "1.0.1" and rows["api"]["assumptions"]["verdict"] == "kept"
     assert json.loads(candidates.read_text()) == [{"service": "api", "version": "1.0.1"}]
-    skipped = invoke(["upgrade", "check", "--no-inspect", "--catalog", str(path), "--json"], env)
-    assert skipped.exit_code == 10  # without the image stage both are due
+    skipped = run(env, "upgrade", "check", "--no-inspect", "--catalog", str(path))
+    assert skipped[0] == 10 and skipped[1]["due"] == 2  # without the image stage both are due
+    path.write_text(path.read_text().replace("track: patch", "track: none"))  # only web has a candidate now
+    alone, report = run(env, "upgrade", "check", "--catalog", str(path))
+    assert alone == 1 and (report["due"], report["rejected"]) == (0, 1)  # nothing due, a rejection: look at it
 
 
 def test_upgrade_validate_stops_at_the_image_before_anything_runs(

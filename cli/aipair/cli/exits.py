@@ -35,11 +35,15 @@ def for_error(error: AipairError) -> ExitCode:
 
 
 def for_result(result: Result) -> ExitCode:
-    """A result with an ``ok`` verdict fails as 1; `upgrade check` says 10 when candidates are due."""
+    """A result with an ``ok`` verdict fails as 1; `upgrade check` says 10 when candidates are due (see CheckReport)."""
     from ..ops.upgrade.report import CheckReport
 
     if isinstance(result, CheckReport):
-        return ExitCode.FAILED if not result.ok else (ExitCode.DUE if result.due else ExitCode.OK)
+        if not result.ok:
+            return ExitCode.FAILED
+        if result.due:
+            return ExitCode.DUE
+        return ExitCode.FAILED if result.rejected else ExitCode.OK
     return ExitCode.OK if getattr(result, "ok", True) else ExitCode.FAILED
 
 

@@ -51,8 +51,8 @@ def check(catalog: CatalogOption = DEFAULT_CATALOG,
     """Ask each image's registry for its tags; show current, newest allowed candidate, newest overall, digest,
     and whether the candidate keeps the catalog's assumptions about its image.
 
-    Exit codes for CI: 0 nothing is due, 10 candidates exist, 1 a registry could not be read or a candidate
-    is rejected (it is then left out of --candidates-file; the table says why).
+    Exit codes for CI: 0 nothing is due, 10 candidates are due, 1 a registry could not be read, or nothing
+    is due but a candidate was rejected (a rejected one is left out of --candidates-file; the table says why).
     Registries: Docker Hub, GHCR, Quay or any v2 registry; credentials from `docker login`.
 
     Example:  aipair upgrade check --json --candidates-file candidates.json

@@ -82,5 +82,9 @@ def check(
         write_json(
             candidates_file, [{"service": r.service, "version": r.candidate} for r in rows if r.due], indent=None
         )
-    rejected = any(r.rejected for r in rows)
-    return CheckReport(ok=not any(r.error for r in rows) and not rejected, due=sum(r.due for r in rows), services=rows)
+    return CheckReport(
+        ok=not any(r.error for r in rows),
+        due=sum(r.due for r in rows),
+        rejected=sum(r.rejected for r in rows),
+        services=rows,
+    )

@@ -30,9 +30,11 @@ class CheckRow(Result):
 
 
 class CheckReport(Result):
-    """What `upgrade check` exits on: 1 when a registry could not be read or a candidate is rejected (it breaks
-    an assumption of the catalog), else 10 when something is due."""
+    """What `upgrade check` exits on (cli/exits.py): 1 when a registry could not be read; else 10 when something
+    is due (the due ones go on to validation; a rejected one is in the report); else 1 when a candidate is
+    rejected (it breaks an assumption of the catalog: someone must look); else 0."""
 
-    ok: bool
+    ok: bool  # every registry could be read
     due: int
+    rejected: int = 0
     services: list[CheckRow]
