@@ -110,8 +110,7 @@ def main() -> None:
     print(f"{'catalog verify --images, cached':<34}{warm:>10.2f}{warm / pull:>9.2f}x")
     print(f"verdicts ok: {ok and ok_again}")
     print(
-        f"targets: cold <= pull {'met' if cold <= pull else 'NOT met'}; "
-        f"cached < 1 s {'met' if warm < 1 else 'NOT met'}"
+        f"targets: cold <= pull {'met' if cold <= pull else 'NOT met'}; cached < 1 s {'met' if warm < 1 else 'NOT met'}"
     )
 
 
