@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from aipair.engines.image_cache import ImageCache
 from aipair.engines.image_facts import ImageFacts
@@ -28,7 +27,7 @@ from aipair.engines.registry import RegistryClient, RegistryError
 
 from ..helpers.oci import Image, Pusher, file, folder, opaque, symlink, tar_bytes, whiteout
 from ..helpers.registry import start_registry
-from .test_upgrade_check import TokenServer
+from ..helpers.registry_tokens import token_registry
 
 BUSYBOX = Path("/bin/busybox").read_bytes()
 HEALTH = {
@@ -340,26 +339,9 @@ def test_bearer_token_of_a_real_registry(tmp_path_factory: pytest.TempPathFactor
         pusher.index("private/multi", "1", [busybox(), busybox(wget=False, platform="linux/arm64")])
     open_registry.terminate()
     open_registry.wait(timeout=10)
-    tokens = TokenServer(base)
-    _, process = start_registry(
-        base,
-        {
-            "token": {
-                "realm": tokens.realm,
-                "service": "aipair-test-registry",
-                "issuer": "aipair-test-issuer",
-                "rootcertbundle": str(tokens.bundle),
-            }
-        },
-    )
-    try:
-        address = f"127.0.0.1:{yaml.safe_load((base / 'config.yml').read_text())['http']['addr'].split(':')[1]}"
+    with token_registry(base) as (address, tokens):
         (tmp_path / "none.json").write_text("{}")
         facts = inspect_images([(f"{address}/private/multi:1", [], [])], docker_config=tmp_path / "none.json")[0]
         assert isinstance(facts, ImageFacts), facts
         assert facts.platforms == ["linux/amd64", "linux/arm64"] and facts.program("wget").path == "/usr/bin/wget"  # type: ignore[union-attr]
         assert tokens.issued >= 1
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        tokens.http.shutdown()

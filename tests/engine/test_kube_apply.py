@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,41 +19,15 @@ import pytest
 from aipair.catalog import load_catalog
 from aipair.render.kubernetes import render_kubernetes
 
-from ..helpers.kube import Applied, ApplyError, Cluster, ControlPlane, wait_until
+from ..helpers.kube import Applied, ApplyError, Cluster, ControlPlane, missing_or_changed, rendered, wait_until
 from ..helpers.paths import CATALOGS
 
 SETTLE_TIMEOUT = 60.0
 OTHER_MANAGER = "kubectl"  # what `kubectl apply --server-side` calls itself
 
 
-def rendered(catalog_path: Path) -> list[dict[str, Any]]:
-    groups, _ = render_kubernetes(load_catalog(catalog_path))
-    return [obj for objects in groups.values() for obj in objects]
-
-
 def _key(obj: dict[str, Any]) -> str:
     return f"{obj['kind']}/{obj['metadata']['name']}"
-
-
-def missing_or_changed(rendered_value: Any, live: Any, path: str = "") -> list[str]:
-    """Where the live object lacks or differs from what we rendered (the server may add, never change)."""
-    if isinstance(rendered_value, dict):
-        if not isinstance(live, dict):
-            return [f"{path}: rendered a map, stored {live!r}"]
-        return [
-            problem
-            for key, value in rendered_value.items()
-            for problem in missing_or_changed(value, live.get(key), f"{path}.{key}")
-        ]
-    if isinstance(rendered_value, list):
-        if not isinstance(live, list) or len(live) != len(rendered_value):
-            return [f"{path}: rendered {rendered_value!r}, stored {live!r}"]
-        return [
-            p
-            for i, (r, s) in enumerate(zip(rendered_value, live, strict=True))
-            for p in missing_or_changed(r, s, f"{path}[{i}]")
-        ]
-    return [] if rendered_value == live else [f"{path}: rendered {rendered_value!r}, stored {live!r}"]
 
 
 def test_the_comparison_can_fail() -> None:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from ..helpers.kube import Cluster, ControlPlane
+from ..helpers.kube import Cluster, ControlPlane, missing_or_changed
 from ..helpers.paths import DEFAULT_CATALOG, ROOT
 from ..helpers.pulumi_mocks import kubernetes_inputs, run_program
-from .test_kube_apply import missing_or_changed
 
 PULUMI_MANAGER = "pulumi-kubernetes"  # the provider's server-side apply field manager (its prefix)
 NAMESPACE = "aipair"

@@ -25,9 +25,8 @@ from aipair.engines import kube as engine
 from aipair.errors import UsageError
 
 from ..helpers.commands import cli
-from ..helpers.kube import Cluster, ControlPlane, wait_until
+from ..helpers.kube import Cluster, ControlPlane, rendered, wait_until
 from ..helpers.paths import DEFAULT_CATALOG, ROOT
-from .test_kube_apply import rendered
 
 SETTLE_TIMEOUT = 90.0
 NO_ROOM = re.compile(

@@ -21,9 +21,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
+
+from aipair.catalog import load_catalog
+from aipair.render.kubernetes import render_kubernetes
 
 from .paths import ROOT
 
@@ -329,3 +332,32 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout:.0f} s: {what}" + (f"\n{explain()}" if explain else ""))
         time.sleep(0.5)
+
+
+# --- what the tests apply, and how they compare it with what the server stored ------------------------------
+
+
+def rendered(catalog_path: Path) -> list[dict[str, Any]]:
+    groups, _ = render_kubernetes(load_catalog(catalog_path))
+    return [obj for objects in groups.values() for obj in objects]
+
+
+def missing_or_changed(rendered_value: Any, live: Any, path: str = "") -> list[str]:
+    """Where the live object lacks or differs from what we rendered (the server may add, never change)."""
+    if isinstance(rendered_value, dict):
+        if not isinstance(live, dict):
+            return [f"{path}: rendered a map, stored {live!r}"]
+        return [
+            problem
+            for key, value in rendered_value.items()
+            for problem in missing_or_changed(value, live.get(key), f"{path}.{key}")
+        ]
+    if isinstance(rendered_value, list):
+        if not isinstance(live, list) or len(live) != len(rendered_value):
+            return [f"{path}: rendered {rendered_value!r}, stored {live!r}"]
+        return [
+            p
+            for i, (r, s) in enumerate(zip(rendered_value, live, strict=True))
+            for p in missing_or_changed(r, s, f"{path}[{i}]")
+        ]
+    return [] if rendered_value == live else [f"{path}: rendered {rendered_value!r}, stored {live!r}"]
