@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -15,6 +14,7 @@ from aipair.catalog import load_catalog
 from aipair.cli import app
 from aipair.render.kubernetes import render_kubernetes
 
+from ..helpers.kube_schemas import ValidationError, validate_strict
 from ..helpers.paths import CATALOGS, DEFAULT_CATALOG, ROOT
 
 KUBERNETES_VERSIONS = ("1.29", "1.33")
@@ -38,15 +38,15 @@ def test_every_manifest_passes_strict_schemas(tmp_path: Path, catalog_path: Path
     for obj in objects:
         for version in KUBERNETES_VERSIONS:
             try:
-                kubernetes_validate.validate(obj, version, strict=True)
-            except kubernetes_validate.ValidationError as exc:
+                validate_strict(obj, version)
+            except ValidationError as exc:
                 pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} invalid for {version}: {exc.message}")
 
 
 def test_strict_validation_can_fail() -> None:
     broken = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x", "nmespace": "y"}, "spec": {}}
-    with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(broken, "1.33", strict=True)
+    with pytest.raises(ValidationError):
+        validate_strict(broken, "1.33")
 
 
 def test_scale_render_is_deterministic_and_checked(tmp_path: Path) -> None:

@@ -21,7 +21,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
 import pytest
 import yaml
 from hypothesis import given
@@ -36,6 +35,7 @@ from aipair.render.files import render_flows, render_phase
 from ..helpers.catalog_strategies import any_catalog_text, base, dump, valid_catalogs
 from ..helpers.catalogs import minimal
 from ..helpers.commands import invoke
+from ..helpers.kube_schemas import ValidationError, validate_strict
 from ..helpers.properties import property_settings
 
 KUBERNETES_VERSIONS = ("1.29", "1.33")
@@ -278,8 +278,8 @@ def test_kubernetes_objects_are_strictly_valid_and_mean_what_the_catalog_meant(
                 continue
             for version in KUBERNETES_VERSIONS:
                 try:
-                    kubernetes_validate.validate(obj, version, strict=True)
-                except kubernetes_validate.ValidationError as exc:
+                    validate_strict(obj, version)
+                except ValidationError as exc:
                     pytest.fail(
                         f"{labels}: {obj['kind']}/{obj['metadata']['name']} invalid for {version}: {exc.message}"
                     )

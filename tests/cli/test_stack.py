@@ -4,7 +4,6 @@ program runs against Pulumi's own mock monitor, and what it would send is checke
 
 from __future__ import annotations
 
-import kubernetes_validate
 import pulumi
 import pytest
 import yaml
@@ -12,6 +11,7 @@ import yaml
 from aipair.catalog import load_catalog
 from aipair.render.kubernetes import render_kubernetes
 
+from ..helpers.kube_schemas import ValidationError, validate_strict
 from ..helpers.paths import DEFAULT_CATALOG, ROOT
 from ..helpers.pulumi_mocks import SECRET_SIG, kubernetes_inputs, run_program
 
@@ -80,8 +80,8 @@ def test_mocked_inputs_pass_strict_kubernetes_schemas(created: list[pulumi.runti
     for (kind, name), obj in kubernetes_inputs(created).items():
         for version in ("1.29", "1.33"):
             try:
-                kubernetes_validate.validate(obj, version, strict=True)
-            except kubernetes_validate.ValidationError as exc:
+                validate_strict(obj, version)
+            except ValidationError as exc:
                 pytest.fail(f"{kind}/{name} for {version}: {exc.message}")
 
 

@@ -71,26 +71,47 @@ class Node:
     base: Path
     processes: dict[str, subprocess.Popen[bytes]]
 
+    def _end(self, name: str) -> None:
+        _end_process(self.processes.get(name))
+
+    def _end_containers(self) -> None:
+        """Every container the kubelet left, and its shim: a shim outlives containerd otherwise."""
+        socket_path = self.base / "containerd.sock"
+        ctr = ["ctr", "--address", str(socket_path), "--namespace", "k8s.io"]
+        if socket_path.exists():
+            tasks = subprocess.run([*ctr, "tasks", "ls", "-q"], capture_output=True, text=True, check=False).stdout
+            for task in tasks.split():
+                subprocess.run(
+                    [*ctr, "tasks", "kill", "--all", "--signal", "SIGKILL", task], capture_output=True, check=False
+                )
+            for task in tasks.split():
+                subprocess.run([*ctr, "tasks", "rm", "--force", task], capture_output=True, check=False)
+        subprocess.run(["pkill", "-KILL", "-f", f"containerd-shim.*-address {socket_path}"], check=False)
+
     def log(self, name: str) -> str:
         path = self.base / f"{name}.log"
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
     def stop(self) -> None:
-        for name in ("kubelet", "containerd"):
-            process = self.processes.get(name)
-            if process and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        self._end("kubelet")
+        self._end_containers()
+        self._end("containerd")
         # the kubelet's and containerd's mounts (pod volumes, sandboxes' shm, overlay roots) go before the files
         mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
         for mount in sorted((m for m in mounts if m.startswith(str(self.base))), reverse=True):
             subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
         subprocess.run(["ip", "link", "delete", "aipair-cni0"], check=False, capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _end_process(process: subprocess.Popen[bytes] | None) -> None:
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _free_port() -> int:
