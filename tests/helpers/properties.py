@@ -1,7 +1,7 @@
 """The one hypothesis setting of the property tests: reproducible, no shrinking, a budget per property.
 
 `make test` runs each property with its full budget; `make test-fast` sets AIPAIR_PROPERTY_SCALE=0.1 for the
-inner loop (the same derandomized examples, the first fifth of them).
+inner loop (the same derandomized examples, the first tenth of them).
 """
 
 from __future__ import annotations
