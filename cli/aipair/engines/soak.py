@@ -23,7 +23,7 @@ from ..results import Result, Seconds
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
-SLICE = 5.0  # seconds per read of the event stream: how often the status line says how long is left
+SLICE = 10.0  # seconds per read of the event stream: how often the status line says how long is left
 
 _DURATION = re.compile(r"([0-9]+)(ms|s|m|h)")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -207,18 +207,22 @@ def soak(
         left = started + window - since
         report(f"soak: {left:.0f} s left, watching {', '.join(sorted(watched))}")
         until = min(since + slice_seconds, started + window)
-        for event in _events(client, project, since, until):
-            problems = verdict([event], started, watched)
-            if problems:
-                break
+        events = _events(client, project, since, until)
+        try:
+            for event in events:
+                problems = verdict([event], started, watched)
+                if problems:
+                    break
+        finally:
+            events.close()  # the first problem ends the soak: stop reading at once
         since = until
     elapsed = min(max(engine_now(client) - started, 0.0), window)
-    if not problems:  # the events said nothing: does the final state agree?
-        problems = compare(before, snapshot(client, project), watched, elapsed)
-    else:
-        problems += [
-            extra
-            for extra in compare(before, snapshot(client, project), watched, elapsed)
-            if extra.service == problems[0].service and "OOM" in extra.what and "OOM" not in problems[0].what
-        ]
+    # The second witness, for the services watched the whole time (a shorter soak may have ended before a
+    # restart that the final state would show): what the events said nothing about, or the OOM behind a death.
+    whole = {name: seconds for name, seconds in watched.items() if seconds >= elapsed}
+    found = compare(before, snapshot(client, project), whole, elapsed)
+    if not problems:
+        problems = found
+    elif "OOM" not in problems[0].what:
+        problems += [extra for extra in found if extra.service == problems[0].service and "OOM" in extra.what]
     return planned.model_copy(update={"problems": problems, "elapsed": elapsed})
