@@ -13,7 +13,7 @@ inspect at the end still compares restart counts, container ids and the OOM flag
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from datetime import datetime
 from typing import Any
 
@@ -135,7 +135,7 @@ def _stamp(seconds: float) -> str:
     return f"{whole}.{nanos:09d}"
 
 
-def _events(client: Any, project: str, since: float, until: float) -> Iterator[dict[str, Any]]:
+def _events(client: Any, project: str, since: float, until: float) -> Generator[dict[str, Any], None, None]:
     stream = client.events(
         since=_stamp(since),
         until=_stamp(until),
