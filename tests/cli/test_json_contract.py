@@ -112,7 +112,7 @@ CASES: dict[str, tuple[Result, list[str], dict[str, list[str]]]] = {
             statuses=[_container()],
             seconds=1.234567,
         ),
-        ["ok", "project", "profile", "checks", "services", "failed", "logs", "restored", "seconds"],
+        ["ok", "project", "profile", "checks", "services", "failed", "logs", "restored", "soak", "seconds"],
         {"checks": ["name", "ok", "detail"], "services": CONTAINER},
     ),
     "deploy --phase scale": (StackResult(stack="dev", action="up", generated=["A"]), STACK, {}),

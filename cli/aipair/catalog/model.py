@@ -19,6 +19,7 @@ from .probes import Health, SmokeTest
 from .secrets import Secret
 from .settings import KestraSettings, KubernetesSettings, Tls
 from .types import (
+    Duration,
     EnvName,
     Hostname,
     Layer,
@@ -233,6 +234,11 @@ class Service(Strict):
     )
     upgrade: UpgradePolicy = Field(default_factory=UpgradePolicy)
     smoke: list[SmokeTest] = Field(default_factory=list)
+    soak: Duration | None = Field(
+        default=None,
+        description="Phase 1: how long `aipair deploy` keeps watching this service after its health gate; a restart, "
+        "a health flap or an OOM kill in that time fails the deploy. Omitted: defaults.soak; 0s: not watched.",
+    )
     databases: list[Database] = Field(
         default_factory=list,
         description="PostgreSQL only: application databases this server holds; aipair renders the idempotent "
@@ -311,6 +317,13 @@ class Defaults(Strict):
     logging: Logging = Field(default_factory=Logging)
     resources: Resources = Field(default_factory=Resources)
     autoscale: Autoscale = Field(default_factory=Autoscale)
+    soak: Duration = Field(
+        default="30s",
+        description="Phase 1: how long `aipair deploy` watches the services after the health gate (a service's own "
+        "`soak` wins). A restart, a health flap or an OOM kill in that time fails the deploy, and rolls it back when "
+        "asked. 30s catches an image that crashes soon after its first healthy check at a small cost per deploy; "
+        "0s turns it off.",
+    )
 
 
 class Project(Strict):

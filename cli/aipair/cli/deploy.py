@@ -29,6 +29,10 @@ def deploy(phase: Annotated[PhaseChoice, typer.Option(help="mvp: the Compose pro
            host: HostOption = None, timeout: HealthTimeoutOption = 300,
            rollback_on_failure: Annotated[bool, typer.Option(
                "--rollback-on-failure", help="If health fails, restore the last successful deploy.")] = False,
+           soak: Annotated[Optional[str], typer.Option(
+               "--soak", metavar="DURATION",
+               help="Phase mvp: watch every service this long after the health gate (30s, 2m; 0 skips), instead "
+                    "of the catalog's defaults.soak and per-service soak.")] = None,
            stack: StackOption = None,
            preview: Annotated[bool, typer.Option("--preview",
                                                  help="Phase scale: show what would change; change nothing.")] = False,
@@ -38,7 +42,8 @@ def deploy(phase: Annotated[PhaseChoice, typer.Option(help="mvp: the Compose pro
 
     Phase mvp: Compose on one host. Safe to re-run: unchanged services are not recreated, and data
     volumes are never removed. A service that never becomes healthy fails the deploy (exit 1) with
-    its last log lines.
+    its last log lines. After the gate the services are watched for a while (the catalog's soak,
+    default 30s, or --soak): a restart, a health flap or an OOM kill fails the deploy too.
 
     Phase scale: the Pulumi stack in stacks/ through the Automation API: a preview first, then the
     update after you confirm (or at once with --yes). Missing generated secrets are created in the
@@ -62,15 +67,21 @@ def deploy(phase: Annotated[PhaseChoice, typer.Option(help="mvp: the Compose pro
                                    confirm=asker(yes), backend=backend, output=pulumi_lines(json_output))
             conclude(result, json_output, show_stack)
         return
+    from ..engines.soak import parse_duration
+    from ..errors import UsageError
     from ..ops.deploy import deploy as run_deploy
     from ..ops.render import source_name
 
     with reporting(json_output):
+        try:
+            soak_seconds = None if soak is None else parse_duration(soak)
+        except ValueError as exc:
+            raise UsageError(f"--soak: {exc}") from None
         loaded = load(catalog)
         with progress(json_output) as report:
             outcome = run_deploy(loaded, catalog.parent, source=source_name(catalog, catalog.parent),
                                  profile=profile.value, host=host, timeout=timeout, rollback=rollback_on_failure,
-                                 report=report)
+                                 soak=soak_seconds, report=report)
         conclude(outcome, json_output, show_deploy)
 
 

@@ -1,4 +1,4 @@
-"""Phase-1 deploy: render, preflight, make or pull images, `compose up --wait`, judge health, roll back.
+"""Phase-1 deploy: render, preflight, make or pull images, `compose up --wait`, judge health, soak, roll back.
 
 The steps call the engines; nothing here renders or prints. ``report`` receives progress
 messages so the CLI can show them (rich) or stay quiet (--json).
@@ -19,6 +19,8 @@ from ..engines import docker as engine
 from ..engines.compose import ComposeProject
 from ..engines.files import atomic_write, write_files
 from ..engines.secretstore import ensure_env
+from ..engines.soak import SoakReport, parse_duration, snapshot
+from ..engines.soak import soak as watch_soak
 from ..errors import AipairError
 from ..render.compose import render_compose
 from ..render.files import render_phase
@@ -50,6 +52,7 @@ class DeployResult(Result):
     failed: list[str] = Field(default_factory=list)
     logs: dict[str, str] = Field(default_factory=dict)
     restored: list[dict[str, str]] = Field(default_factory=list)
+    soak: SoakReport | None = Field(default=None, description="The watch after the health gate; null: the gate failed.")
     compose_output: str = Field(default="", exclude=True)
     seconds: Seconds = 0.0
 
@@ -65,6 +68,21 @@ def last_good_file(root: Path, profile: str, host: str | None) -> Path:
     return root / "compose" / ".state" / f"last-good.{profile}.{target}.yml"
 
 
+def soak_plan(catalog: Catalog, statuses: list[engine.ContainerStatus], override: float | None) -> dict[str, float]:
+    """Seconds each deployed service is watched after the gate: ``override`` (`--soak`) for all, else the
+    service's own `soak`, else `defaults.soak`. Jobs are not watched: they exit by design."""
+    plan: dict[str, float] = {}
+    for status in statuses:
+        if status.kind == "job":
+            continue
+        if override is not None:
+            plan[status.service] = override
+            continue
+        own = catalog.services[status.service].soak if status.service in catalog.services else None
+        plan[status.service] = parse_duration(own or catalog.defaults.soak)
+    return plan
+
+
 def deploy(
     catalog: Catalog,
     root: Path,
@@ -74,8 +92,10 @@ def deploy(
     host: str | None = None,
     timeout: int = 300,
     rollback: bool = False,
+    soak: float | None = None,
     report: Progress = no_progress,
 ) -> DeployResult:
+    """``soak``: seconds to watch every service after the gate, overriding the catalog (0: no soak)."""
     started = time.monotonic()
     rendering = render_phase(catalog, "mvp", source=source)
     write_files(root, rendering.files)
@@ -89,6 +109,7 @@ def deploy(
     if not all(c.ok for c in checks):
         raise PreflightFailed(checks)
 
+    before = {s.service: s.container for s in engine.project_containers(client, project.name)}
     report("starting services and waiting for health")
     up = project.run("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--remove-orphans", "--pull", "never")
     statuses = engine.project_containers(client, project.name)
@@ -103,6 +124,11 @@ def deploy(
         compose_output=(up.stdout + up.stderr)[-4000:],
     )
     if result.ok:
+        result.soak = watched = _soak(client, project.name, catalog, statuses, before, soak, report)
+        if not watched.ok:
+            result.ok = False
+            failed = result.failed = watched.failed
+    if result.ok:  # only a deploy that passed its soak becomes the one a rollback returns to
         atomic_write(last_good_file(root, profile, host), project.file.read_text(), mode=0o644)
     else:
         if not failed:  # compose failed before any container could be judged
@@ -115,6 +141,25 @@ def deploy(
     return result
 
 
+def _soak(
+    client: DockerClient,
+    project: str,
+    catalog: Catalog,
+    statuses: list[engine.ContainerStatus],
+    before: dict[str, str],
+    override: float | None,
+    report: Progress,
+) -> SoakReport:
+    """The watch after the gate. A re-deploy that created or recreated no container, none of which has ever
+    restarted, has nothing new to watch; one that restarted (a crash loop caught while healthy) is watched."""
+    plan = soak_plan(catalog, statuses, override)
+    if all(before.get(s.service) == s.container for s in statuses) and not any(
+        state["restarts"] for service, state in snapshot(client, project).items() if plan.get(service)
+    ):
+        return SoakReport(seconds=0, skipped="no container was created, recreated or restarted")
+    return watch_soak(client, project, plan, report)
+
+
 def deploy_gate(
     root: Path,
     *,
@@ -122,14 +167,24 @@ def deploy_gate(
     profile: str,
     host: str | None,
     timeout: int,
+    soak: float | None = None,
     progress: Progress = no_progress,
     on_result: Callable[[DeployResult], None] = lambda _result: None,
 ) -> Deployer:
-    """`--deploy` of upgrade apply and rollback: the phase-1 deploy with its health gate and automatic rollback."""
+    """`--deploy` of upgrade apply and rollback: the phase-1 deploy with its health gate, its soak and automatic
+    rollback."""
 
     def roll_out(updated: Catalog) -> bool:
         result = deploy(
-            updated, root, source=source, profile=profile, host=host, timeout=timeout, rollback=True, report=progress
+            updated,
+            root,
+            source=source,
+            profile=profile,
+            host=host,
+            timeout=timeout,
+            rollback=True,
+            soak=soak,
+            report=progress,
         )
         on_result(result)
         return result.ok

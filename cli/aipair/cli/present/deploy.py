@@ -38,8 +38,15 @@ def show_deploy(result: DeployResult) -> None:
     for check in result.checks:
         out.print(f"{'[green]✓' if check.ok else '[red]✗'}[/] {check.name}: {escape(check.detail)}")
     container_table(result.project, result.statuses)
+    soaked = result.soak
+    if soaked is not None and soaked.watched and not soaked.skipped:
+        colour, said = ("green", "passed") if soaked.ok else ("bold red", "failed")
+        out.print(f"[{colour}]soak {said}[/] after {soaked.elapsed:.0f} of {soaked.seconds:.0f} s")
+    for problem in soaked.problems if soaked else []:
+        err.print(f"[bold red]{escape(problem.service)} {escape(problem.what)} {problem.after:.0f} s into the soak[/]")
     for service, text in result.logs.items():
-        err.print(f"[bold red]{escape(service)} did not become ready; its last log lines:[/]")
+        why = "failed its soak" if soaked and service in soaked.failed else "did not become ready"
+        err.print(f"[bold red]{escape(service)} {why}; its last log lines:[/]")
         err.print(escape(text.rstrip() or "(no output)"))
     if not result.ok and not result.logs and result.compose_output.strip():
         err.print("[bold red]Compose said:[/]")
