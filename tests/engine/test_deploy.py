@@ -61,6 +61,8 @@ def test_whole_platform_deploys_offline_with_the_mock_profile(docker_host: str, 
     assert first.exit_code == 0, first.output
     result = json.loads(first.stdout)
     assert result["ok"] and not result["failed"]
+    soak = result["soak"]  # the catalog's default soak, over the whole platform: no restart, flap or OOM
+    assert soak["ok"] and not soak["problems"] and soak["seconds"] >= 30 and soak["watched"], soak
     assert {c["name"] for c in result["checks"]} == {"engine", "compose", "host ports", "disk", "mock image", "images"}
     services = {s["service"]: s for s in result["services"]}
     assert len(services) == len(with_init_jobs(load_catalog(catalog)).in_phase("mvp"))  # every one, init job too
@@ -170,7 +172,7 @@ def test_failed_health_names_the_service_and_rollback_restores_the_previous_imag
         client, "1.1.0", "echo 'web 1.1.0: cannot start, configuration missing' >&2; exec tail -f /dev/null"
     )
     catalog = write(tmp_path, _fault_catalog(good))
-    deploy = ("deploy", "--profile", "mock", "--catalog", str(catalog), "--timeout", "60")
+    deploy = ("deploy", "--profile", "mock", "--catalog", str(catalog), "--timeout", "60", "--soak", "2s")
     try:
         assert (first := _cli(*deploy)).exit_code == 0, first.output
         web = _project_containers(client, "faulty-mock")["web"]
@@ -229,7 +231,7 @@ def test_a_busy_host_port_fails_preflight(docker_host: str, tmp_path: Path) -> N
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("0.0.0.0", 18000))
         squatter.listen()
-        result = _cli("deploy", "--profile", "mock", "--catalog", str(catalog))
+        result = _cli("deploy", "--profile", "mock", "--catalog", str(catalog), "--soak", "2s")
     assert result.exit_code == 1
     assert "preflight failed: host ports: 18000/tcp is in use by another process" in result.stderr
     assert _project_containers(_client(docker_host), "faulty-mock") == {}
@@ -310,7 +312,9 @@ def test_deploy_to_a_remote_host_over_ssh(ssh_host: str, docker_host: str, tmp_p
     data["services"]["web"]["ports"][0]["publish"] = 18100
     catalog = write(tmp_path, data)
     try:
-        result = _cli("deploy", "--profile", "mock", "--host", ssh_host, "--catalog", str(catalog), "--json")
+        result = _cli(
+            "deploy", "--profile", "mock", "--host", ssh_host, "--catalog", str(catalog), "--json", "--soak", "2s"
+        )
         assert result.exit_code == 0, result.output
         report = json.loads(result.stdout)
         assert report["checks"][0]["detail"].endswith(f"at {ssh_host}")
