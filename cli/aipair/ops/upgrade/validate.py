@@ -181,8 +181,8 @@ def _same_digest(result: ValidationReport, digest: str, host: str | None) -> Non
         result.ok = False
         result.stage = "digest"
         result.logs["(digest)"] = (
-            f"{result.image} is {digest} in its registry, but {reason[:300]}: the tag was pushed again and "
-            f"the engine ran an older copy. Pull it (docker pull {result.image}) and validate again"
+            f"{result.image} is {digest} in its registry, but {reason[:300]}: the engine ran another copy (the "
+            f"tag was pushed again since it was pulled). Pull it (docker pull {result.image}) and validate again"
         )
 
 
