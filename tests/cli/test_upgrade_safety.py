@@ -173,7 +173,7 @@ def test_a_good_digest_is_written_as_the_only_change(hostile: HostileRegistryDou
         path.parent.mkdir()
         original = catalog_text(hostile.address, flow=flow, quote=quote)
         path.write_text(original)
-        result = cli("upgrade", "apply", "web", "1.1.0", "--catalog", str(path))
+        result = cli("upgrade", "apply", "web", "1.1.0", "--unvalidated", "--catalog", str(path))
         assert result.exit_code == 0, result.output
         after = path.read_text()
         assert after == original.replace("aipair/web:1.0.0", f"aipair/web:1.1.0@{GOOD}")
@@ -345,6 +345,7 @@ def test_concurrent_applies_to_two_services_both_land(
                 "apply",
                 service,
                 "1.1.0",
+                "--unvalidated",
                 "--catalog",
                 str(path),
                 "--json",
@@ -424,7 +425,17 @@ def test_apply_deploy_without_an_engine_restores_the_catalog(hostile: HostileReg
     before = snapshot(tmp_path)
 
     result = cli(
-        "upgrade", "apply", "web", "1.1.0", "--deploy", "--host", "tcp://127.0.0.1:9", "--catalog", str(path), "--json"
+        "upgrade",
+        "apply",
+        "web",
+        "1.1.0",
+        "--unvalidated",
+        "--deploy",
+        "--host",
+        "tcp://127.0.0.1:9",
+        "--catalog",
+        str(path),
+        "--json",
     )
     assert result.exit_code == 3, result.output
     assert "put back" in json.loads(result.stdout)["error"]
@@ -447,7 +458,7 @@ def test_ctrl_c_during_apply_deploy_puts_every_file_back(hostile: HostileRegistr
     host = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
     run = subprocess.Popen(
         [sys.executable, "-m", "aipair", "upgrade", "apply", "web", "1.1.0", "--deploy", "--host", host]
-        + ["--catalog", str(path)],
+        + ["--unvalidated", "--catalog", str(path)],
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

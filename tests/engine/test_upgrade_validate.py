@@ -93,7 +93,7 @@ def test_apply_keeps_every_comment_pins_the_digest_and_rollback_restores(images:
     import httpx
 
     path, original = _commented(tmp_path, images)
-    result = runner.invoke(app, ["upgrade", "apply", "web", "1.1.0", "--catalog", str(path), "--json"])
+    result = runner.invoke(app, ["upgrade", "apply", "web", "1.1.0", "--unvalidated", "--catalog", str(path), "--json"])
     assert result.exit_code == 0, result.output
     digest = httpx.head(
         f"http://{images}/v2/aipair/web/manifests/1.1.0",
@@ -126,7 +126,19 @@ def test_apply_deploy_of_a_broken_candidate_keeps_the_old_version(
     assert runner.invoke(app, ["deploy", "--catalog", str(path), "--timeout", "60"]).exit_code == 0
     try:
         result = runner.invoke(
-            app, ["upgrade", "apply", "web", "1.2.0", "--deploy", "--timeout", "20", "--catalog", str(path)]
+            app,
+            [
+                "upgrade",
+                "apply",
+                "web",
+                "1.2.0",
+                "--unvalidated",
+                "--deploy",
+                "--timeout",
+                "20",
+                "--catalog",
+                str(path),
+            ],
         )
         assert result.exit_code == 1, result.output
         assert "the previous version runs again and the catalog was restored" in result.stderr

@@ -85,7 +85,9 @@ def validate(service: Annotated[str, typer.Argument(help="Service to try, as in 
     user, ports or linux/amd64 no longer match what the catalog assumes fails before anything runs.
     The throw-away project has its own name, networks and volumes and publishes no host port, so the
     running platform is never touched; it is always torn down, also on failure or Ctrl-C.
-    Exit code 0 when the candidate passes, 1 when it fails.
+    Exit code 0 when the candidate passes, 1 when it fails. Every verdict is appended to upgrade-ledger.jsonl
+    beside the catalog (the candidate's digest, the catalog's hash, the report's hash): commit it with the
+    catalog, `aipair upgrade apply` pins only a digest with a passing record there.
 
     Example:  aipair upgrade validate qdrant v1.13.5 --report qdrant.json
     """
@@ -98,7 +100,7 @@ def validate(service: Annotated[str, typer.Argument(help="Service to try, as in 
         loaded = load(catalog)
         with progress(json_output) as report:
             result = run_validate(loaded, service, version, host=host, timeout=timeout, report=report,
-                                  report_file=report_file,
+                                  report_file=report_file, catalog_path=catalog,
                                   inspector=images.registry_inspector() if inspect else None)
         conclude(result, json_output, show_validation)
 
@@ -142,9 +144,16 @@ def apply(service: Annotated[str, typer.Argument(help="Service to upgrade.")],
           version: Annotated[str, typer.Argument(help="Tag to move to (validated first, ideally).")],
           catalog: CatalogOption = DEFAULT_CATALOG, deploy_too: DeployOption = False,
           profile: ProfileOption = ProfileChoice.real, host: HostOption = None, timeout: HealthTimeoutOption = 300,
+          unvalidated: Annotated[bool, typer.Option(
+              "--unvalidated",
+              help="Apply a digest that has no passing `aipair upgrade validate` record for this catalog in "
+                   "upgrade-ledger.jsonl; the ledger records the apply as unvalidated.")] = False,
           json_output: JsonOption = False) -> None:
     """Pin SERVICE to VERSION (with the registry's digest) in catalog.yaml, keeping its comments and layout,
     re-render every phase and show the diff. `aipair rollback SERVICE` undoes it.
+
+    The digest must have passed `aipair upgrade validate` for this catalog (a record in upgrade-ledger.jsonl
+    beside it; a tag pushed again since does not count): exit 2 otherwise, unless --unvalidated.
 
     Example:  aipair upgrade apply qdrant v1.13.5 --deploy
     """
@@ -154,7 +163,7 @@ def apply(service: Annotated[str, typer.Argument(help="Service to upgrade.")],
 
     with reporting(json_output), _interrupted(json_output):
         with _deploy_gate(deploy_too, catalog, profile, host, timeout, json_output) as gate:
-            result = run_apply(catalog, service, version, deploy=gate)
+            result = run_apply(catalog, service, version, deploy=gate, unvalidated=unvalidated)
         conclude(result, json_output, show_apply)
 
 

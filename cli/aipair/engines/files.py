@@ -101,6 +101,25 @@ def create_exclusive(path: Path, text: str, *, mode: int) -> bool:
     return True
 
 
+def append_durably(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Append ``text`` (whole, newline-terminated lines) to ``path``, creating it with ``mode``: one O_APPEND
+    write, then fsync, so a record is on disk once this returns; a new file's folder entry is fsynced too.
+    Callers hold the lock of what the file belongs to (engines/locks.py): appends never interleave."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    created = not path.exists()
+    fd = os.open(path, flags, mode)
+    try:
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            data = data[os.write(fd, data) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created:
+        _fsync_folder(path.parent)
+
+
 def _create_with_o_excl(path: Path, data: bytes, *, mode: int) -> bool:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)

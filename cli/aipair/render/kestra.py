@@ -42,6 +42,7 @@ line, so a hostile input cannot inject shell code.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import Any
 
@@ -61,6 +62,12 @@ DOCKER_RUNNER = "io.kestra.plugin.scripts.runner.docker.Docker"
 # Exit codes of aipair the flows rely on (see `aipair upgrade --help`).
 CANDIDATES_FOUND = 10
 CANDIDATE_FAILED = 1
+
+# The upgrade ledger beside the catalog (ops/upgrade/ledger.py LEDGER; render sits below ops, so it is named
+# twice and a unit test holds the two together). The validate task hands the records its run appended to the
+# propose task (base64 in an output variable: each task clones the repository afresh), which appends them to
+# its own clone before `upgrade apply` looks for the passing record, and commits them with the change.
+LEDGER_FILE = "upgrade-ledger.jsonl"
 
 FOR_EACH = "io.kestra.plugin.core.flow.ForEach"  # Kestra < 2.0
 LOOP = "io.kestra.plugin.core.flow.Loop"  # Kestra >= 2.0
@@ -190,8 +197,18 @@ def _repository_env(settings: KestraSettings) -> dict[str, str]:
 CLONE = 'git clone --quiet --depth 1 --branch "$AIPAIR_BRANCH" -- "$AIPAIR_REPOSITORY" repo'
 
 
+def _ledger(settings: KestraSettings) -> str:
+    """The ledger's path in the clone (``repo/``, as AIPAIR_CATALOG): beside the catalog."""
+    return posixpath.join("repo", posixpath.dirname(settings.catalog_path), LEDGER_FILE)
+
+
 def _validate_flow(catalog: Catalog, settings: KestraSettings, namespace: str) -> dict[str, Any]:
-    env = {**_repository_env(settings), "SERVICE": "{{ inputs.service }}", "VERSION": "{{ inputs.version }}"}
+    env = {
+        **_repository_env(settings),
+        "AIPAIR_LEDGER": _ledger(settings),
+        "SERVICE": "{{ inputs.service }}",
+        "VERSION": "{{ inputs.version }}",
+    }
     validate = {
         "id": "validate",
         "type": COMMANDS,
@@ -206,11 +223,15 @@ def _validate_flow(catalog: Catalog, settings: KestraSettings, namespace: str) -
         "commands": [
             CLONE,
             "rc=0",
+            'lines=0; if [ -f "$AIPAIR_LEDGER" ]; then lines=$(wc -l < "$AIPAIR_LEDGER"); fi',
             f'aipair upgrade validate "$SERVICE" "$VERSION" --catalog "$AIPAIR_CATALOG" '
             f"--timeout {settings.validate_timeout} --report report.json || rc=$?",
             f'if [ "$rc" -gt {CANDIDATE_FAILED} ]; then exit "$rc"; fi',
             'if [ "$rc" -eq 0 ]; then verdict=passed; else verdict=failed; fi',
-            """echo '::{"outputs":{"verdict":"'"$verdict"'"}}::'""",
+            # the ledger records this run appended, for the propose task's clone
+            'attestation=""; if [ -f "$AIPAIR_LEDGER" ]; then '
+            'attestation=$(tail -n "+$((lines + 1))" "$AIPAIR_LEDGER" | base64 | tr -d "\\n"); fi',
+            """echo '::{"outputs":{"verdict":"'"$verdict"'","attestation":"'"$attestation"'"}}::'""",
         ],
     }
     reject = {
@@ -274,14 +295,20 @@ def _proposal(catalog: Catalog, settings: KestraSettings) -> list[dict[str, Any]
         ]
     if settings.propose == "webhook":
         return [_webhook("propose", settings, "passed validation: ready to upgrade")]
-    env = {**_repository_env(settings), "SERVICE": "{{ inputs.service }}", "VERSION": "{{ inputs.version }}"}
+    env = {
+        **_repository_env(settings),
+        "AIPAIR_LEDGER": _ledger(settings),
+        "AIPAIR_ATTESTATION": "{{ outputs.validate.vars.attestation }}",
+        "SERVICE": "{{ inputs.service }}",
+        "VERSION": "{{ inputs.version }}",
+    }
     author = f"-c user.name=aipair -c user.email=aipair@{catalog.project.domain}"
     return [
         {
             "id": "propose",
             "type": COMMANDS,
             "description": "Pin the candidate (with its digest) in the catalog on a new branch, re-render every "
-            "output, commit and push the branch for review.",
+            "output, commit it with the validation's record in the upgrade ledger and push the branch for review.",
             **_task_runner(settings),
             **_retry(settings),
             "env": env,
@@ -289,8 +316,11 @@ def _proposal(catalog: Catalog, settings: KestraSettings) -> list[dict[str, Any]
                 'git clone --quiet --branch "$AIPAIR_BRANCH" -- "$AIPAIR_REPOSITORY" repo',
                 'branch="aipair/upgrade-$SERVICE-$VERSION"',
                 'git -C repo checkout --quiet -b "$branch"',
+                # the validate task's records: `upgrade apply` pins the digest only with its passing record
+                'printf %s "$AIPAIR_ATTESTATION" | base64 -d >> "$AIPAIR_LEDGER"',
                 'aipair upgrade apply "$SERVICE" "$VERSION" --catalog "$AIPAIR_CATALOG" --json > apply.json',
                 "git -C repo add --all",
+                'git -C repo add -- "${AIPAIR_LEDGER#repo/}"',
                 f'git -C repo {author} commit --quiet -m "Upgrade $SERVICE to $VERSION (validated by Kestra '
                 'execution {{ execution.id }})"',
                 'git -C repo push --quiet --force origin "$branch"',

@@ -37,6 +37,7 @@ from ...errors import AipairError
 from ...render.files import render_all
 from ...results import Result
 from ..callbacks import Deployer
+from . import ledger
 from .versions import candidate_image
 
 HISTORY = ".aipair/upgrade-history.json"
@@ -237,14 +238,23 @@ def pinned_image(catalog: Catalog, service: str, version: str) -> str:
         ) from None
 
 
-def apply(path: Path, service: str, version: str, *, deploy: Deployer | None = None) -> ApplyResult:
+def apply(
+    path: Path, service: str, version: str, *, deploy: Deployer | None = None, unvalidated: bool = False
+) -> ApplyResult:
     """`aipair upgrade apply`: pin the registry's digest of ``version``, re-render, record, optionally deploy.
 
+    The digest needs a passing validation in the ledger for this catalog (ledger.attest, LedgerError
+    otherwise); ``unvalidated`` applies it anyway and appends an "unvalidated" record once the change stands.
     The catalog's lock is held from the first read to the last write, so a concurrent apply waits and then
     works on the catalog this one wrote (or gives up with LockBusy after locks.LOCK_TIMEOUT_SECONDS)."""
     with locked(path):
         image = pinned_image(load_catalog(path), service, version)
-        return _change(path, service, image, history=_recorder(path, service, image), deploy=deploy)
+        digest = ImageRef.parse(image).digest or ""
+        attested, context = ledger.attest(path, service, version, digest, unvalidated=unvalidated)
+        result = _change(path, service, image, history=_recorder(path, service, image), deploy=deploy)
+        if attested is None and result.ok:
+            ledger.append(path, ledger.unvalidated_record(service=service, tag=version, digest=digest, context=context))
+        return result
 
 
 def rollback_target(root: Path, service: str) -> tuple[str, list[dict[str, str]]]:

@@ -16,6 +16,11 @@ When the candidate is Kestra itself (the service named by ``project.kestra.serve
 ``POST /flows/validate`` (inside the throw-away project, basic auth with the throw-away password) and a
 Kestra that refuses any of them (a ``constraints`` message: an unknown task type such as ForEach on 2.0)
 is rejected, as a failed smoke test would be.
+
+Given the catalog's file, every run that reaches a verdict is recorded in the upgrade ledger beside it
+(ops/upgrade/ledger.py): the registry's digest of the candidate is read before anything runs, and a run
+whose engine used another image than that digest (a stale local copy of a re-pushed tag) fails at stage
+``digest``, so the ledger never attests a digest that did not run.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import Field
 
+from ...catalog import parse_catalog
 from ...catalog.graph import dependency_closure
 from ...catalog.model import Catalog, Port
 from ...catalog.probes import SmokeTest
@@ -45,6 +51,7 @@ from ...results import Result, Seconds
 from ..callbacks import Progress, no_progress
 from ..images import Inspector
 from ..outcome import Outcome
+from . import ledger
 from .assumptions import CandidateAssumptions, check_candidates
 from .versions import candidate_image
 
@@ -112,12 +119,15 @@ def validate(
     report: Progress = no_progress,
     report_file: Path | None = None,
     inspector: Inspector | None = None,
+    catalog_path: Path | None = None,
 ) -> ValidationReport:
     """Run the candidate; ``report_file`` gets the JSON report (what the Kestra flow keeps as its output).
     With an ``inspector`` the candidate's image is read from the registry first, and a candidate that breaks
     an assumption of the catalog (ops/upgrade/assumptions.py) fails at stage "image" with nothing run.
+    With ``catalog_path`` (the file ``catalog`` was loaded from) the verdict is appended to its ledger.
 
     Nothing of the platform's checkout is read: not its compose/.env, not its rendered files."""
+    attestation = _attestation(catalog, catalog_path, service, version) if catalog_path is not None else None
     assumptions = None
     if inspector is not None:
         image = candidate_image(catalog.service(service).image, version)  # UsageError before anything is read
@@ -131,9 +141,49 @@ def validate(
     else:
         result = _validate(catalog, service, version, host=host, timeout=timeout, report=report)
         result.assumptions = assumptions
+        if attestation is not None and result.ok:
+            _same_digest(result, attestation[1], host)
     if report_file is not None:
         write_json(report_file, result.to_json())
+    if catalog_path is not None and attestation is not None:
+        context, digest = attestation
+        record = ledger.validation_record(
+            service=service, tag=version, digest=digest, context=context, passed=result.ok, stage=result.stage,
+            report=ledger.report_hash(result.to_json()),
+        )  # fmt: skip
+        ledger.append(catalog_path, record)
+        report(f"recorded in {ledger.ledger_path(catalog_path)}")
     return result
+
+
+def _attestation(catalog: Catalog, catalog_path: Path, service: str, version: str) -> tuple[str, str]:
+    """The catalog context and the registry's digest of the candidate, read before anything runs; a damaged
+    ledger stops the run here, as does a catalog file that no longer says what ``catalog`` says."""
+    candidate_image(catalog.service(service).image, version)  # UsageError before anything is read
+    text = ledger.catalog_text(catalog_path)
+    if parse_catalog(text, source=str(catalog_path)) != catalog:
+        raise UsageError(f"{catalog_path} changed while it was being read; nothing was run: run the validation again")
+    ledger.read(ledger.ledger_path(catalog_path))
+    return ledger.context_hash(text, [service]), ledger.registry_digest(catalog, service, version)
+
+
+def _same_digest(result: ValidationReport, digest: str, host: str | None) -> None:
+    """Fail the result at stage "digest" unless the engine's image of the candidate tag is ``digest``."""
+    from docker.errors import ImageNotFound
+
+    try:
+        found = engine.connect(host).images.get(result.image).attrs.get("RepoDigests") or []
+    except ImageNotFound:  # removed since it ran: nothing proves which digest ran
+        found, reason = [], "the engine no longer has it"
+    else:
+        reason = f"the engine's copy has {', '.join(found) or 'no registry digest'}"
+    if not any(entry.rpartition("@")[2] == digest for entry in found):
+        result.ok = False
+        result.stage = "digest"
+        result.logs["(digest)"] = (
+            f"{result.image} is {digest} in its registry, but {reason[:300]}: the engine ran another copy (the "
+            f"tag was pushed again since it was pulled). Pull it (docker pull {result.image}) and validate again"
+        )
 
 
 def project_name(catalog: Catalog, service: str) -> str:
