@@ -23,7 +23,6 @@ import base64
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -44,6 +43,7 @@ from ..helpers.commands import invoke
 from ..helpers.kestra import PASSWORD, USER
 from ..helpers.kestra_contract import ContractKestra
 from ..helpers.paths import ROOT
+from ..helpers.registry import free_port
 from ..helpers.upgrade import git, platform_repository
 from ..helpers.webhook import Webhook
 
@@ -175,13 +175,6 @@ def run_engine(env: dict[str, str], *maven: str) -> tuple[int, str, float]:
     return done.returncode, done.stdout + done.stderr, time.monotonic() - start
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _run_module(
     images: str, docker_host: str, tmp: Path, kestra_version: str | None, build_dir: str, *maven: str
 ) -> Any:
@@ -214,7 +207,7 @@ def _run_module(
         "AIPAIR_KESTRA_WORK": str(tmp / "kestra"),
         "AIPAIR_KESTRA_REPOSITORY": str(bare),
         "AIPAIR_PYTHON": sys.executable,
-        "AIPAIR_KESTRA_CONTROLLER_PORT": str(_free_port()),  # 2.0's worker controller (gRPC)
+        "AIPAIR_KESTRA_CONTROLLER_PORT": str(free_port()),  # 2.0's worker controller (gRPC)
     }
     try:
         code, output, seconds = run_engine(env, *maven)

@@ -12,13 +12,11 @@ from typing import Any
 
 import pytest
 
-from aipair.catalog import load_catalog
-from aipair.render.kubernetes import render_kubernetes
 from aipair.render.mock import MOCK_IMAGE
 
 from ..helpers.catalogs import write
 from ..helpers.commands import cli
-from ..helpers.kube import Cluster, ControlPlane, wait_until
+from ..helpers.kube import Cluster, ControlPlane, rendered, wait_until
 from ..helpers.kube_node import TOLERATION, Node
 
 NAMESPACE = "aipair-node-test"
@@ -94,10 +92,8 @@ def _until(what: str, check: Callable[[], Any], cluster: Cluster) -> Any:
 
 
 def _deploy(cluster: Cluster, path: Path) -> None:
-    groups, _ = render_kubernetes(load_catalog(path))
-    for objects in groups.values():
-        for obj in objects:
-            cluster.apply(tolerating(obj))
+    for obj in rendered(path):
+        cluster.apply(tolerating(obj))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from aipair.catalog import load_catalog
 from aipair.render.kubernetes import render_kubernetes
 from aipair.render.pod_security import restricted_gaps, workload_pod
 
-from ..helpers.kube import Cluster, ControlPlane, warn_text
+from ..helpers.kube import Cluster, ControlPlane, wait_until, warn_text
 from ..helpers.paths import CATALOGS, DEFAULT_CATALOG
 
 PROBE_NAMESPACE = "aipair-restricted-probe"
@@ -205,14 +204,13 @@ def test_the_audit_log_records_what_a_level_refuses(kube: ControlPlane) -> None:
     pod = _pod(securityContext__runAsNonRoot=None)
     pod["metadata"]["namespace"] = namespace
     cluster.apply(pod, dry_run=True)
-    deadline = time.monotonic() + AUDIT_FLUSH_TIMEOUT  # the audit backend writes asynchronously
-    while time.monotonic() < deadline:
-        found = [
+    found = wait_until(  # the audit backend may write after the answer
+        "the audit log's Pod Security annotation",
+        lambda: [
             value
             for uri, value in kube.audit_annotations("pod-security.kubernetes.io/audit-violations")
             if f"/namespaces/{namespace}/" in uri
-        ]
-        if found:
-            break
-        time.sleep(0.2)
+        ],
+        timeout=AUDIT_FLUSH_TIMEOUT,
+    )
     assert found and "runAsNonRoot != true" in found[0]

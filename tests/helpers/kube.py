@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -29,6 +28,7 @@ from aipair.catalog import load_catalog
 from aipair.render.kubernetes import render_kubernetes
 
 from .paths import ROOT
+from .registry import free_port
 
 READY_TIMEOUT = 120.0
 T = TypeVar("T")
@@ -42,12 +42,6 @@ def build_control_plane() -> Path:
     if done.returncode != 0:
         raise RuntimeError(f"scripts/build-kube.sh failed:\n{done.stderr[-4000:]}")
     return Path(done.stdout.strip().splitlines()[-1])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -161,7 +155,7 @@ def start_control_plane(bin_dir: Path) -> ControlPlane:
     _certificates(base)
     token = os.urandom(ADMIN_TOKEN_BYTES).hex()
     (base / "tokens.csv").write_text(f'{token},aipair-admin,aipair-admin,"system:masters"\n')
-    api_port, etcd_port, peer_port, scheduler_port = (_free_port() for _ in range(4))
+    api_port, etcd_port, peer_port, scheduler_port = (free_port() for _ in range(4))
     server = f"https://127.0.0.1:{api_port}"
     kubeconfig = base / "kubeconfig"
     kubeconfig.write_text(

@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import shutil
-import socket
 import subprocess
 import tarfile
 import tempfile
@@ -26,6 +25,7 @@ from aipair.engines.mockimage import find_busybox, rootfs_tar
 from aipair.render.mock import MOCK_IMAGE
 
 from .kube import READY_TIMEOUT, ControlPlane
+from .registry import free_port
 
 NODE_NAME = "aipair-test-node"
 TAINT_KEY = "aipair.test/node"
@@ -114,12 +114,6 @@ def _end_process(process: subprocess.Popen[bytes] | None) -> None:
             process.wait()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start(node: Node, name: str, args: list[str]) -> None:
     log = open(node.base / f"{name}.log", "wb")  # the process owns it until it ends
     node.processes[name] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -186,7 +180,7 @@ state = "{base / "containerd-state"}"
                     "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": False}},
                     "authorization": {"mode": "AlwaysAllow"},
                     "address": "127.0.0.1",
-                    "port": _free_port(),
+                    "port": free_port(),
                     "readOnlyPort": 0,
                     "healthzPort": 0,
                     "cgroupDriver": "cgroupfs",

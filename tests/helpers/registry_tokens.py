@@ -10,8 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .registry import start_registry
 
 
@@ -97,7 +95,7 @@ def token_registry(base: Path) -> Iterator[tuple[str, TokenServer]]:
     """The registry whose storage is ``base/data`` (fill it first, without auth), restarted behind a TokenServer:
     yields its address and the token server."""
     tokens = TokenServer(base)
-    _, process = start_registry(
+    address, process = start_registry(
         base,
         {
             "token": {
@@ -109,7 +107,7 @@ def token_registry(base: Path) -> Iterator[tuple[str, TokenServer]]:
         },
     )
     try:
-        yield f"127.0.0.1:{yaml.safe_load((base / 'config.yml').read_text())['http']['addr'].split(':')[1]}", tokens
+        yield address, tokens
     finally:
         tokens.http.shutdown()
         process.terminate()

@@ -111,8 +111,7 @@ def verify(catalog: CatalogOption = DEFAULT_CATALOG,
     """
     from ..errors import UsageError
     from ..ops import images as image_ops
-    from . import exits
-    from .output import emit, progress, reporting
+    from .output import conclude, progress, reporting
     from .present.images import show_verify
 
     with reporting(json_output):
@@ -121,13 +120,7 @@ def verify(catalog: CatalogOption = DEFAULT_CATALOG,
         loaded = load(catalog)
         with progress(json_output) as report:
             result = image_ops.verify_images(loaded, image_ops.registry_inspector(), service or None, report)
-        if json_output:
-            emit(result)
-        else:
-            show_verify(result)
-        if result.all_unreachable:
-            raise typer.Exit(int(exits.ExitCode.UNAVAILABLE))
-        exits.finish(result)
+        conclude(result, json_output, show_verify)
 
 
 @app.command("schema")

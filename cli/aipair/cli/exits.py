@@ -35,7 +35,9 @@ def for_error(error: AipairError) -> ExitCode:
 
 
 def for_result(result: Result) -> ExitCode:
-    """A result with an ``ok`` verdict fails as 1; `upgrade check` says 10 when candidates are due (see CheckReport)."""
+    """A result with an ``ok`` verdict fails as 1; `upgrade check` says 10 when candidates are due (see CheckReport);
+    `catalog verify --images` says 3 when no image could be read at all."""
+    from ..ops.images import VerifyReport
     from ..ops.upgrade.report import CheckReport
 
     if isinstance(result, CheckReport):
@@ -44,6 +46,8 @@ def for_result(result: Result) -> ExitCode:
         if result.due:
             return ExitCode.DUE
         return ExitCode.FAILED if result.rejected else ExitCode.OK
+    if isinstance(result, VerifyReport) and result.all_unreachable:
+        return ExitCode.UNAVAILABLE
     return ExitCode.OK if getattr(result, "ok", True) else ExitCode.FAILED
 
 

@@ -23,7 +23,7 @@ from .image_cache import ImageCache
 from .image_facts import PLATFORM, PROBE_PROGRAMS, ImageFacts, ImageHealthcheck, PathInfo
 from .image_layers import DEFAULT_PATH, FsIndex, LayerError, LayerReader
 from .limits import IMAGE, REGISTRY, Bounds, ImageBounds
-from .registry import Descriptor, RegistryClient, RegistryError
+from .registry import Descriptor, RegistryClient, RegistryError, platform_matches
 
 NANOSECONDS = 1_000_000_000
 
@@ -154,7 +154,7 @@ def _with_config(facts: ImageFacts, document: dict[str, Any], platform: str) -> 
         parts = [document.get("os"), document.get("architecture"), document.get("variant")]
         named = "/".join(part for part in parts if isinstance(part, str) and part)
         update["platforms"] = [named] if named else []
-        update["has_platform"] = named == platform or named.startswith(platform + "/")
+        update["has_platform"] = platform_matches(named, platform)
     env = _strings(settings.get("Env"))
     values = dict(item.partition("=")[::2] for item in env)
     update["env_keys"] = sorted({item.partition("=")[0] for item in env})

@@ -232,7 +232,7 @@ class RegistryClient:
                     continue  # attestations and other non-image entries (platform unknown/unknown)
                 if named not in platforms:
                     platforms.append(named)
-                if chosen is None and _platform_matches(named, platform):
+                if chosen is None and platform_matches(named, platform):
                     chosen = _descriptor(entry, ref, "index entry")
             if chosen is None:
                 return ResolvedManifest(top, top, platforms, False, None, [])
@@ -570,7 +570,7 @@ def _platform_of(entry: object) -> str | None:
     return "/".join(part for part in parts if isinstance(part, str) and part)
 
 
-def _platform_matches(offered: str, wanted: str) -> bool:
+def platform_matches(offered: str, wanted: str) -> bool:
     """linux/amd64 matches linux/amd64/v3 too (a variant is a refinement); linux/arm64/v8 only itself."""
     return offered == wanted or offered.startswith(wanted + "/")
 

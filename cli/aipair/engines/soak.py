@@ -191,15 +191,22 @@ def compare(
 
 
 def soak(
-    client: Any, project: str, watch: dict[str, float], report: Callable[[str], None], *, slice_seconds: float = SLICE
+    client: Any,
+    project: str,
+    watch: dict[str, float],
+    report: Callable[[str], None],
+    *,
+    slice_seconds: float = SLICE,
+    before: dict[str, Any] | None = None,
 ) -> SoakReport:
-    """Watch ``watch`` (service → seconds) from now; stop at the first problem. The report names each one."""
+    """Watch ``watch`` (service → seconds) from now; stop at the first problem. The report names each one.
+    ``before``: the containers' state just taken (snapshot), when the caller has it."""
     window = max(watch.values(), default=0.0)
     planned = SoakReport(seconds=window, watched={name: seconds for name, seconds in watch.items() if seconds > 0})
     watched = planned.watched
     if window <= 0:
         return planned.model_copy(update={"skipped": "the soak is 0 s"})
-    before = snapshot(client, project)
+    before = before if before is not None else snapshot(client, project)
     started = engine_now(client)
     since = started
     problems: list[SoakEvent] = []

@@ -153,11 +153,11 @@ def _soak(
     """The watch after the gate. A re-deploy that created or recreated no container, none of which has ever
     restarted, has nothing new to watch; one that restarted (a crash loop caught while healthy) is watched."""
     plan = soak_plan(catalog, statuses, override)
-    if all(before.get(s.service) == s.container for s in statuses) and not any(
-        state["restarts"] for service, state in snapshot(client, project).items() if plan.get(service)
-    ):
+    now = snapshot(client, project)
+    unchanged = all(before.get(s.service) == s.container for s in statuses)
+    if unchanged and not any(state["restarts"] for service, state in now.items() if plan.get(service)):
         return SoakReport(seconds=0, skipped="no container was created, recreated or restarted")
-    return watch_soak(client, project, plan, report)
+    return watch_soak(client, project, plan, report, before=now)
 
 
 def deploy_gate(

@@ -76,8 +76,9 @@ def check(
     rows = run_check(catalog, concurrency=concurrency)
     wanted = {r.service: r.candidate for r in rows if r.candidate and not r.error}
     if inspector is not None and wanted:
+        by_service = {r.service: r for r in rows}
         for name, found in check_candidates(catalog, wanted, inspector).items():
-            next(r for r in rows if r.service == name).assumptions = found
+            by_service[name].assumptions = found
     if candidates_file is not None:
         write_json(
             candidates_file, [{"service": r.service, "version": r.candidate} for r in rows if r.due], indent=None

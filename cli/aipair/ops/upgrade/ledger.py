@@ -20,7 +20,6 @@ validated against what the catalog said then.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -31,15 +30,12 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from ... import __version__
-from ...catalog.images import ImageRef
-from ...catalog.model import Catalog
 from ...engines.files import append_durably
 from ...engines.locks import locked
-from ...engines.registry import RegistryClient
 from ...errors import UsageError
-from .versions import candidate_image
+from ...render.kestra import LEDGER_FILE
 
-LEDGER = "upgrade-ledger.jsonl"  # render/kestra.py LEDGER_FILE names it too (render is below ops)
+LEDGER = LEDGER_FILE  # beside the catalog; the Kestra flows commit it under this name
 MARKER = "<image attested in upgrade-ledger.jsonl>"  # what the context hash sees in place of the image
 SHA256 = r"^sha256:[0-9a-f]{64}$"
 
@@ -195,17 +191,6 @@ def attest(catalog_path: Path, service: str, tag: str, digest: str, *, unvalidat
             "it anyway (the ledger then records an unvalidated apply)"
         )
     return found, context
-
-
-def registry_digest(catalog: Catalog, service: str, tag: str) -> str:
-    """The registry's digest of ``service``'s image at ``tag`` now: the one `upgrade apply` would pin."""
-    ref = ImageRef.parse(candidate_image(catalog.service(service).image, tag))
-
-    async def digest() -> str:
-        async with RegistryClient() as client:
-            return await client.digest(ref, tag)
-
-    return asyncio.run(digest())
 
 
 def validation_record(

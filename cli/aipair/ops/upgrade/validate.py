@@ -37,6 +37,7 @@ from pydantic import Field
 
 from ...catalog import parse_catalog
 from ...catalog.graph import dependency_closure
+from ...catalog.images import ImageRef
 from ...catalog.model import Catalog, Port
 from ...catalog.probes import SmokeTest
 from ...engines import docker as engine
@@ -52,6 +53,7 @@ from ..callbacks import Progress, no_progress
 from ..images import Inspector
 from ..outcome import Outcome
 from . import ledger
+from .apply import pinned_image
 from .assumptions import CandidateAssumptions, check_candidates
 from .versions import candidate_image
 
@@ -164,7 +166,8 @@ def _attestation(catalog: Catalog, catalog_path: Path, service: str, version: st
     if parse_catalog(text, source=str(catalog_path)) != catalog:
         raise UsageError(f"{catalog_path} changed while it was being read; nothing was run: run the validation again")
     ledger.read(ledger.ledger_path(catalog_path))
-    return ledger.context_hash(text, [service]), ledger.registry_digest(catalog, service, version)
+    pinned = ImageRef.parse(pinned_image(catalog, service, version))  # the digest `upgrade apply` would pin
+    return ledger.context_hash(text, [service]), str(pinned.digest)
 
 
 def _same_digest(result: ValidationReport, digest: str, host: str | None) -> None:

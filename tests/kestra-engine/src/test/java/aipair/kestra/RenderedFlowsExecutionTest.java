@@ -52,7 +52,7 @@ import org.junit.jupiter.api.TestMethodOrder;
  */
 @Tag("engine")
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-class RenderedFlowsExecutionTest {
+class RenderedFlowsExecutionTest extends ValidateFlowScenarios {
     private static final Duration RUN = Duration.ofMinutes(4);
     private static KestraEngine engine;
 
@@ -114,109 +114,25 @@ class RenderedFlowsExecutionTest {
         return GenericFlow.fromYaml(Engine.TENANT, source).getNamespace();
     }
 
-    private Execution validate(String service, String version) throws Exception {
+    @Override
+    protected Execution validate(String service, String version) throws Exception {
         return runnerUtils.runOne(Engine.TENANT, namespace(), Engine.VALIDATE, null,
             (flow, execution) -> flowIO.readExecutionInputs(flow, execution, Map.of("service", service, "version", version)),
             RUN);
     }
 
     /** The logs of an execution, once the worker's log lines reached the queue. */
-    private List<LogEntry> logsOf(Execution execution) throws Exception {
+    @Override
+    protected List<LogEntry> logsOf(Execution execution) throws Exception {
         Thread.sleep(500);
         return logs.stream().filter(l -> execution.getId().equals(l.getExecutionId())).toList();
     }
 
-    private static Map<String, String> states(Execution execution) {
-        Map<String, String> states = new LinkedHashMap<>();
-        execution.getTaskRunList().forEach(t -> states.put(t.getTaskId(), t.getState().getCurrent().name()));
-        return states;
-    }
-
-    private static TaskRun run(Execution execution, String taskId) {
-        return execution.getTaskRunList().stream().filter(t -> t.getTaskId().equals(taskId)).findFirst()
-            .orElseThrow(() -> new AssertionError("no task run " + taskId + " in " + states(execution)));
-    }
-
-    private String read(Execution execution, Object uri) throws Exception {
+    @Override
+    protected String read(Execution execution, Object uri) throws Exception {
         try (InputStream in = storage.get(Engine.TENANT, execution.getNamespace(), URI.create(String.valueOf(uri)))) {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
-    }
-
-    /** retry.maxAttempts of a top-level task of the rendered validation flow (1 without retry). */
-    private static int renderedMaxAttempts(String taskId) throws Exception {
-        Map<String, Object> flow = JacksonMapper.ofYaml().readValue(Files.readString(Engine.flowFile(Engine.VALIDATE)), new TypeReference<>() {});
-        for (Object task : (List<?>) flow.get("tasks")) {
-            Map<?, ?> t = (Map<?, ?>) task;
-            if (taskId.equals(t.get("id"))) {
-                return t.get("retry") instanceof Map<?, ?> retry ? ((Number) retry.get("maxAttempts")).intValue() : 1;
-            }
-        }
-        throw new AssertionError("no task " + taskId);
-    }
-
-    private static List<String> versionsNotified() throws Exception {
-        return Engine.webhookCalls().stream().map(c -> c.get("service") + " " + c.get("version") + " " + c.get("result")).toList();
-    }
-
-    @Test
-    @Order(1)
-    void STAND_IN_commands_good_candidate_succeeds_with_report_and_pushed_proposal_branch() throws Exception {
-        Execution execution = validate("web", "1.1.0");
-        Engine.write("good", Engine.describe(execution, logsOf(execution)));
-
-        assertEquals("SUCCESS", execution.getState().getCurrent().name(), states(execution).toString());
-        assertEquals(List.of("validate", "decide", "propose"), execution.getTaskRunList().stream().map(TaskRun::getTaskId).toList());
-        assertEquals("passed", execution.getOutputs().get("verdict"));
-        Map<String, Object> report = JacksonMapper.ofJson().readValue(read(execution, execution.getOutputs().get("report")), new TypeReference<>() {});
-        assertEquals(true, report.get("ok"), report.toString());
-        assertEquals("web", report.get("service"));
-        assertEquals("1.1.0", report.get("version"));
-        String pinned = Engine.git("show", "aipair/upgrade-web-1.1.0:catalog.yaml");
-        assertTrue(pinned.contains(report.get("image") + "@sha256:"), pinned);
-        assertTrue(Engine.git("log", "-1", "--format=%s", "aipair/upgrade-web-1.1.0").contains("validated by Kestra execution " + execution.getId()));
-        assertEquals(List.of(), versionsNotified());
-    }
-
-    @Test
-    @Order(2)
-    void STAND_IN_commands_bad_candidate_fails_runs_the_errors_branch_and_calls_the_webhook() throws Exception {
-        Execution execution = validate("web", "1.2.0");
-        Engine.write("bad", Engine.describe(execution, logsOf(execution)));
-
-        assertEquals("FAILED", execution.getState().getCurrent().name(), states(execution).toString());
-        assertEquals(Map.of("validate", "SUCCESS", "decide", "FAILED", "reject", "FAILED", "log-failure", "SUCCESS", "notify-failure", "SUCCESS"),
-            states(execution));
-        assertEquals("failed", run(execution, "validate").getOutputs().get("vars") instanceof Map<?, ?> vars ? vars.get("verdict") : null);
-        assertEquals(List.of("web 1.2.0 failed validation"), versionsNotified());
-        assertFalse(Engine.git("branch", "--list").contains("aipair/upgrade-web-1.2.0"));
-    }
-
-    /** The repository is unreachable: git clone exits 128, an infrastructure failure, retried as rendered. */
-    @Test
-    @Order(3)
-    void STAND_IN_commands_infrastructure_failure_is_retried_with_kestras_delays_then_fails() throws Exception {
-        Path repository = Path.of(Engine.env("AIPAIR_KESTRA_REPOSITORY"));
-        Path away = repository.resolveSibling(repository.getFileName() + ".unreachable");
-        Files.move(repository, away);
-        Execution execution;
-        try {
-            execution = validate("web", "1.1.0");
-        } finally {
-            Files.move(away, repository);
-        }
-        Map<String, Object> described = Engine.describe(execution, logsOf(execution));
-        TaskRun validate = run(execution, "validate");
-        described.put("retryDelaysSeconds", Engine.retryDelays(validate));
-        Engine.write("retry", described);
-
-        assertEquals("FAILED", execution.getState().getCurrent().name(), states(execution).toString());
-        assertEquals("FAILED", validate.getState().getCurrent().name());
-        int maxAttempts = renderedMaxAttempts("validate");
-        assertEquals(maxAttempts, validate.getAttempts().size(), "attempts: " + validate.getAttempts());
-        assertTrue(validate.getAttempts().stream().allMatch(a -> a.getState().getCurrent().name().equals("FAILED")));
-        assertTrue(states(execution).get("notify-failure").equals("SUCCESS"), states(execution).toString());
-        assertEquals(List.of("web 1.2.0 failed validation", "web 1.1.0 failed validation"), versionsNotified());
     }
 
     /**
