@@ -1,0 +1,123 @@
+"""Docker volumes copied and measured on the engine itself: snapshots, restores, a validation's data.
+
+The work runs in a short-lived helper container of the locally made busybox image
+(engines/mockimage.py: nothing is pulled, and it works the same over ssh). The source is mounted
+read-only; `cp -a` keeps owners, modes, times and links. Data never travels through this process,
+so a copy runs at the speed of the engine's disk, whatever the link to the engine.
+
+Consistency is the caller's business: stop the containers that write a volume (or dump their
+database) before copying it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import AipairError
+from .mockimage import ensure_mock_image
+
+HELPER_LABEL = "io.aipair.helper"
+
+# A digest of a tree's content, names, modes and owners, in a stable order (busybox: find, sort, stat,
+# sha256sum). Links are summed by their target, so a copy that keeps them compares equal.
+DIGEST_SCRIPT = r"""set -e
+cd /data
+find . -mindepth 1 | LC_ALL=C sort | while IFS= read -r path; do
+  stat -c '%n %f %u %g' "$path"
+  if [ -L "$path" ]; then readlink "$path"; elif [ -f "$path" ]; then sha256sum < "$path"; fi
+done | sha256sum | cut -d' ' -f1
+"""
+
+# Empty the target (dot files too), copy, then report the copy's apparent size in bytes.
+COPY_SCRIPT = r"""set -e
+find /to -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+cp -a /from/. /to/
+du -sb /to | cut -f1
+"""
+
+
+class VolumeError(AipairError):
+    """A volume could not be copied or read (the helper container failed)."""
+
+
+@dataclass(frozen=True)
+class Copied:
+    source: str
+    target: str
+    bytes: int
+    seconds: float
+
+
+def exists(client: Any, name: str) -> bool:
+    from docker.errors import NotFound
+
+    try:
+        client.volumes.get(name)
+    except NotFound:
+        return False
+    return True
+
+
+def create(client: Any, name: str, labels: dict[str, str]) -> None:
+    """A new local volume; an existing one of that name is an error (a snapshot is never overwritten)."""
+    if exists(client, name):
+        raise VolumeError(f"volume {name} exists already; nothing was written to it")
+    client.volumes.create(name=name, driver="local", labels=labels)
+
+
+def remove(client: Any, name: str) -> None:
+    """Remove ``name``; gone already is fine."""
+    from docker.errors import NotFound
+
+    try:
+        client.volumes.get(name).remove()
+    except NotFound:
+        return
+
+
+def _helper(client: Any, script: str, mounts: dict[str, tuple[str, str]], what: str) -> str:
+    """Run ``script`` in the helper image with ``mounts`` ({volume: (path, "ro"|"rw")}); its stdout, or
+    VolumeError with its stderr. The container is removed whatever happens."""
+    image, _ = ensure_mock_image(client)
+    container = client.containers.create(
+        image,
+        entrypoint=["/bin/sh", "-c", script],
+        volumes={volume: {"bind": path, "mode": mode} for volume, (path, mode) in mounts.items()},
+        labels={HELPER_LABEL: what},
+        network_disabled=True,
+        user="0:0",  # to read and keep every owner's files
+    )
+    try:
+        container.start()
+        status = container.wait()
+        out = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
+        if status.get("StatusCode") != 0:
+            err = container.logs(stdout=False, stderr=True).decode("utf-8", "replace").strip()
+            raise VolumeError(f"{what} failed (exit {status.get('StatusCode')}): {err[-500:]}")
+        return out
+    finally:
+        container.remove(force=True)
+
+
+def copy(client: Any, source: str, target: str) -> Copied:
+    """Make ``target``'s content exactly ``source``'s (what was in ``target`` is removed first)."""
+    for name in (source, target):
+        if not exists(client, name):
+            raise VolumeError(f"volume {name} does not exist on the engine; nothing was copied")
+    started = time.monotonic()
+    out = _helper(client, COPY_SCRIPT, {source: ("/from", "ro"), target: ("/to", "rw")}, f"copy {source} to {target}")
+    return Copied(source, target, int(out.strip().splitlines()[-1]), time.monotonic() - started)
+
+
+def digest(client: Any, name: str) -> str:
+    """sha256 of the volume's tree (names, modes, owners, contents, link targets): equal digests, equal data."""
+    if not exists(client, name):
+        raise VolumeError(f"volume {name} does not exist on the engine")
+    return _helper(client, DIGEST_SCRIPT, {name: ("/data", "ro")}, f"digest of {name}").strip()
+
+
+def size(client: Any, name: str) -> int:
+    """Apparent size of the volume's content in bytes."""
+    return int(_helper(client, "du -sb /data | cut -f1", {name: ("/data", "ro")}, f"size of {name}").strip())
