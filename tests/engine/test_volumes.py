@@ -23,7 +23,7 @@ def _run(client: object, volume: str, script: str) -> str:
     out = client.containers.run(  # type: ignore[attr-defined]
         image, entrypoint=["/bin/sh", "-c", script], volumes={volume: {"bind": "/d", "mode": "rw"}}, remove=True
     )
-    return out.decode()
+    return str(out.decode())
 
 
 @pytest.fixture

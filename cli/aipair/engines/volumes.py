@@ -96,7 +96,7 @@ def _helper(client: Any, script: str, mounts: dict[str, tuple[str, str]], what: 
         if status.get("StatusCode") != 0:
             err = container.logs(stdout=False, stderr=True).decode("utf-8", "replace").strip()
             raise VolumeError(f"{what} failed (exit {status.get('StatusCode')}): {err[-500:]}")
-        return out
+        return str(out)
     finally:
         container.remove(force=True)
 
