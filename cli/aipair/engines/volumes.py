@@ -77,17 +77,31 @@ def remove(client: Any, name: str) -> None:
         return
 
 
-def _helper(client: Any, script: str, mounts: dict[str, tuple[str, str]], what: str) -> str:
+def _helper(
+    client: Any,
+    script: str,
+    mounts: dict[str, tuple[str, str]],
+    what: str,
+    *,
+    image: str | None = None,
+    network: str | None = None,
+    environment: dict[str, str] | None = None,
+) -> str:
     """Run ``script`` in the helper image with ``mounts`` ({volume: (path, "ro"|"rw")}); its stdout, or
-    VolumeError with its stderr. The container is removed whatever happens."""
-    image, _ = ensure_mock_image(client)
+    VolumeError with its stderr. The container is removed whatever happens.
+
+    ``image`` replaces the busybox helper (e.g. a database server's own image, for its dump tools),
+    ``network`` attaches it to that network (else it has none), ``environment`` is its environment:
+    the way to hand it a secret, which then appears on no command line."""
+    image = image or ensure_mock_image(client)[0]
     container = client.containers.create(
         image,
         entrypoint=["/bin/sh", "-c", script],
         volumes={volume: {"bind": path, "mode": mode} for volume, (path, mode) in mounts.items()},
         labels={HELPER_LABEL: what},
-        network_disabled=True,
+        environment=environment or {},
         user="0:0",  # to read and keep every owner's files
+        **({"network": network} if network else {"network_disabled": True}),
     )
     try:
         container.start()
