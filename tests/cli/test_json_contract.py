@@ -245,6 +245,7 @@ CASES: dict[str, tuple[Result, list[str], dict[str, list[str]]]] = {
             "flows",
             "smoke",
             "logs",
+            "data",
             "seconds",
             "torn_down",
         ],

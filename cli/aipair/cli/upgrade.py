@@ -78,6 +78,15 @@ def validate(service: Annotated[str, typer.Argument(help="Service to try, as in 
                  "--inspect/--no-inspect",
                  help="Read the candidate's image from the registry first; one that breaks what the catalog "
                       "assumes and the current image keeps fails at stage 'image' with nothing run.")] = True,
+             with_data: Annotated[bool, typer.Option(
+                 "--with-data",
+                 help="Start the throw-away volumes as copies of the running deployment's (of --profile), so "
+                      "migrations run on real data. The live services that write them are stopped for the "
+                      "copy (seconds, reported) and started again; the originals are only read, never written, "
+                      "and the copies are removed with the throw-away project. The generated secrets that "
+                      "guard the copied data (e.g. a database's superuser password) keep their live values "
+                      "there, never shown; supplied secrets, JWTs and their signing keys stay fresh.")] = False,
+             profile: ProfileOption = ProfileChoice.real,
              json_output: JsonOption = False) -> None:
     """Run a candidate with its dependencies in a throw-away project, wait for health, run the smoke tests.
 
@@ -85,6 +94,7 @@ def validate(service: Annotated[str, typer.Argument(help="Service to try, as in 
     user, ports or linux/amd64 no longer match what the catalog assumes fails before anything runs.
     The throw-away project has its own name, networks and volumes and publishes no host port, so the
     running platform is never touched; it is always torn down, also on failure or Ctrl-C.
+    With --with-data it starts on a copy of the live data (see the option); a failed copy fails at stage 'data'.
     Exit code 0 when the candidate passes, 1 when it fails. Every verdict is appended to upgrade-ledger.jsonl
     beside the catalog (the candidate's digest, the catalog's hash, the report's hash): commit it with the
     catalog, `aipair upgrade apply` pins only a digest with a passing record there.
@@ -93,6 +103,7 @@ def validate(service: Annotated[str, typer.Argument(help="Service to try, as in 
     """
     from ..ops import images
     from ..ops.upgrade.validate import validate as run_validate
+    from ..ops.upgrade.with_data import LiveDeployment
     from .output import conclude, progress, reporting
     from .present.upgrade import show_validation
 
@@ -101,7 +112,8 @@ def validate(service: Annotated[str, typer.Argument(help="Service to try, as in 
         with progress(json_output) as report:
             result = run_validate(loaded, service, version, host=host, timeout=timeout, report=report,
                                   report_file=report_file, catalog_path=catalog,
-                                  inspector=images.registry_inspector() if inspect else None)
+                                  inspector=images.registry_inspector() if inspect else None,
+                                  with_data=LiveDeployment(catalog.parent, profile.value) if with_data else None)
         conclude(result, json_output, show_validation)
 
 

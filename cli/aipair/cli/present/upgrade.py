@@ -42,6 +42,15 @@ def show_validation(result: ValidationReport) -> None:
             out.print(f"[green]✓[/] image: keeps the catalog's assumptions ({escape(found.digest or '')})")
         elif found.verdict == "unknown":
             out.print(f"[yellow]?[/] image not read: {escape(found.error or '')}")
+    if result.data is not None:  # --with-data: what was copied from the live project, and its stop
+        from .images import size
+
+        for copy in result.data.volumes:
+            what = f"{size(copy.bytes)} copied in {copy.seconds:.1f} s" if copy.copied else "not live: started empty"
+            out.print(f"[green]✓[/] data {escape(copy.volume)}: {what}")
+        if result.data.stopped:
+            stopped = escape(", ".join(result.data.stopped))
+            out.print(f"  live {stopped} stopped {result.data.stopped_seconds:.1f} s for the copy, then started")
     for row in result.services:
         mark = "[green]✓[/]" if row.ok else "[red]✗[/]"
         out.print(f"{mark} {escape(row.service)}: {escape(row.state)} {escape(row.health)} ({escape(row.image)})")

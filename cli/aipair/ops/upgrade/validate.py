@@ -21,6 +21,10 @@ Given the catalog's file, every run that reaches a verdict is recorded in the up
 (ops/upgrade/ledger.py): the registry's digest of the candidate is read before anything runs, and a run
 whose engine used another image than that digest (a stale local copy of a re-pushed tag) fails at stage
 ``digest``, so the ledger never attests a digest that did not run.
+
+With ``with_data`` (`--with-data`) the throw-away volumes start as copies of the running deployment's
+(ops/upgrade/with_data.py: the live writers stopped briefly, the originals only read, the generated secrets
+guarding the copied data carried over); a failed copy fails at stage ``data`` with nothing started.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ from . import ledger
 from .apply import pinned_image
 from .assumptions import CandidateAssumptions, check_candidates
 from .versions import candidate_image
+from .with_data import DataCopy, LiveDeployment, copy_live_data
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -74,6 +79,7 @@ class ValidationReport(Result):
     flows: list[Outcome] = Field(default_factory=list)  # the candidate Kestra's verdict on each rendered flow
     smoke: list[Outcome] = Field(default_factory=list)
     logs: dict[str, str] = Field(default_factory=dict)
+    data: DataCopy | None = None  # --with-data: each copied volume (bytes, seconds), the live services' stop
     seconds: Seconds = 0.0
     torn_down: bool = False
 
@@ -122,13 +128,15 @@ def validate(
     report_file: Path | None = None,
     inspector: Inspector | None = None,
     catalog_path: Path | None = None,
+    with_data: LiveDeployment | None = None,
 ) -> ValidationReport:
     """Run the candidate; ``report_file`` gets the JSON report (what the Kestra flow keeps as its output).
     With an ``inspector`` the candidate's image is read from the registry first, and a candidate that breaks
     an assumption of the catalog (ops/upgrade/assumptions.py) fails at stage "image" with nothing run.
     With ``catalog_path`` (the file ``catalog`` was loaded from) the verdict is appended to its ledger.
 
-    Nothing of the platform's checkout is read: not its compose/.env, not its rendered files."""
+    Nothing of the platform's checkout is read: not its compose/.env, not its rendered files; except with
+    ``with_data``, which reads the live project's volumes and the live values of the secrets guarding them."""
     attestation = _attestation(catalog, catalog_path, service, version) if catalog_path is not None else None
     assumptions = None
     if inspector is not None:
@@ -141,7 +149,7 @@ def validate(
             stage="image", assumptions=assumptions, torn_down=True,
         )  # fmt: skip
     else:
-        result = _validate(catalog, service, version, host=host, timeout=timeout, report=report)
+        result = _validate(catalog, service, version, host=host, timeout=timeout, report=report, with_data=with_data)
         result.assumptions = assumptions
         if attestation is not None and result.ok:
             _same_digest(result, attestation[1], host)
@@ -214,7 +222,14 @@ def prepare_project(
 
 
 def _validate(
-    catalog: Catalog, service: str, version: str, *, host: str | None, timeout: int, report: Progress
+    catalog: Catalog,
+    service: str,
+    version: str,
+    *,
+    host: str | None,
+    timeout: int,
+    report: Progress,
+    with_data: LiveDeployment | None = None,
 ) -> ValidationReport:
     image = candidate_image(catalog.service(service).image, version)  # UsageError before anything starts
     name = project_name(catalog, service)
@@ -235,6 +250,13 @@ def _validate(
             report(f"supplied secrets are handed to the candidate empty: {', '.join(withheld)}")
         if catalog.services[service].docker_socket:
             report(f"{service} runs without the Docker socket here: a candidate is untrusted until it passes")
+        if with_data is not None:
+            result.stage = "data"
+            live = with_data.project(catalog, host)
+            result.data = copy_live_data(catalog, trial, project, live, client, report=report)
+            if not result.data.ok:
+                result.logs["(data)"] = result.data.error
+                return result  # the finally below still tears the throw-away project down
         report(f"starting {service} {version} with {len(document['services']) - 1} dependencies in {name}")
         result.stage = "health"
         up = project.run("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--pull", "missing")
