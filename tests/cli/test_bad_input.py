@@ -309,7 +309,7 @@ CASES = [
         BASE.replace(API_IMAGE, API_IMAGE + "    smoke: [{name: up, http: /healthz, tcp: 8080}]\n"),
         "smoke:",
         "services.api.smoke[0]",
-        "exactly one of `http: /path`, `tcp: PORT` or `command: [...]`",
+        "exactly one of `http: /path`, `tcp: PORT`, `command: [...]` or `host: [...]`",
     ),
     (
         "missing-required",

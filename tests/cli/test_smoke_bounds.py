@@ -16,7 +16,7 @@ import pytest
 from aipair.catalog.model import Port
 from aipair.catalog.probes import SmokeTest
 from aipair.engines import limits
-from aipair.ops.upgrade.validate import _smoke
+from aipair.ops.upgrade.smoke import run_smoke
 
 from ..helpers.hostile_http import HostileServer, Reply, Seen
 
@@ -24,12 +24,12 @@ QUICK = dataclasses.replace(limits.SMOKE, read=1.0, deadline=1.5, max_bytes=64 *
 
 
 def _run(server: HostileServer, monkeypatch: pytest.MonkeyPatch, **test: object) -> tuple[bool, str, float]:
-    monkeypatch.setattr("aipair.ops.upgrade.validate.SMOKE", QUICK)
+    monkeypatch.setattr("aipair.ops.upgrade.smoke.SMOKE", QUICK)
     container = SimpleNamespace(attrs={"NetworkSettings": {"Networks": {"n": {"IPAddress": "127.0.0.1"}}}})
     client = SimpleNamespace(containers=SimpleNamespace(get=lambda _name: container))
     started = time.monotonic()
     smoke = SmokeTest(name="s", http="/health", port=server.port, **test)  # type: ignore[arg-type]
-    outcome = _smoke(client, "c", smoke, [Port(port=server.port)])
+    outcome = run_smoke(client, "c", smoke, [Port(port=server.port)], environment={})
     return outcome.ok, outcome.detail, time.monotonic() - started
 
 

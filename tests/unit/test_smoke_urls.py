@@ -1,7 +1,7 @@
 """SSRF through smoke URLs: `smoke.http` and `health.path` are paths on the service itself.
 
-`upgrade validate` requests `http://<candidate's address>:<port>` + the path (ops/upgrade/validate.py
-`_smoke`), and the Compose probes request `http://127.0.0.1:<port>` + the path. A value that is a URL,
+`upgrade validate` requests `http://<candidate's address>:<port>` + the path (ops/upgrade/smoke.py
+`run_smoke`), and the Compose probes request `http://127.0.0.1:<port>` + the path. A value that is a URL,
 starts with `//`, carries userinfo (`@`), a backslash or whitespace could send that request to another
 host (the cloud metadata service, an internal API). The model refuses them, naming the field.
 """
@@ -24,7 +24,7 @@ from aipair.catalog.loader import parse_catalog
 from aipair.catalog.model import Port
 from aipair.catalog.probes import HttpHealth, SmokeTest
 from aipair.errors import CatalogError
-from aipair.ops.upgrade.validate import _smoke
+from aipair.ops.upgrade.smoke import run_smoke
 
 CATALOG = """\
 version: 1
@@ -110,7 +110,7 @@ def _accepted(path: str) -> bool:
 
 @given(st.text(alphabet=st.sampled_from("/\\@:?#%.a1 \t\n\x00\uff0f[]"), max_size=12))
 def test_every_accepted_path_stays_on_the_service(path: str) -> None:
-    """What validate.py's `_smoke` and the Compose probes build from an accepted path names the service's host."""
+    """What smoke.py's `run_smoke` and the Compose probes build from an accepted path names the service's host."""
     if not _accepted(path):
         return
     for base in ("http://172.18.0.5:8080", "http://127.0.0.1:8080"):
@@ -144,12 +144,13 @@ def server() -> Iterator[HTTPServer]:
 
 
 def test_validate_requests_the_path_on_the_candidate_itself(server: HTTPServer) -> None:
-    """The real `_smoke` against a real HTTP server on 127.0.0.1; the Docker client is a double (no engine here)
+    """The real `run_smoke` against a real HTTP server on 127.0.0.1; the Docker client is a double (no engine here)
     that reports the candidate's address as 127.0.0.1."""
     container = SimpleNamespace(attrs={"NetworkSettings": {"Networks": {"n": {"IPAddress": "127.0.0.1"}}}})
     client = SimpleNamespace(containers=SimpleNamespace(get=lambda _name: container))
     port = server.server_address[1]
     _Recorder.seen = []
-    outcome = _smoke(client, "c", SmokeTest(name="q", http="/ok?x=1", port=port, contains="ok"), [Port(port=port)])
+    test = SmokeTest(name="q", http="/ok?x=1", port=port, contains="ok")
+    outcome = run_smoke(client, "c", test, [Port(port=port)], environment={})
     assert outcome.ok, outcome
     assert _Recorder.seen == ["/ok?x=1"]

@@ -3,6 +3,7 @@ candidate. The paths they request stay on the service itself, whatever the catal
 
 from __future__ import annotations
 
+from string import Formatter
 from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
@@ -78,6 +79,30 @@ class CommandHealth(HealthTiming):
 Health = Annotated[Union[HttpHealth, TcpHealth, CommandHealth], Field(discriminator="type")]
 
 
+# What a `host` smoke test's arguments may name of the candidate; `{{` and `}}` are literal braces.
+HOST_PLACEHOLDERS = ("address", "port", "url")
+
+
+def _known_placeholders(argument: str) -> str:
+    """Only `{address}`, `{port}` and `{url}`, plainly: they are filled with str.format_map, so an
+    attribute, index, conversion or format spec (`{url.__class__}`, `{port!r}`) must not get through."""
+    try:
+        parts = [(field, spec or conversion) for _, field, spec, conversion in Formatter().parse(argument)]
+    except ValueError:
+        raise ValueError(f"{argument[:60]!r} has an unmatched brace; write {{{{ and }}}} for literal braces") from None
+    unknown = [field for field, _ in parts if field is not None and field not in HOST_PLACEHOLDERS]
+    if unknown or any(extra for _, extra in parts):
+        shown = ", ".join(f"{{{f}}}" for f in unknown) or "a format spec or conversion"
+        raise ValueError(
+            f"{argument[:60]!r} uses {shown}; the placeholders are {{address}}, {{port}} and {{url}} "
+            "(write {{ and }} for literal braces)"
+        )
+    return argument
+
+
+HostArgument = Annotated[str, StringConstraints(min_length=1), AfterValidator(_known_placeholders)]
+
+
 class SmokeTest(Strict):
     """A check run against a candidate after it is healthy."""
 
@@ -89,10 +114,33 @@ class SmokeTest(Strict):
     port: PortNumber | None = None
     status: Annotated[int, Field(ge=100, le=599)] = 200
     contains: str | None = None
-    command: list[str] | None = None
+    command: list[str] | None = Field(default=None, description="A program run inside the candidate's container.")
+    host: list[HostArgument] | None = Field(
+        default=None,
+        description=(
+            "A program run on the host running aipair (an argument list, no shell), passing when it exits 0: "
+            "{address}, {port} (`port`, default: the service's first) and {url} (http://address:port) of the "
+            "candidate are filled in each argument, and the environment has AIPAIR_CANDIDATE_URL, _ADDRESS and "
+            "_PORT, AIPAIR_CATALOG (the catalog with the candidate's image) and, for the Kestra server, "
+            "KESTRA_URL, KESTRA_USER and KESTRA_PASSWORD of the throw-away project. A first argument `aipair` "
+            "is this aipair. The candidate's address is reachable from a local engine only."
+        ),
+    )
+    timeout: Duration | None = Field(default=None, description="How long a `host` program may run (default 120s).")
+
+    @field_validator("host")
+    @classmethod
+    def _a_program(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("the host command is empty; give the program and its arguments, e.g. [curl, -f, '{url}']")
+        return value
 
     @model_validator(mode="after")
     def _one_kind(self) -> SmokeTest:
-        if sum(kind is not None for kind in (self.http, self.tcp, self.command)) != 1:
-            raise ValueError("a smoke test is exactly one of `http: /path`, `tcp: PORT` or `command: [...]`")
+        if sum(kind is not None for kind in (self.http, self.tcp, self.command, self.host)) != 1:
+            raise ValueError(
+                "a smoke test is exactly one of `http: /path`, `tcp: PORT`, `command: [...]` or `host: [...]`"
+            )
+        if self.timeout is not None and self.host is None:
+            raise ValueError("`timeout` applies to `host` smoke tests only; remove it here")
         return self

@@ -34,20 +34,17 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import httpx
 from pydantic import Field
 
 from ...catalog import parse_catalog
 from ...catalog.graph import dependency_closure
 from ...catalog.images import ImageRef
-from ...catalog.model import Catalog, Port
-from ...catalog.probes import SmokeTest
+from ...catalog.model import Catalog
 from ...engines import docker as engine
 from ...engines.compose import ComposeProject
 from ...engines.files import atomic_write, write_json
-from ...engines.limits import SMOKE, BoundExceeded, get_once
 from ...engines.secretstore import ensure_env, read_env
 from ...errors import UsageError
 from ...render.compose import DOCKER_SOCKET, render_compose
@@ -59,11 +56,9 @@ from ..outcome import Outcome
 from . import ledger
 from .apply import pinned_image
 from .assumptions import CandidateAssumptions, check_candidates
+from .smoke import address, smoke_tests
 from .versions import candidate_image
 from .with_data import DataCopy, LiveDeployment, copy_live_data
-
-if TYPE_CHECKING:
-    from docker import DockerClient
 
 
 class ValidationReport(Result):
@@ -268,17 +263,14 @@ def _validate(
             report(f"loading the rendered flows into Kestra {version}")
             target = next(s for s in statuses if s.service == service)
             port = catalog.services[service].ports[0].port if catalog.services[service].ports else 8080
-            url = f"http://{_address(client, target.container)}:{port}"
+            url = f"http://{address(client, target.container)}:{port}"
             result.flows = candidate_loads_flows(trial, url, password=_server_password(catalog, workdir))
             healthy = all(o.ok for o in result.flows)
         if healthy:
             result.stage = "smoke"
             report("running smoke tests")
             target = next(s for s in statuses if s.service == service)
-            result.smoke = [
-                _smoke(client, target.container, test, catalog.services[service].ports)
-                for test in catalog.services[service].smoke
-            ]
+            result.smoke = smoke_tests(client, target.container, catalog, service, version, workdir=workdir)
             result.ok = all(s.ok for s in result.smoke)
             result.stage = "passed" if result.ok else "smoke"
         elif not statuses:
@@ -337,39 +329,3 @@ def candidate_loads_flows(trial: Catalog, url: str, *, password: str | None, tim
         )
         outcomes.append(Outcome.of(name, not verdict.rejected, detail))
     return outcomes or [Outcome.of("flows", False, "Kestra answered no verdict for the flows")]
-
-
-def _address(client: DockerClient, container: str) -> str:
-    networks = client.containers.get(container).attrs["NetworkSettings"]["Networks"]
-    return str(next(n["IPAddress"] for n in networks.values() if n.get("IPAddress")))
-
-
-def _smoke(client: DockerClient, container: str, test: SmokeTest, ports: list[Port]) -> Outcome:
-    if test.command is not None:
-        run = client.containers.get(container).exec_run(test.command)
-        raw = run.output if isinstance(run.output, bytes) else b"".join(run.output)
-        output = raw.decode("utf-8", "replace")[-300:]
-        ok = run.exit_code == 0 and (test.contains is None or test.contains in output)
-        return Outcome.of(test.name, ok, f"exit {run.exit_code}: {output.strip()}")
-    networks = client.containers.get(container).attrs["NetworkSettings"]["Networks"]
-    address = next(n["IPAddress"] for n in networks.values() if n.get("IPAddress"))
-    if test.tcp is not None:
-        import socket
-
-        try:
-            with socket.create_connection((address, test.tcp), timeout=5):
-                return Outcome.of(test.name, True, f"tcp {test.tcp}: accepted")
-        except OSError as exc:
-            return Outcome.of(test.name, False, f"tcp {test.tcp}: {exc.strerror or exc}")
-    port = test.port or (ports[0].port if ports else 80)
-    try:  # the candidate is untrusted: bounded in time and bytes (engines/limits.py)
-        response = get_once(f"http://{address}:{port}{test.http}", SMOKE)
-    except (httpx.TransportError, BoundExceeded) as exc:
-        return Outcome.of(test.name, False, f"GET {test.http}: {exc.__class__.__name__}: {exc}")
-    ok = response.status_code == test.status and (test.contains is None or test.contains in response.text)
-    return Outcome.of(
-        test.name,
-        ok,
-        f"GET {test.http} → {response.status_code}"
-        + ("" if test.contains is None else f", contains {test.contains!r}: {test.contains in response.text}"),
-    )
