@@ -289,7 +289,7 @@ def apply(
     and then works on the catalog this one wrote (or gives up with LockBusy after locks.LOCK_TIMEOUT_SECONDS)."""
     with locked(path):
         catalog = load_catalog(path)
-        members = group_members(catalog, service)
+        members = [service, *(name for name in group_members(catalog, service) if name != service)]  # asked first
         images = {name: pinned_image(catalog, name, version) for name in members}
         pins = {name: ImageRef.parse(image).digest or "" for name, image in images.items()}
         attested, context = ledger.attest_all(path, pins, version, unvalidated=unvalidated)

@@ -148,5 +148,7 @@ def group_members(catalog: Catalog, service: str) -> list[str]:
 
 
 def candidate_images(catalog: Catalog, service: str, version: str) -> dict[str, str]:
-    """Each member of ``service``'s group (group_members) at ``version``: computed once, before anything runs."""
-    return {name: candidate_image(catalog.service(name).image, version) for name in group_members(catalog, service)}
+    """Each member of ``service``'s group (group_members; ``service`` first) at ``version``: computed once,
+    before anything runs."""
+    members = [service, *(name for name in group_members(catalog, service) if name != service)]
+    return {name: candidate_image(catalog.service(name).image, version) for name in members}
