@@ -89,10 +89,11 @@ def test_a_group_is_validated_in_one_project_and_a_failing_member_fails_it(
 
     # asked for one member (gui), the whole group runs: both at 1.1.0, together, with cache at its pinned version
     good = runner.invoke(
-        app, ["upgrade", "validate", "gui", "1.1.0", "--no-inspect", "--catalog", str(catalog),
+        app, ["upgrade", "validate", "gui", "1.1.0", "--catalog", str(catalog),
               "--report", str(report_file), "--timeout", "60"],
     )  # fmt: skip
     assert good.exit_code == 0, good.output
+    assert f"reading {images}/aipair/grpgui:1.1.0, {images}/aipair/grpapi:1.1.0 from their registries" in good.output
     assert "group duo: starting gui, api together at 1.1.0 with 1 dependencies in grpval-validate-duo" in good.output
     report = json.loads(report_file.read_text())
     assert (report["ok"], report["stage"], report["torn_down"]) == (True, "passed", True)
