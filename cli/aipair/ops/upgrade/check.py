@@ -85,7 +85,7 @@ def due_candidates(catalog: Catalog, rows: list[CheckRow]) -> list[dict[str, str
             continue
         seen.add(group)
         members = group_members(catalog, row.service)
-        if all(m in due and due[m].candidate == row.candidate for m in members):
+        if all(m in due for m in members):  # lockstep gave them one version (its tag text is the first's)
             entries.append({"service": row.service, "version": row.candidate or "", "group": group})
     return entries
 

@@ -148,9 +148,8 @@ def validate(
     assumptions = None
     broken: list[str] = []
     if inspector is not None:
-        report(
-            f"reading {', '.join(candidates.values())} from {'their registries' if len(candidates) > 1 else 'its registry'}"
-        )
+        where = "their registries" if len(candidates) > 1 else "its registry"
+        report(f"reading {', '.join(candidates.values())} from {where}")
         found = check_candidates(catalog, dict.fromkeys(candidates, version), inspector)
         broken = [name for name in candidates if found[name].verdict == "broken"]
         assumptions = found[broken[0] if broken else service]
