@@ -7,10 +7,12 @@ is tests/engine/test_upgrade_group.py).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from aipair.ops.upgrade import ledger
@@ -176,3 +178,49 @@ def test_the_candidates_file_lists_a_group_once(registry: Registry, tmp_path: Pa
         {"service": "cache", "version": "2.1.0"},
         {"service": "api", "version": "2.1.0", "group": "tracardi"},
     ]
+
+
+def _push_arm64_only(address: str, repository: str, tag: str) -> None:
+    """``repository``:``tag`` offered for linux/arm64 only: a candidate that breaks the catalog's assumptions."""
+    with httpx.Client(base_url=f"http://{address}", timeout=10) as client:
+
+        def blob(data: bytes) -> dict[str, object]:
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            location = client.post(f"/v2/{repository}/blobs/uploads/").headers["location"]
+            client.put(
+                f"{location}{'&' if '?' in location else '?'}digest={digest}",
+                content=data,
+                headers={"Content-Type": "application/octet-stream"},
+            ).raise_for_status()
+            return {"digest": digest, "size": len(data)}
+
+        layer = blob(b"aipair test layer")
+        config = {"architecture": "arm64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}}
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **blob(json.dumps(config).encode())},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **layer}],
+        }
+        client.put(
+            f"/v2/{repository}/manifests/{tag}",
+            content=json.dumps(manifest).encode(),
+            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        ).raise_for_status()
+
+
+def test_a_member_that_breaks_an_assumption_fails_the_group_before_anything_runs(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """No engine is reached: the images are read from the registry and the group fails at stage "image"."""
+    address, _ = registry
+    push(address, "aipair/api", ["2.2.0"])
+    _push_arm64_only(address, "aipair/gui", "2.2.0")
+    path = tmp_path / "catalog.yaml"
+    path.write_text(catalog_text(address))
+    result = cli("upgrade", "validate", "api", "2.2.0", "--catalog", str(path), "--host", "tcp://127.0.0.1:9")
+    assert result.exit_code == 1, result.output
+    assert "image of gui platform: linux/amd64 not offered" in result.output
+    assert "failed at image (gui failed): group tracardi (api, gui) 2.2.0" in result.output
+    [record] = ledger.read(tmp_path / "upgrade-ledger.jsonl")
+    assert (record.verdict, record.stage, [s.name for s in record.services]) == ("failed", "image", ["api", "gui"])

@@ -36,12 +36,15 @@ def show_check(report: CheckReport) -> None:
 def show_validation(result: ValidationReport) -> None:
     found = result.assumptions
     if found is not None:
+        # in a group, the assumptions shown are those of the first member that broke one (else the service's)
+        owner = result.failed[0] if result.stage == "image" and result.failed else result.service
+        image = f"image of {escape(owner)}" if result.group is not None else "image"
         for check in found.broken:
-            out.print(f"[red]✗[/] image {check.check}: {escape(check.reason)}")
+            out.print(f"[red]✗[/] {image} {check.check}: {escape(check.reason)}")
         if found.verdict == "kept":
-            out.print(f"[green]✓[/] image: keeps the catalog's assumptions ({escape(found.digest or '')})")
+            out.print(f"[green]✓[/] {image}: keeps the catalog's assumptions ({escape(found.digest or '')})")
         elif found.verdict == "unknown":
-            out.print(f"[yellow]?[/] image not read: {escape(found.error or '')}")
+            out.print(f"[yellow]?[/] {image} not read: {escape(found.error or '')}")
     for row in result.services:
         mark = "[green]✓[/]" if row.ok else "[red]✗[/]"
         out.print(f"{mark} {escape(row.service)}: {escape(row.state)} {escape(row.health)} ({escape(row.image)})")
