@@ -8,7 +8,7 @@ re-rendered, and each change is recorded so that `rollback` can undo it.
 
 What comes from outside is checked before it reaches the text: the tag must be a Docker tag, the
 registry's digest `sha256:` and 64 lowercase hex digits, and the edited catalog, parsed again, must
-differ from the original in that one scalar and nothing else. The whole read-change-write-record
+differ from the original in that one scalar (one per member of a lockstep group) and nothing else. The whole read-change-write-record
 runs under the catalog's lock, so concurrent runs queue instead of losing each other's change. With
 ``--deploy``, any failure of the deploy (a failed health gate, an exception, Ctrl-C) puts the
 catalog, the rendered files and the history back as they were, byte for byte.

@@ -16,6 +16,10 @@ apply changes exactly that scalar, so the context of the catalog before and afte
 validation still counts for the catalog it produced; any other change (a dependency's image, an environment
 variable, a health check, a comment) is a new context that needs a new validation, because the candidate was
 validated against what the catalog said then.
+
+A lockstep group (``upgrade.group``) is validated and applied together, so its record names every member (each
+with its tag and digest) and its context is over all of them; `upgrade apply` of a member asks for one passing
+record that covers every member at its digest (find_passing_all): members validated one at a time do not count.
 """
 
 from __future__ import annotations
