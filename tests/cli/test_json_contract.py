@@ -238,6 +238,9 @@ CASES: dict[str, tuple[Result, list[str], dict[str, list[str]]]] = {
             "version",
             "image",
             "project",
+            "group",
+            "members",
+            "failed",
             "ok",
             "stage",
             "services",
@@ -253,7 +256,7 @@ CASES: dict[str, tuple[Result, list[str], dict[str, list[str]]]] = {
     ),
     "upgrade apply": (
         ApplyResult(service="web", previous="web:1", image="web:2", catalog_diff="-1\n+2"),
-        ["ok", "service", "previous", "image", "diff", "changed_files", "deployed", "rolled_back"],
+        ["ok", "service", "previous", "image", "group", "members", "diff", "changed_files", "deployed", "rolled_back"],
         {},
     ),
     "host bootstrap": (

@@ -95,6 +95,8 @@ def validate(service: Annotated[str, typer.Argument(help="Service to try, as in 
     The throw-away project has its own name, networks and volumes and publishes no host port, so the
     running platform is never touched; it is always torn down, also on failure or Ctrl-C.
     With --with-data it starts on a copy of the live data (see the option); a failed copy fails at stage 'data'.
+    A service of a lockstep group (upgrade.group) is validated with every member at VERSION, together in one
+    project (<project>-validate-<group>); one member failing fails the group, and the report names it.
     Exit code 0 when the candidate passes, 1 when it fails. Every verdict is appended to upgrade-ledger.jsonl
     beside the catalog (the candidate's digest, the catalog's hash, the report's hash): commit it with the
     catalog, `aipair upgrade apply` pins only a digest with a passing record there.
@@ -166,6 +168,8 @@ def apply(service: Annotated[str, typer.Argument(help="Service to upgrade.")],
 
     The digest must have passed `aipair upgrade validate` for this catalog (a record in upgrade-ledger.jsonl
     beside it; a tag pushed again since does not count): exit 2 otherwise, unless --unvalidated.
+    A service of a lockstep group (upgrade.group) moves with every member, in one edit: the ledger must hold
+    one passing record of the whole group (a member validated alone does not count); rollback undoes them all.
 
     Example:  aipair upgrade apply qdrant v1.13.5 --deploy
     """
@@ -202,7 +206,8 @@ def rollback(service: Annotated[str, typer.Argument(help="Service whose last `up
                                     ] = False,
              profile: ProfileOption = ProfileChoice.real, host: HostOption = None, timeout: HealthTimeoutOption = 300,
              json_output: JsonOption = False) -> None:
-    """Return SERVICE to the version it had before the last `aipair upgrade apply`, and re-render.
+    """Return SERVICE to the version it had before the last `aipair upgrade apply`, and re-render; a service
+    applied with its lockstep group goes back with every member of that apply.
 
     Example:  aipair rollback qdrant --deploy
     """

@@ -377,7 +377,8 @@ def _watch_flow(catalog: Catalog, settings: KestraSettings, namespace: str, vers
             f'if [ "$rc" -ne 0 ] && [ "$rc" -ne {CANDIDATES_FOUND} ]; then cat check.json; exit "$rc"; fi',
         ],
     }
-    # Each candidate is a JSON object; ForEach exposes it as taskrun.value, Loop as item.value.
+    # Each candidate is a JSON object; ForEach exposes it as taskrun.value, Loop as item.value. A lockstep group is
+    # ONE candidate (one member, ops/upgrade/check.due_candidates): validating a member validates the group.
     value = "taskrun.value" if version < (2, 0) else "item.value"
     validate = {
         "id": "validate",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...ops.upgrade.apply import ApplyResult
+from ...ops.upgrade.apply import ApplyResult, MemberChange
 from ...ops.upgrade.report import CheckReport
 from ...ops.upgrade.validate import ValidationReport
 from ..output import err, escape, out, syntax, table
@@ -36,12 +36,15 @@ def show_check(report: CheckReport) -> None:
 def show_validation(result: ValidationReport) -> None:
     found = result.assumptions
     if found is not None:
+        # in a group, the assumptions shown are those of the first member that broke one (else the service's)
+        owner = result.failed[0] if result.stage == "image" and result.failed else result.service
+        image = f"image of {escape(owner)}" if result.group is not None else "image"
         for check in found.broken:
-            out.print(f"[red]✗[/] image {check.check}: {escape(check.reason)}")
+            out.print(f"[red]✗[/] {image} {check.check}: {escape(check.reason)}")
         if found.verdict == "kept":
-            out.print(f"[green]✓[/] image: keeps the catalog's assumptions ({escape(found.digest or '')})")
+            out.print(f"[green]✓[/] {image}: keeps the catalog's assumptions ({escape(found.digest or '')})")
         elif found.verdict == "unknown":
-            out.print(f"[yellow]?[/] image not read: {escape(found.error or '')}")
+            out.print(f"[yellow]?[/] {image} not read: {escape(found.error or '')}")
     if result.data is not None:  # --with-data: what was copied from the live project, and its stop
         from .images import size
 
@@ -61,12 +64,17 @@ def show_validation(result: ValidationReport) -> None:
     if not result.ok:
         healthy = {row.service for row in result.services if row.ok}
         for service, text in result.logs.items():
-            if service == result.service or service not in healthy:
+            if service == result.service or service in result.failed or service not in healthy:
                 err.print(f"[bold]{service}[/] last log lines:")
                 err.print(escape(text.rstrip() or "(no output)"))
     verdict = "[green]✓ passed[/]" if result.ok else f"[bold red]✗ failed at {result.stage}[/]"
+    if result.failed:
+        verdict += f" [red]({escape(', '.join(result.failed))} failed)[/]"
+    what = escape(result.service)
+    if result.group is not None:
+        what = f"group {escape(result.group)} ({escape(', '.join(result.members))})"
     out.print(
-        f"{verdict}: {result.service} {result.version} in {result.seconds:.1f} s "
+        f"{verdict}: {what} {escape(result.version)} in {result.seconds:.1f} s "
         f"({'torn down' if result.torn_down else 'TEAR-DOWN FAILED: remove project ' + result.project})"
     )
 
@@ -75,13 +83,15 @@ def show_apply(result: ApplyResult) -> None:
     out.print(syntax(result.catalog_diff, "diff"))
     for path in result.changed_files:
         out.print(f"[green]re-rendered[/] {escape(path)}")
+    changes = result.members or [MemberChange(service=result.service, previous=result.previous, image=result.image)]
+    who = escape(result.service) if result.group is None else f"group {escape(result.group)}"
     if result.rolled_back:
         err.print(
-            f"[bold red]✗ {result.service} did not become healthy:[/] the previous version runs again and "
-            "the catalog was restored"
+            f"[bold red]✗ {who} did not become healthy:[/] the previous version runs again and the catalog was restored"
         )
     else:
-        out.print(
-            f"[green]✓[/] {result.service}: {escape(result.previous)} → {escape(result.image)}"
-            + (" (deployed)" if result.deployed else "")
-        )
+        for change in changes:
+            out.print(
+                f"[green]✓[/] {escape(change.service)}: {escape(change.previous)} → {escape(change.image)}"
+                + (" (deployed)" if result.deployed else "")
+            )

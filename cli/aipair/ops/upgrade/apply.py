@@ -1,4 +1,5 @@
-"""`aipair upgrade apply` and `aipair rollback`: change one service's image in catalog.yaml.
+"""`aipair upgrade apply` and `aipair rollback`: change one service's image in catalog.yaml (or the images of
+every member of its lockstep group, in one edit).
 
 ruamel.yaml finds where `services.<name>.image` stands; only that scalar is replaced in the text,
 so every comment, blank line and flow map of the catalog stays byte for byte (a round-trip dump
@@ -7,7 +8,7 @@ re-rendered, and each change is recorded so that `rollback` can undo it.
 
 What comes from outside is checked before it reaches the text: the tag must be a Docker tag, the
 registry's digest `sha256:` and 64 lowercase hex digits, and the edited catalog, parsed again, must
-differ from the original in that one scalar and nothing else. The whole read-change-write-record
+differ from the original in that one scalar (one per member of a lockstep group) and nothing else. The whole read-change-write-record
 runs under the catalog's lock, so concurrent runs queue instead of losing each other's change. With
 ``--deploy``, any failure of the deploy (a failed health gate, an exception, Ctrl-C) puts the
 catalog, the rendered files and the history back as they were, byte for byte.
@@ -20,7 +21,8 @@ import contextlib
 import copy
 import datetime as dt
 import json
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +40,7 @@ from ...render.files import render_all
 from ...results import Result
 from ..callbacks import Deployer
 from . import ledger
-from .versions import candidate_image
+from .versions import candidate_image, group_members
 
 HISTORY = ".aipair/upgrade-history.json"
 
@@ -47,11 +49,21 @@ class ApplyError(AipairError):
     """The catalog cannot be changed as asked (nothing recorded to roll back, an image line not found)."""
 
 
+class MemberChange(Result):
+    """One service's image change in an apply or rollback."""
+
+    service: str
+    previous: str
+    image: str
+
+
 class ApplyResult(Result):
     ok: bool = True  # False when the deploy's health gate failed and everything was put back
     service: str
     previous: str
     image: str
+    group: str | None = None  # the service's upgrade.group: every member changed together
+    members: list[MemberChange] = Field(default_factory=list)  # every service changed (the service first)
     catalog_diff: str = Field(serialization_alias="diff")
     changed_files: list[str] = Field(default_factory=list)
     deployed: bool | None = None
@@ -60,38 +72,51 @@ class ApplyResult(Result):
 
 def replace_image(text: str, service: str, image: str) -> str:
     """``text`` with services.<service>.image set to ``image``; nothing else changes."""
+    return replace_images(text, {service: image})
+
+
+def replace_images(text: str, images: Mapping[str, str]) -> str:
+    """``text`` with services.<name>.image set to ``image`` for each of ``images``; nothing else changes."""
     from ruamel.yaml import YAML
 
-    yaml = YAML(typ="rt")
-    document = yaml.load(text)
-    node = document["services"][service]
-    line, column = node.lc.value("image")
-    lines = text.splitlines(keepends=True)
-    current = lines[line]
-    old = str(node["image"])
-    quote = current[column] if current[column] in "\"'" else ""
-    end = column + len(quote) + len(old) + len(quote)
-    if current[column:end] != f"{quote}{old}{quote}":
-        raise ApplyError(f"cannot locate the image of {service!r} on line {line + 1}; edit it by hand")
-    lines[line] = current[:column] + f"{quote}{image}{quote}" + current[end:]
-    return "".join(lines)
+    for service, image in images.items():  # one scalar at a time: each edit keeps the others' positions valid
+        document = YAML(typ="rt").load(text)
+        node = document["services"][service]
+        line, column = node.lc.value("image")
+        lines = text.splitlines(keepends=True)
+        current = lines[line]
+        old = str(node["image"])
+        quote = current[column] if current[column] in "\"'" else ""
+        end = column + len(quote) + len(old) + len(quote)
+        if current[column:end] != f"{quote}{old}{quote}":
+            raise ApplyError(f"cannot locate the image of {service!r} on line {line + 1}; edit it by hand")
+        lines[line] = current[:column] + f"{quote}{image}{quote}" + current[end:]
+        text = "".join(lines)
+    return text
 
 
 def only_image_changed(before: str, after: str, service: str, image: str) -> None:
-    """Defence in depth after replace_image: both texts parsed as the loader parses them must be equal
-    except ``services.<service>.image``, which must be ``image`` exactly. ApplyError otherwise."""
+    """only_images_changed for one service."""
+    only_images_changed(before, after, {service: image})
+
+
+def only_images_changed(before: str, after: str, images: Mapping[str, str]) -> None:
+    """Defence in depth after replace_images: both texts parsed as the loader parses them must be equal
+    except ``services.<name>.image`` of each of ``images``, which must be its image exactly. ApplyError otherwise."""
     try:
         old, _ = load_positioned(before)
         new, _ = load_positioned(after)
-        same_scalar = new["services"][service]["image"] == image
+        same_scalar = all(new["services"][service]["image"] == image for service, image in images.items())
         restored = copy.deepcopy(new)
-        restored["services"][service]["image"] = old["services"][service]["image"]
+        for service in images:
+            restored["services"][service]["image"] = old["services"][service]["image"]
         same_rest = restored == old
     except (YamlProblem, KeyError, TypeError):
         same_scalar = same_rest = False
     if not (same_scalar and same_rest):
+        what = ", ".join(f"{service!r} to {image[:200]!r}" for service, image in images.items())
         raise ApplyError(
-            f"setting the image of {service!r} to {image[:200]!r} would change more than the image in the catalog; "
+            f"setting the image of {what} would change more than the image in the catalog; "
             "nothing was written: edit the image line by hand"
         )
 
@@ -115,17 +140,23 @@ def _history(root: Path) -> list[dict[str, str]]:
     return history
 
 
-def _recorder(path: Path, service: str, image: str) -> History:
-    """The history with this change appended (read when it is written, under the catalog's lock)."""
+def _recorder(path: Path, images: Mapping[str, str], group: str | None = None) -> History:
+    """The history with this change appended, one entry per service (read when it is written, under the
+    catalog's lock). The entries of a group share ``group`` and ``change``, so rollback undoes them together."""
 
-    def history(previous: str) -> list[dict[str, str]]:
+    def history(previous: Mapping[str, str]) -> list[dict[str, str]]:
         at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        return [*_history(path.parent), {"service": service, "from": previous, "to": image, "at": at}]
+        together = {"group": group, "change": secrets.token_hex(8)} if group is not None else {}
+        entries = [
+            {"service": service, "from": previous[service], "to": image, "at": at, **together}
+            for service, image in images.items()
+        ]
+        return [*_history(path.parent), *entries]
 
     return history
 
 
-History = Callable[[str], list[dict[str, str]]]  # the history to write, given the image being replaced
+History = Callable[[Mapping[str, str]], list[dict[str, str]]]  # the history to write, given the images replaced
 
 
 @dataclass
@@ -169,22 +200,26 @@ def _say_put_back(exc: BaseException, path: Path) -> None:
         )
 
 
-def _change(path: Path, service: str, image: str, *, history: History | None, deploy: Deployer | None) -> ApplyResult:
-    """change_image's work; the caller holds the catalog's lock. ``history``: the new upgrade history for
-    a given previous image, or None to leave it alone."""
-    try:
-        ImageRef.parse(image)
-    except ValueError as exc:
-        raise ApplyError(f"{service}: {exc}; nothing was changed") from None
+def _change(
+    path: Path, service: str, images: Mapping[str, str], *, history: History | None, deploy: Deployer | None
+) -> ApplyResult:
+    """change_image's work for every service of ``images`` (``service`` and the rest of its group) in one edit;
+    the caller holds the catalog's lock. ``history``: the new upgrade history for the given previous images, or
+    None to leave it alone."""
+    for name, image in images.items():
+        try:
+            ImageRef.parse(image)
+        except ValueError as exc:
+            raise ApplyError(f"{name}: {exc}; nothing was changed") from None
     root = path.parent
     try:
         before = path.read_bytes().decode("utf-8")  # bytes, so that CRLF line ends stay as they are
     except UnicodeDecodeError:
         raise ApplyError(f"{path} is not UTF-8 text; nothing was changed") from None
     catalog = parse_catalog(before, source=str(path))
-    previous = catalog.service(service).image
-    after = replace_image(before, service, image)
-    only_image_changed(before, after, service, image)
+    previous = {name: catalog.service(name).image for name in images}
+    after = replace_images(before, images)
+    only_images_changed(before, after, images)
     updated = parse_catalog(after, source=str(path))  # raises CatalogError: nothing is written
     diff = unified_diff(before, after, before=f"{path.name} (before)", after=f"{path.name} (after)")
     rendered = render_all(updated, source=path.name).files
@@ -193,8 +228,10 @@ def _change(path: Path, service: str, image: str, *, history: History | None, de
         atomic_write(path, after, mode=path.stat().st_mode & 0o777)
         result = ApplyResult(
             service=service,
-            previous=previous,
-            image=image,
+            previous=previous[service],
+            image=images[service],
+            group=catalog.service(service).upgrade.group if len(images) > 1 else None,
+            members=[MemberChange(service=n, previous=previous[n], image=i) for n, i in images.items()],
             catalog_diff=diff,
             changed_files=write_files(root, rendered),
         )
@@ -217,7 +254,8 @@ def change_image(path: Path, service: str, image: str, *, record: bool, deploy: 
     """Write the new image into the catalog, re-render, optionally record and deploy; any failure of the
     deploy puts every file back as it was. Holds the catalog's lock throughout."""
     with locked(path):
-        return _change(path, service, image, history=_recorder(path, service, image) if record else None, deploy=deploy)
+        images = {service: image}
+        return _change(path, service, images, history=_recorder(path, images) if record else None, deploy=deploy)
 
 
 def pinned_image(catalog: Catalog, service: str, version: str) -> str:
@@ -243,32 +281,45 @@ def apply(
 ) -> ApplyResult:
     """`aipair upgrade apply`: pin the registry's digest of ``version``, re-render, record, optionally deploy.
 
-    The digest needs a passing validation in the ledger for this catalog (ledger.attest, LedgerError
-    otherwise); ``unvalidated`` applies it anyway and appends an "unvalidated" record once the change stands.
-    The catalog's lock is held from the first read to the last write, so a concurrent apply waits and then
-    works on the catalog this one wrote (or gives up with LockBusy after locks.LOCK_TIMEOUT_SECONDS)."""
+    A service of a lockstep group (``upgrade.group``) moves with every member: each member's digest is pinned in
+    the same catalog edit, recorded in the history as one change, and deployed at once.
+    The digests need one passing validation of them all in the ledger for this catalog (ledger.attest_all,
+    LedgerError otherwise); ``unvalidated`` applies them anyway and appends one "unvalidated" record once the
+    change stands. The catalog's lock is held from the first read to the last write, so a concurrent apply waits
+    and then works on the catalog this one wrote (or gives up with LockBusy after locks.LOCK_TIMEOUT_SECONDS)."""
     with locked(path):
-        image = pinned_image(load_catalog(path), service, version)
-        digest = ImageRef.parse(image).digest or ""
-        attested, context = ledger.attest(path, service, version, digest, unvalidated=unvalidated)
-        result = _change(path, service, image, history=_recorder(path, service, image), deploy=deploy)
+        catalog = load_catalog(path)
+        members = [service, *(name for name in group_members(catalog, service) if name != service)]  # asked first
+        images = {name: pinned_image(catalog, name, version) for name in members}
+        pins = {name: ImageRef.parse(image).digest or "" for name, image in images.items()}
+        attested, context = ledger.attest_all(path, pins, version, unvalidated=unvalidated)
+        group = catalog.service(service).upgrade.group if len(members) > 1 else None
+        result = _change(path, service, images, history=_recorder(path, images, group), deploy=deploy)
         if attested is None and result.ok:
-            ledger.append(path, ledger.unvalidated_record(service=service, tag=version, digest=digest, context=context))
+            ledger.append(path, ledger.group_unvalidated_record(pins=pins, tag=version, context=context))
         return result
 
 
-def rollback_target(root: Path, service: str) -> tuple[str, list[dict[str, str]]]:
-    """The image the last recorded apply replaced, and the history without that entry."""
+def rollback_target(root: Path, service: str) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """The images the last recorded apply of ``service`` replaced (service → image: every member of a group
+    applied together), and the history without those entries."""
     history = _history(root)
     for index in range(len(history) - 1, -1, -1):
-        if history[index]["service"] == service:
-            return history[index]["from"], history[:index] + history[index + 1 :]
+        entry = history[index]
+        if entry["service"] == service:
+            change = entry.get("change")
+            if change is None:
+                return {service: entry["from"]}, history[:index] + history[index + 1 :]
+            together = [e for e in history if e.get("change") == change]
+            return {e["service"]: e["from"] for e in together}, [e for e in history if e.get("change") != change]
     raise ApplyError(f"no recorded upgrade of {service!r} to roll back (aipair upgrade apply records them)")
 
 
 def rollback(path: Path, service: str, *, deploy: Deployer | None = None) -> ApplyResult:
-    """`aipair rollback`: the image the last recorded apply replaced, back in the catalog (under its lock)."""
+    """`aipair rollback`: the image the last recorded apply replaced, back in the catalog (under its lock); for
+    a service applied with its group, every member of that apply goes back together."""
     with locked(path):
         load_catalog(path)
-        target, remaining = rollback_target(path.parent, service)
-        return _change(path, service, target, history=lambda _previous: remaining, deploy=deploy)
+        targets, remaining = rollback_target(path.parent, service)
+        images = {service: targets[service], **{name: image for name, image in targets.items() if name != service}}
+        return _change(path, service, images, history=lambda _previous: remaining, deploy=deploy)

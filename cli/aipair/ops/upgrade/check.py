@@ -13,7 +13,7 @@ from ...redact import redact_urls_in
 from ..images import Inspector
 from .assumptions import check_candidates
 from .report import CheckReport, CheckRow
-from .versions import Decision, decide, lockstep
+from .versions import Decision, decide, group_members, lockstep
 
 
 async def check_services(
@@ -67,11 +67,34 @@ def run_check(
     )
 
 
+def due_candidates(catalog: Catalog, rows: list[CheckRow]) -> list[dict[str, str]]:
+    """What --candidates-file lists: {service, version} for each due service, but ONE entry for a lockstep group
+    (its first member, with ``group``), because validating any member validates the whole group; and a group only
+    when every member is due (a member rejected or unread holds the group back, as lockstep does)."""
+    due = {r.service: r for r in rows if r.due}
+    entries: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for row in rows:
+        if row.service not in due:
+            continue
+        group = catalog.service(row.service).upgrade.group
+        if group is None:
+            entries.append({"service": row.service, "version": row.candidate or ""})
+            continue
+        if group in seen:
+            continue
+        seen.add(group)
+        members = group_members(catalog, row.service)
+        if all(m in due for m in members):  # lockstep gave them one version (its tag text is the first's)
+            entries.append({"service": row.service, "version": row.candidate or "", "group": group})
+    return entries
+
+
 def check(
     catalog: Catalog, *, concurrency: int = 8, candidates_file: Path | None = None, inspector: Inspector | None = None
 ) -> CheckReport:
     """Every service's candidate; ``candidates_file`` gets the due ones as [{service, version}] (CI matrices,
-    the Kestra watch flow), an empty list when nothing is due. With an ``inspector`` each candidate's image is
+    the Kestra watch flow; one entry per lockstep group: due_candidates), an empty list when nothing is due. With an ``inspector`` each candidate's image is
     read first (ops/upgrade/assumptions.py): one that breaks an assumption is rejected, and not listed."""
     rows = run_check(catalog, concurrency=concurrency)
     wanted = {r.service: r.candidate for r in rows if r.candidate and not r.error}
@@ -80,9 +103,7 @@ def check(
         for name, found in check_candidates(catalog, wanted, inspector).items():
             by_service[name].assumptions = found
     if candidates_file is not None:
-        write_json(
-            candidates_file, [{"service": r.service, "version": r.candidate} for r in rows if r.due], indent=None
-        )
+        write_json(candidates_file, due_candidates(catalog, rows), indent=None)
     return CheckReport(
         ok=not any(r.error for r in rows),
         due=sum(r.due for r in rows),

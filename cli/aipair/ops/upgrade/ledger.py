@@ -16,6 +16,10 @@ apply changes exactly that scalar, so the context of the catalog before and afte
 validation still counts for the catalog it produced; any other change (a dependency's image, an environment
 variable, a health check, a comment) is a new context that needs a new validation, because the candidate was
 validated against what the catalog said then.
+
+A lockstep group (``upgrade.group``) is validated and applied together, so its record names every member (each
+with its tag and digest) and its context is over all of them; `upgrade apply` of a member asks for one passing
+record that covers every member at its digest (find_passing_all): members validated one at a time do not count.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -72,6 +76,11 @@ class Record(BaseModel):
 
     def covers(self, service: str, digest: str) -> bool:
         return any(s.name == service and s.digest == digest for s in self.services)
+
+    def covers_all(self, pins: Mapping[str, str]) -> bool:
+        """Every service of ``pins`` (name → digest) at its digest, in this one record: a lockstep group is
+        attested only by a record that ran its members together."""
+        return all(self.covers(service, digest) for service, digest in pins.items())
 
 
 def ledger_path(catalog_path: Path) -> Path:
@@ -150,8 +159,14 @@ def append(catalog_path: Path, record: Record) -> None:
 
 def find_passing(records: list[Record], service: str, digest: str, context: str) -> Record | None:
     """The newest passing validation of ``service`` at exactly ``digest`` in catalog context ``context``."""
+    return find_passing_all(records, {service: digest}, context)
+
+
+def find_passing_all(records: list[Record], pins: Mapping[str, str], context: str) -> Record | None:
+    """The newest passing validation in catalog context ``context`` of every service of ``pins`` (name →
+    digest) at its digest, all in the same record."""
     for record in reversed(records):
-        if record.verdict == "passed" and record.catalog == context and record.covers(service, digest):
+        if record.verdict == "passed" and record.catalog == context and record.covers_all(pins):
             return record
     return None
 
@@ -175,19 +190,53 @@ def why_missing(records: list[Record], service: str, tag: str, digest: str, cont
     return "the ledger has no validation of it"
 
 
+def why_missing_all(records: list[Record], pins: Mapping[str, str], tag: str, context: str) -> str:
+    """why_missing for a lockstep group: a passing record of some members alone is named as such."""
+    if len(pins) == 1:
+        [(service, digest)] = pins.items()
+        return why_missing(records, service, tag, digest, context)
+    partial = [
+        r
+        for r in records
+        if r.verdict == "passed" and any(r.covers(s, d) for s, d in pins.items()) and not r.covers_all(pins)
+    ]
+    if partial:
+        alone = sorted({s.name for s in partial[-1].services if s.name in pins})
+        return (
+            f"its passing record attests {', '.join(alone)} without the rest of the group: the members "
+            f"{', '.join(pins)} must be validated together, in one record"
+        )
+    service = next(iter(pins))
+    return why_missing(records, service, tag, pins[service], context)
+
+
 def attest(catalog_path: Path, service: str, tag: str, digest: str, *, unvalidated: bool) -> tuple[Record | None, str]:
-    """The passing record that allows `upgrade apply` to pin ``digest``, and the catalog context it was looked
+    """attest_all for one service."""
+    return attest_all(catalog_path, {service: digest}, tag, unvalidated=unvalidated)
+
+
+def attest_all(
+    catalog_path: Path, pins: Mapping[str, str], tag: str, *, unvalidated: bool
+) -> tuple[Record | None, str]:
+    """The passing record that allows `upgrade apply` to pin every digest of ``pins`` (service → digest: one
+    service, or the members of its lockstep group), and the catalog context (over all of them) it was looked
     for in. None for the record when there is none and ``unvalidated``; else LedgerError (exit 2) saying which
     record is missing, why, and how to get one. A damaged ledger is an error either way."""
     path = ledger_path(catalog_path)
     records = read(path)
-    context = context_hash(catalog_text(catalog_path), [service])
-    found = find_passing(records, service, digest, context)
+    context = context_hash(catalog_text(catalog_path), pins)
+    found = find_passing_all(records, pins, context)
     if found is None and not unvalidated:
+        first = next(iter(pins))
+        what = (
+            f"{first} {tag} ({pins[first]})"
+            if len(pins) == 1
+            else f"the group {', '.join(pins)} at {tag} ({', '.join(f'{s} {d}' for s, d in pins.items())})"
+        )
         raise LedgerError(
-            f"{service} {tag} ({digest}) has no passing validation for this catalog in {path}: "
-            f"{why_missing(records, service, tag, digest, context)}; nothing was changed. Validate it first "
-            f"(`aipair upgrade validate {service} {tag} --catalog {catalog_path}`), or pass --unvalidated to apply "
+            f"{what} has no passing validation for this catalog in {path}: "
+            f"{why_missing_all(records, pins, tag, context)}; nothing was changed. Validate it first "
+            f"(`aipair upgrade validate {first} {tag} --catalog {catalog_path}`), or pass --unvalidated to apply "
             "it anyway (the ledger then records an unvalidated apply)"
         )
     return found, context
@@ -196,8 +245,17 @@ def attest(catalog_path: Path, service: str, tag: str, digest: str, *, unvalidat
 def validation_record(
     *, service: str, tag: str, digest: str, context: str, passed: bool, stage: str, report: str
 ) -> Record:
+    return group_validation_record(
+        pins={service: digest}, tag=tag, context=context, passed=passed, stage=stage, report=report
+    )
+
+
+def group_validation_record(
+    *, pins: Mapping[str, str], tag: str, context: str, passed: bool, stage: str, report: str
+) -> Record:
+    """One validation of every service of ``pins`` (service → digest) at ``tag``, run together."""
     return Record(
-        services=[Attested(name=service, tag=tag, digest=digest)],
+        services=[Attested(name=name, tag=tag, digest=digest) for name, digest in pins.items()],
         catalog=context,
         aipair=__version__,
         verdict="passed" if passed else "failed",
@@ -208,8 +266,13 @@ def validation_record(
 
 
 def unvalidated_record(*, service: str, tag: str, digest: str, context: str) -> Record:
+    return group_unvalidated_record(pins={service: digest}, tag=tag, context=context)
+
+
+def group_unvalidated_record(*, pins: Mapping[str, str], tag: str, context: str) -> Record:
+    """One `upgrade apply --unvalidated` of every service of ``pins`` (a lockstep group is applied together)."""
     return Record(
-        services=[Attested(name=service, tag=tag, digest=digest)],
+        services=[Attested(name=name, tag=tag, digest=digest) for name, digest in pins.items()],
         catalog=context,
         aipair=__version__,
         verdict="unvalidated",

@@ -5,6 +5,11 @@ project: own name, own networks and volumes, no published host ports, so the run
 never touched. Health is awaited, the service's smoke tests run, logs are collected, and the
 project is always torn down, on success, failure or Ctrl-C.
 
+A service of a lockstep group (``upgrade.group``: versions.group_members) is never validated alone: every
+member runs at the candidate version in one project, ``<project>-validate-<group>``, with the union of their
+dependency closures at their pinned versions; every member's smoke tests run, the verdict is the group's (the
+members that failed are named in ``failed``), and the ledger record attests every member's digest together.
+
 The candidate is untrusted code: it gets none of the platform's secrets. The throw-away project has
 its own `.env` with freshly generated values (same names, same rules); supplied secrets (vendor keys
 the operator typed in) are handed over empty. Compose is run with a scrubbed environment, because
@@ -57,7 +62,7 @@ from . import ledger
 from .apply import pinned_image
 from .assumptions import CandidateAssumptions, check_candidates
 from .smoke import address, smoke_tests
-from .versions import candidate_image
+from .versions import candidate_images
 from .with_data import DataCopy, LiveDeployment, copy_live_data
 
 
@@ -66,6 +71,10 @@ class ValidationReport(Result):
     version: str
     image: str
     project: str
+    group: str | None = None  # the service's upgrade.group: its members were validated together
+    # every service run at its candidate image (service → image): the service, and the rest of its group
+    members: dict[str, str] = Field(default_factory=dict)
+    failed: list[str] = Field(default_factory=list)  # the members that failed (unhealthy, smoke, flows, digest)
     ok: bool = False
     stage: str = "starting"
     services: list[engine.ContainerStatus] = Field(default_factory=list)
@@ -100,15 +109,18 @@ class ThrowawayProject(ComposeProject):
         return {k: v for k, v in kept.items() if k not in self.hidden}
 
 
-def throwaway_catalog(catalog: Catalog, service: str, version: str) -> Catalog:
-    """The service at ``version`` plus its dependency closure, nothing else."""
-    keep = dependency_closure(catalog, service) | {service}
+def throwaway_catalog(
+    catalog: Catalog, service: str, version: str, candidates: dict[str, str] | None = None
+) -> Catalog:
+    """The service at ``version`` (with the rest of its lockstep group: ``candidates``, service → image, from
+    versions.candidate_images when not given) plus the union of their dependency closures, nothing else."""
+    if candidates is None:
+        candidates = candidate_images(catalog, service, version)
+    keep = set(candidates).union(*(dependency_closure(catalog, member) for member in candidates))
     services = {}
     for name, svc in catalog.services.items():
         if name in keep:
-            services[name] = (
-                svc.model_copy(update={"image": candidate_image(svc.image, version)}) if name == service else svc
-            )
+            services[name] = svc.model_copy(update={"image": candidates[name]}) if name in candidates else svc
     return catalog.model_copy(update={"services": services})
 
 
@@ -126,34 +138,43 @@ def validate(
     with_data: LiveDeployment | None = None,
 ) -> ValidationReport:
     """Run the candidate; ``report_file`` gets the JSON report (what the Kestra flow keeps as its output).
-    With an ``inspector`` the candidate's image is read from the registry first, and a candidate that breaks
+    A service of a lockstep group (``upgrade.group``) is run with every member at ``version``, in one project,
+    and the verdict is the group's: one member failing fails them all.
+    With an ``inspector`` the candidates' images are read from the registry first, and a candidate that breaks
     an assumption of the catalog (ops/upgrade/assumptions.py) fails at stage "image" with nothing run.
     With ``catalog_path`` (the file ``catalog`` was loaded from) the verdict is appended to its ledger.
 
     Nothing of the platform's checkout is read: not its compose/.env, not its rendered files; except with
     ``with_data``, which reads the live project's volumes and the live values of the secrets guarding them."""
-    attestation = _attestation(catalog, catalog_path, service, version) if catalog_path is not None else None
+    candidates = candidate_images(catalog, service, version)  # UsageError before anything is read
+    attestation = _attestation(catalog, catalog_path, candidates, version) if catalog_path is not None else None
     assumptions = None
+    broken: list[str] = []
     if inspector is not None:
-        image = candidate_image(catalog.service(service).image, version)  # UsageError before anything is read
-        report(f"reading {image} from its registry")
-        assumptions = check_candidates(catalog, {service: version}, inspector)[service]
-    if assumptions is not None and assumptions.verdict == "broken":
+        where = "their registries" if len(candidates) > 1 else "its registry"
+        report(f"reading {', '.join(candidates.values())} from {where}")
+        found = check_candidates(catalog, dict.fromkeys(candidates, version), inspector)
+        broken = [name for name in candidates if found[name].verdict == "broken"]
+        assumptions = found[broken[0] if broken else service]
+    if broken:
         result = ValidationReport(
-            service=service, version=version, image=image, project=project_name(catalog, service),
-            stage="image", assumptions=assumptions, torn_down=True,
+            service=service, version=version, image=candidates[service], project=project_name(catalog, service),
+            group=_group(catalog, service, candidates), members=candidates, failed=broken, stage="image",
+            assumptions=assumptions, torn_down=True,
         )  # fmt: skip
     else:
-        result = _validate(catalog, service, version, host=host, timeout=timeout, report=report, with_data=with_data)
+        result = _validate(
+            catalog, service, version, candidates, host=host, timeout=timeout, report=report, with_data=with_data
+        )
         result.assumptions = assumptions
         if attestation is not None and result.ok:
             _same_digest(result, attestation[1], host)
     if report_file is not None:
         write_json(report_file, result.to_json())
     if catalog_path is not None and attestation is not None:
-        context, digest = attestation
-        record = ledger.validation_record(
-            service=service, tag=version, digest=digest, context=context, passed=result.ok, stage=result.stage,
+        context, pins = attestation
+        record = ledger.group_validation_record(
+            pins=pins, tag=version, context=context, passed=result.ok, stage=result.stage,
             report=ledger.report_hash(result.to_json()),
         )  # fmt: skip
         ledger.append(catalog_path, record)
@@ -161,52 +182,74 @@ def validate(
     return result
 
 
-def _attestation(catalog: Catalog, catalog_path: Path, service: str, version: str) -> tuple[str, str]:
-    """The catalog context and the registry's digest of the candidate, read before anything runs; a damaged
-    ledger stops the run here, as does a catalog file that no longer says what ``catalog`` says."""
-    candidate_image(catalog.service(service).image, version)  # UsageError before anything is read
+def _group(catalog: Catalog, service: str, candidates: dict[str, str]) -> str | None:
+    return catalog.service(service).upgrade.group if len(candidates) > 1 else None
+
+
+def _attestation(
+    catalog: Catalog, catalog_path: Path, candidates: dict[str, str], version: str
+) -> tuple[str, dict[str, str]]:
+    """The catalog context (over every member) and the registry's digest of each candidate (service → digest),
+    read before anything runs; a damaged ledger stops the run here, as does a catalog file that no longer says
+    what ``catalog`` says."""
     text = ledger.catalog_text(catalog_path)
     if parse_catalog(text, source=str(catalog_path)) != catalog:
         raise UsageError(f"{catalog_path} changed while it was being read; nothing was run: run the validation again")
     ledger.read(ledger.ledger_path(catalog_path))
-    pinned = ImageRef.parse(pinned_image(catalog, service, version))  # the digest `upgrade apply` would pin
-    return ledger.context_hash(text, [service]), str(pinned.digest)
+    pins = {  # the digests `upgrade apply` would pin
+        name: str(ImageRef.parse(pinned_image(catalog, name, version)).digest) for name in candidates
+    }
+    return ledger.context_hash(text, candidates), pins
 
 
-def _same_digest(result: ValidationReport, digest: str, host: str | None) -> None:
-    """Fail the result at stage "digest" unless the engine's image of the candidate tag is ``digest``."""
+def _same_digest(result: ValidationReport, digests: dict[str, str], host: str | None) -> None:
+    """Fail the result at stage "digest" unless the engine's image of each candidate tag is its digest."""
     from docker.errors import ImageNotFound
 
-    try:
-        found = engine.connect(host).images.get(result.image).attrs.get("RepoDigests") or []
-    except ImageNotFound:  # removed since it ran: nothing proves which digest ran
-        found, reason = [], "the engine no longer has it"
-    else:
-        reason = f"the engine's copy has {', '.join(found) or 'no registry digest'}"
-    if not any(entry.rpartition("@")[2] == digest for entry in found):
-        result.ok = False
-        result.stage = "digest"
-        result.logs["(digest)"] = (
-            f"{result.image} is {digest} in its registry, but {reason[:300]}: the engine ran another copy (the "
-            f"tag was pushed again since it was pulled). Pull it (docker pull {result.image}) and validate again"
-        )
+    client = engine.connect(host)
+    for name, digest in digests.items():
+        image = result.members.get(name, result.image)
+        try:
+            found = client.images.get(image).attrs.get("RepoDigests") or []
+        except ImageNotFound:  # removed since it ran: nothing proves which digest ran
+            found, reason = [], "the engine no longer has it"
+        else:
+            reason = f"the engine's copy has {', '.join(found) or 'no registry digest'}"
+        if not any(entry.rpartition("@")[2] == digest for entry in found):
+            result.ok = False
+            result.stage = "digest"
+            result.failed.append(name)
+            key = "(digest)" if len(digests) == 1 else f"(digest {name})"
+            result.logs[key] = (
+                f"{image} is {digest} in its registry, but {reason[:300]}: the engine ran another copy (the "
+                f"tag was pushed again since it was pulled). Pull it (docker pull {image}) and validate again"
+            )
 
 
 def project_name(catalog: Catalog, service: str) -> str:
-    return f"{catalog.project.name}-validate-{service}"[:63].rstrip("-")
+    """``<project>-validate-<service>``, or ``<project>-validate-<group>`` for a member of a lockstep group."""
+    group = catalog.service(service).upgrade.group
+    return f"{catalog.project.name}-validate-{group or service}"[:63].rstrip("-")
 
 
 def prepare_project(
-    catalog: Catalog, service: str, version: str, workdir: Path, *, host: str | None
+    catalog: Catalog,
+    service: str,
+    version: str,
+    workdir: Path,
+    *,
+    host: str | None,
+    candidates: dict[str, str] | None = None,
 ) -> tuple[ThrowawayProject, dict[str, Any]]:
     """The throw-away project in ``workdir``: its Compose file and a `.env` of fresh throw-away secrets
-    (never the platform's compose/.env: the candidate image is untrusted)."""
-    trial = throwaway_catalog(catalog, service, version)
+    (never the platform's compose/.env: the candidate image is untrusted). ``candidates``: as throwaway_catalog."""
+    trial = throwaway_catalog(catalog, service, version, candidates)
+    untrusted = candidates if candidates is not None else candidate_images(catalog, service, version)
     name = project_name(catalog, service)
     document, _ = render_compose(trial, project_name=name)
     for member, rendered in document["services"].items():
         rendered.pop("ports", None)  # nothing published: the running platform keeps its host ports
-        if member == service and "volumes" in rendered:  # the candidate is untrusted: no engine socket for it
+        if member in untrusted and "volumes" in rendered:  # a candidate is untrusted: no engine socket for it
             rendered["volumes"] = [m for m in rendered["volumes"] if m.get("source") != DOCKER_SOCKET]
             if not rendered["volumes"]:
                 del rendered["volumes"]
@@ -220,15 +263,18 @@ def _validate(
     catalog: Catalog,
     service: str,
     version: str,
+    candidates: dict[str, str],
     *,
     host: str | None,
     timeout: int,
     report: Progress,
     with_data: LiveDeployment | None = None,
 ) -> ValidationReport:
-    image = candidate_image(catalog.service(service).image, version)  # UsageError before anything starts
     name = project_name(catalog, service)
-    result = ValidationReport(service=service, version=version, project=name, image=image)
+    result = ValidationReport(
+        service=service, version=version, project=name, image=candidates[service],
+        group=_group(catalog, service, candidates), members=candidates,
+    )  # fmt: skip
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix=f"aipair-{name}-"))
     try:
@@ -238,13 +284,14 @@ def _validate(
         raise
     project = ThrowawayProject(name, workdir / "docker-compose.yml", workdir, host, frozenset(catalog.secrets))
     try:
-        project, document = prepare_project(catalog, service, version, workdir, host=host)
-        trial = throwaway_catalog(catalog, service, version)
+        project, document = prepare_project(catalog, service, version, workdir, host=host, candidates=candidates)
+        trial = throwaway_catalog(catalog, service, version, candidates)
         withheld = [n for n in trial.secrets_for("mvp") if catalog.secrets[n].supplied]
         if withheld:
             report(f"supplied secrets are handed to the candidate empty: {', '.join(withheld)}")
-        if catalog.services[service].docker_socket:
-            report(f"{service} runs without the Docker socket here: a candidate is untrusted until it passes")
+        for member in candidates:
+            if catalog.services[member].docker_socket:
+                report(f"{member} runs without the Docker socket here: a candidate is untrusted until it passes")
         if with_data is not None:
             result.stage = "data"
             live = with_data.project(catalog, host)
@@ -252,25 +299,42 @@ def _validate(
             if not result.data.ok:
                 result.logs["(data)"] = result.data.error
                 return result  # the finally below still tears the throw-away project down
-        report(f"starting {service} {version} with {len(document['services']) - 1} dependencies in {name}")
+        dependencies = len(document["services"]) - len(candidates)
+        if result.group is not None:
+            report(f"group {result.group}: starting {', '.join(candidates)} together at {version} "
+                   f"with {dependencies} dependencies in {name}")  # fmt: skip
+        else:
+            report(f"starting {service} {version} with {dependencies} dependencies in {name}")
         result.stage = "health"
         up = project.run("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--pull", "missing")
         statuses = engine.project_containers(client, name)
         result.services = statuses
         healthy = up.returncode == 0 and statuses and all(s.ok for s in statuses)
-        if healthy and is_kestra(catalog, service):
+        if not healthy:
+            running = {s.service for s in statuses if s.ok}
+            result.failed = [m for m in candidates if m not in running]
+        kestra = next((m for m in candidates if is_kestra(catalog, m)), None)
+        if healthy and kestra is not None:
             result.stage = "flows"
             report(f"loading the rendered flows into Kestra {version}")
-            target = next(s for s in statuses if s.service == service)
-            port = catalog.services[service].ports[0].port if catalog.services[service].ports else 8080
+            target = next(s for s in statuses if s.service == kestra)
+            port = catalog.services[kestra].ports[0].port if catalog.services[kestra].ports else 8080
             url = f"http://{address(client, target.container)}:{port}"
             result.flows = candidate_loads_flows(trial, url, password=_server_password(catalog, workdir))
             healthy = all(o.ok for o in result.flows)
+            if not healthy:
+                result.failed = [kestra]
         if healthy:
             result.stage = "smoke"
-            report("running smoke tests")
-            target = next(s for s in statuses if s.service == service)
-            result.smoke = smoke_tests(client, target.container, catalog, service, version, workdir=workdir)
+            report("running smoke tests" + (f" of {', '.join(candidates)}" if len(candidates) > 1 else ""))
+            for member in candidates:
+                target = next(s for s in statuses if s.service == member)
+                smoke = smoke_tests(client, target.container, catalog, member, version, workdir=workdir)
+                if len(candidates) > 1:  # whose test it is
+                    smoke = [o.model_copy(update={"name": f"{member}: {o.name}"}) for o in smoke]
+                if not all(o.ok for o in smoke):
+                    result.failed.append(member)
+                result.smoke += smoke
             result.ok = all(s.ok for s in result.smoke)
             result.stage = "passed" if result.ok else "smoke"
         elif not statuses:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ...catalog.images import ImageRef
-from ...catalog.model import UpgradePolicy
+from ...catalog.model import Catalog, UpgradePolicy
 from ...errors import UsageError
 
 TAG_RE = re.compile(r"^(?P<prefix>v?)(?P<numbers>\d+(?:\.\d+){0,3})(?P<suffix>-[0-9A-Za-z][0-9A-Za-z.-]*)?$")
@@ -134,3 +134,21 @@ def candidate_image(image: str, version: str) -> str:
         return str(ImageRef.parse(image).with_tag(version))
     except ValueError as exc:
         raise UsageError(f"{exc}; nothing was changed") from None
+
+
+def group_members(catalog: Catalog, service: str) -> list[str]:
+    """``service`` and every service sharing its ``upgrade.group``, in catalog order: what moves in lockstep
+    (validated in one throw-away project, applied in one catalog edit). Just ``[service]`` without a group.
+
+    UsageError for a service the catalog does not have."""
+    group = catalog.service(service).upgrade.group
+    if group is None:
+        return [service]
+    return [name for name, svc in catalog.services.items() if svc.upgrade.group == group]
+
+
+def candidate_images(catalog: Catalog, service: str, version: str) -> dict[str, str]:
+    """Each member of ``service``'s group (group_members; ``service`` first) at ``version``: computed once,
+    before anything runs."""
+    members = [service, *(name for name in group_members(catalog, service) if name != service)]
+    return {name: candidate_image(catalog.service(name).image, version) for name in members}
