@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -198,6 +199,10 @@ class BackgroundRun:
     def bodies(self) -> Path:
         return self.tmp / "validate"
 
+    @property
+    def reports(self) -> Path:
+        return MODULE / "target" / self.profile.build_dir / "surefire-reports"
+
     def start(self, images: str) -> None:
         """Render the flows for this profile and start the Maven run on them (returns at once)."""
         catalog, self.bare = platform(self.tmp, images, self.profile.project, self.profile.kestra_version)
@@ -213,6 +218,7 @@ class BackgroundRun:
             (self.bodies / "committed.yaml").write_text(join_sources(committed))
             for name, source in PROBES.items():
                 (self.bodies / f"{name}.yaml").write_text(source)
+        shutil.rmtree(self.reports, ignore_errors=True)  # a run that dies early must not show the last run's reports
         self.webhook.start()
         self.serving = True
         env = {
@@ -257,7 +263,7 @@ class BackgroundRun:
             self.log.read_text(errors="replace"),
             time.monotonic() - self.started,
             self.tmp / "out",
-            MODULE / "target" / self.profile.build_dir / "surefire-reports",
+            self.reports,
             self.webhook.received,
             self.bare,
             self.bodies,
