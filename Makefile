@@ -41,6 +41,9 @@ test-fast: setup
 # tests is found or obtained once (scripts/kestra-java.sh; the tests run it through scripts/kestra-engine.sh).
 # A real Kubernetes control plane (etcd, kube-apiserver, controller manager, scheduler, kubectl) is built from
 # tests/kube/go.mod once and cached by go.sum (scripts/build-kube.sh: ~6 min cold, then ~1 s).
+# One process, no xdist: the engine tests share one Docker engine and fixed names. The Kestra engine module's two
+# Maven runs (~3 min each, mostly waiting) start in the background at the first engine test and overlap with the
+# rest; tests/engine/test_kestra_engine.py runs last and collects them (tests/helpers/kestra_engine.py).
 test: setup lint
 	scripts/test-deps.sh
 	AIPAIR_PYTHON=$(BIN)/python scripts/kestra-java.sh >/dev/null

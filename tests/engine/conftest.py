@@ -10,7 +10,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+import traceback
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import docker
@@ -18,6 +20,7 @@ import pytest
 
 from aipair.engines.mockimage import find_busybox, rootfs_tar
 
+from ..helpers.kestra_engine import TEST_MODULE, KestraRuns
 from ..helpers.kube import ControlPlane, build_control_plane, start_control_plane
 from ..helpers.kube_node import Node, start_node
 from ..helpers.postgres import Server, postgres_server
@@ -114,10 +117,10 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, di
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def images(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def validate_images(docker_host: str, base: Path) -> Iterator[str]:
     """A registry on 127.0.0.1 holding web 1.0.0 / 1.1.0 (good) / 1.2.0 (never healthy) and cache 1.0.0."""
-    address, process = start_registry(tmp_path_factory.mktemp("validate-registry"))
+    address, process = start_registry(base)
     client = docker.DockerClient(base_url=docker_host, timeout=120)
     rootfs = rootfs_tar(find_busybox())
     entrypoints = {
@@ -143,6 +146,40 @@ def images(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def images(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The registry of validate_images, for one module."""
+    with validate_images(docker_host, tmp_path_factory.mktemp("validate-registry")) as address:
+        yield address
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The Kestra engine module last: it waits there for the Maven runs the `kestra_engine` fixture started
+    before the first engine test, so they overlap with everything between."""
+    kestra = [item for item in items if item.path.name == TEST_MODULE and item.path.parent == Path(__file__).parent]
+    if kestra:
+        items[:] = [item for item in items if item not in kestra] + kestra
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kestra_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KestraRuns]:
+    """When tests/engine/test_kestra_engine.py is selected: its Maven runs (tests/helpers/kestra_engine.py),
+    started here, in the background, before the first engine test. Under xdist the module starts them itself."""
+    runs = KestraRuns(tmp_path_factory.mktemp("kestra-engine"))
+    selected = any(item.path.name == TEST_MODULE for item in request.session.items)
+    with ExitStack() as stack:
+        if selected and "PYTEST_XDIST_WORKER" not in os.environ:
+            try:
+                docker_host = request.getfixturevalue("docker_host")
+                address = stack.enter_context(validate_images(docker_host, tmp_path_factory.mktemp("kestra-registry")))
+            except (Exception, pytest.fail.Exception):
+                runs.failure = traceback.format_exc()
+            else:
+                runs.start(address, docker_host)
+        stack.callback(runs.close)
+        yield runs
 
 
 @pytest.fixture(scope="session")

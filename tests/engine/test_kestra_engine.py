@@ -4,13 +4,17 @@ tests/kestra-engine is a Maven module that runs Kestra 1.0.20 in-process (io.kes
 runner-memory, repository-memory, storage-local from Maven Central; profile kestra-2: the same at 2.0.0): Kestra's parser and FlowService.validate
 (what POST /flows/validate answers), then the real executor, worker and scheduler on the flows that
 `aipair flows render --runner process` writes here. The commands inside the flows are the real aipair CLI,
-git, the Docker engine and the OCI registry of the upgrade tests (the `images` fixture). scripts/kestra-engine.sh
+git, the Docker engine and an OCI registry holding the upgrade tests' images. scripts/kestra-engine.sh
 runs it with a Java 21+ that scripts/kestra-java.sh finds or obtains.
 
 The one TEST DOUBLE is the shell Commands task type (`io.kestra.plugin.scripts.shell.Commands`), which
 Maven Central does not serve: a STAND-IN built on io.kestra:script's own classes (tests/kestra-engine/
 src/test/java/io/kestra/plugin/scripts/shell/Commands.java). Every test whose result depends on it says
 STAND_IN in its name.
+
+Both Maven runs (1.0.20 and 2.0.0) start in the background before the first engine test and overlap with
+the others (tests/helpers/kestra_engine.py, the `kestra_engine` fixture of tests/engine/conftest.py); this
+module runs last and waits for them. A run that failed, timed out or did not start fails these tests.
 
 The engine writes what it showed to JSON files (validation answers, executions with attempts, task outputs
 and log levels); the `imitation_*` tests compare ContractKestra (tests/helpers/kestra_contract.py, the
@@ -19,39 +23,22 @@ TEST DOUBLE of the REST server) with them in the same run, so that the two canno
 
 from __future__ import annotations
 
-import base64
 import itertools
-import json
-import os
-import subprocess
-import sys
 import time
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import docker
 import httpx
 import pytest
 
-from aipair.engines.kestra import join_sources
-from aipair.engines.mockimage import find_busybox, rootfs_tar
 from aipair.render.kestra import FLOW_ORDER
 
-from ..helpers.commands import invoke
 from ..helpers.kestra import PASSWORD, USER
 from ..helpers.kestra_contract import ContractKestra
-from ..helpers.paths import ROOT
-from ..helpers.registry import free_port
-from ..helpers.upgrade import git, platform_repository
+from ..helpers.kestra_engine import PROBES, EngineRun, KestraRuns
+from ..helpers.upgrade import git
 from ..helpers.webhook import Webhook
 
-ENGINE = ROOT / "scripts" / "kestra-engine.sh"
-MODULE = ROOT / "tests" / "kestra-engine"
-SERVE = "mkdir -p /www && echo '{text}' > /www/healthz && exec httpd -f -p 8000 -h /www"
-# The Maven run: cold (nothing cached) it downloads ~130 MB of jars first.
-ENGINE_TIMEOUT = 1800
 EXPECTED_TESTS = {
     "everyRenderedFlowLoadsWithKestrasStrictParser",
     "renderedFlowsValidateWithNoConstraintWarningOrDeprecation",
@@ -62,195 +49,24 @@ EXPECTED_TESTS = {
 }
 
 
-@dataclass
-class EngineRun:
-    """One run of scripts/kestra-engine.sh: its exit code and output, the JSON the engine wrote, the
-    surefire reports, and the side effects (webhook calls, the bare repository)."""
-
-    returncode: int
-    output: str
-    seconds: float
-    out: Path
-    reports: Path
-    webhook: list[dict[str, Any]]
-    bare: Path
-    bodies: Path
-
-    def json(self, name: str) -> Any:
-        path = self.out / f"{name}.json"
-        assert path.exists(), f"the engine wrote no {path.name}:\n{self.output[-4000:]}"
-        return json.loads(path.read_text())
-
-    def testcases(self) -> dict[str, str]:
-        """Test name -> passed / failed / error / skipped, from surefire's XML reports."""
-        cases: dict[str, str] = {}
-        for report in sorted(self.reports.glob("TEST-*.xml")):
-            for case in ET.parse(report).getroot().iter("testcase"):
-                outcome = "passed"
-                for kind in ("failure", "error", "skipped"):
-                    if case.find(kind) is not None:
-                        outcome = kind
-                cases[case.attrib["name"]] = outcome
-        return cases
-
-    def explain(self) -> str:
-        texts = [p.read_text()[-3000:] for p in sorted(self.reports.glob("*.txt"))]
-        return "\n".join([self.output[-4000:], *texts])
-
-
-def _push_second_candidate(address: str, docker_host: str) -> None:
-    """cache 1.1.0 (healthy) beside web 1.2.0 (never healthy): the watch fans out to two candidates."""
-    client = docker.DockerClient(base_url=docker_host, timeout=120)
-    repository = f"{address}/aipair/cache"
-    client.api.import_image_from_data(
-        rootfs_tar(find_busybox()),
-        repository=repository,
-        tag="1.1.0",
-        changes=[f'ENTRYPOINT ["/bin/sh", "-c", {json.dumps(SERVE.format(text="ok cache 1.1"))}]', "ENV PATH=/bin"],
-    )
-    for line in client.images.push(repository, "1.1.0", stream=True, decode=True):
-        assert "error" not in line, line
-    client.images.remove(f"{repository}:1.1.0", force=True)
-
-
-def _platform(tmp: Path, address: str, kestra_version: str | None = None) -> tuple[Path, Path]:
-    """A bare git repository holding the catalog the flows clone: retries as shipped (2), an
-    every-minute schedule so that the real scheduler starts the watch within the run; the flows
-    rendered for `kestra_version` when given (this catalog has no Kestra service whose tag would say it)."""
-    kestra: dict[str, Any] = {
-        "runner": "process",
-        "schedule": "* * * * *",
-        "timezone": "UTC",
-        "validate_timeout": 20,
-        "retries": 2,
-        "propose": "branch",
-        "notify_secret": "AIPAIR_NOTIFY_WEBHOOK",
-    }
-    if kestra_version is not None:
-        kestra["version"] = kestra_version
-    return platform_repository(tmp, address, kestra)
-
-
-def _render(catalog: Path, out: Path) -> Path:
-    """`aipair flows render --runner process`: the flows as the CLI writes them (whatever the renderer does)."""
-    result = invoke(["flows", "render", "--runner", "process", "--out", str(out), "--catalog", str(catalog)], {})
-    assert result.exit_code == 0, result.output
-    flows = out / "kestra-flows"
-    assert sorted(p.stem for p in flows.glob("*.yml")) == sorted(FLOW_ORDER)
-    return flows
-
-
-def _sources(flows: Path) -> list[str]:
-    return [(flows / f"{flow_id}.yml").read_text() for flow_id in FLOW_ORDER]
-
-
-# Flows the engine and the imitation both validate; their answers are only compared, never required clean.
-PROBES = {
-    "probe-unknown-type": "id: p1\nnamespace: aipair.probe\ntasks:\n- id: a\n  type: io.kestra.plugin.core.log.Nope\n",
-    "probe-unknown-property": (
-        "id: p2\nnamespace: aipair.probe\ntasks:\n- id: a\n  type: io.kestra.plugin.core.log.Log\n"
-        "  message: hi\n  colour: red\n"
-    ),
-    "probe-duplicate-id": (
-        "id: p3\nnamespace: aipair.probe\ntasks:\n- id: a\n  type: io.kestra.plugin.core.log.Log\n  message: x\n"
-        "- id: a\n  type: io.kestra.plugin.core.log.Log\n  message: y\n"
-    ),
-    "probe-deprecated-alias": (
-        "id: p4\nnamespace: aipair.probe\ntasks:\n- id: a\n  type: io.kestra.core.tasks.log.Log\n  message: x\n"
-    ),
-    "probe-no-tasks": "id: p5\nnamespace: aipair.probe\n",
-}
-
-
-def run_engine(env: dict[str, str], *maven: str) -> tuple[int, str, float]:
-    start = time.monotonic()
-    done = subprocess.run(
-        [str(ENGINE), *maven],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=ENGINE_TIMEOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    return done.returncode, done.stdout + done.stderr, time.monotonic() - start
-
-
-def _run_module(
-    images: str, docker_host: str, tmp: Path, kestra_version: str | None, build_dir: str, *maven: str
-) -> Any:
-    """Set everything up, render the flows (for `kestra_version` when given), run scripts/kestra-engine.sh
-    once; yields the EngineRun, then removes the validation stacks the flows left."""
-    _push_second_candidate(images, docker_host)
-    catalog, bare = _platform(tmp, images, kestra_version)
-    flows = _render(catalog, tmp / "rendered")
-    bodies = tmp / "validate"
-    bodies.mkdir()
-    (bodies / "rendered.yaml").write_text(join_sources(_sources(flows)))
-    if kestra_version is not None:
-        # the repository's catalog with its Kestra image at that release: what `flows register` would load
-        (bodies / "catalog-image.yaml").write_text(join_sources(_sources(_catalog_at(kestra_version, tmp))))
-    else:
-        committed = [(ROOT / "kestra-flows" / f"{flow_id}.yml").read_text() for flow_id in FLOW_ORDER]
-        (bodies / "committed.yaml").write_text(join_sources(committed))
-        for name, source in PROBES.items():
-            (bodies / f"{name}.yaml").write_text(source)
-    out = tmp / "out"
-    webhook = Webhook()
-    webhook.start()
-    env = {
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",  # aipair, as the worker runs it
-        "DOCKER_HOST": docker_host,
-        "SECRET_AIPAIR_NOTIFY_WEBHOOK": base64.b64encode(webhook.url.encode()).decode(),
-        "AIPAIR_KESTRA_FLOWS": str(flows),
-        "AIPAIR_KESTRA_VALIDATE": str(bodies),
-        "AIPAIR_KESTRA_OUT": str(out),
-        "AIPAIR_KESTRA_WORK": str(tmp / "kestra"),
-        "AIPAIR_KESTRA_REPOSITORY": str(bare),
-        "AIPAIR_PYTHON": sys.executable,
-        "AIPAIR_KESTRA_CONTROLLER_PORT": str(free_port()),  # 2.0's worker controller (gRPC)
-    }
-    try:
-        code, output, seconds = run_engine(env, *maven)
-        yield EngineRun(
-            code,
-            output,
-            seconds,
-            out,
-            MODULE / "target" / build_dir / "surefire-reports",
-            webhook.received,
-            bare,
-            bodies,
-        )
-    finally:
-        webhook.shutdown()
-        client = docker.DockerClient(base_url=docker_host, timeout=60)
-        for container in client.containers.list(all=True, filters={"label": "com.docker.compose.project"}):
-            if container.labels.get("com.docker.compose.project", "").startswith("up-validate-"):
-                container.remove(force=True)
+def _collect(kestra_engine: KestraRuns, request: pytest.FixtureRequest, name: str) -> EngineRun:
+    """The run of profile `name`, waited for; started here when the session did not start it early (xdist)."""
+    if not kestra_engine.started:
+        kestra_engine.start(request.getfixturevalue("images"), request.getfixturevalue("docker_host"))
+    return kestra_engine.result(name)
 
 
 @pytest.fixture(scope="module")
-def engine(images: str, docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Everything set up, the flows rendered, scripts/kestra-engine.sh run once (Kestra 1.0.20)."""
-    yield from _run_module(images, docker_host, tmp_path_factory.mktemp("kestra-engine"), None, "kestra-1")
-
-
-def _catalog_at(kestra_version: str, tmp: Path) -> Path:
-    """The repository's catalog.yaml with its Kestra image at `kestra_version`, rendered."""
-    source = (ROOT / "catalog.yaml").read_text()
-    assert "image: kestra/kestra:v1.0.4" in source
-    catalog = tmp / "catalog-image" / "catalog.yaml"
-    catalog.parent.mkdir()
-    catalog.write_text(source.replace("image: kestra/kestra:v1.0.4", f"image: kestra/kestra:v{kestra_version}"))
-    return _render(catalog, catalog.parent / "rendered")
+def engine(kestra_engine: KestraRuns, request: pytest.FixtureRequest) -> EngineRun:
+    """scripts/kestra-engine.sh run once on the flows rendered here (Kestra 1.0.20)."""
+    return _collect(kestra_engine, request, "kestra-1")
 
 
 @pytest.fixture(scope="module")
-def engine_2(images: str, docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def engine_2(kestra_engine: KestraRuns, request: pytest.FixtureRequest) -> EngineRun:
     """The same on Kestra 2.0.0 (profile kestra-2: Kestra2ValidationTest and aipair/kestra/v2), the flows
     rendered for 2.0.0 (Loop, not ForEach)."""
-    tmp = tmp_path_factory.mktemp("kestra-engine-2")
-    yield from _run_module(images, docker_host, tmp, "2.0.0", "kestra-2", "-Pkestra-2")
+    return _collect(kestra_engine, request, "kestra-2")
 
 
 # --- the engine module itself -----------------------------------------------------------------------
@@ -429,13 +245,17 @@ def test_imitation_subflow_if_request_outputs_equal_the_engines(engine: EngineRu
 
 
 def test_imitation_retry_delays_equal_the_engines(engine: EngineRun, tmp_path: Path) -> None:
+    """The imitation's waits between attempts, measured, equal the engine's; measured at a tenth of the time
+    (ContractKestra's time_scale multiplies every retry wait) and scaled back: the same comparison without
+    sitting through the engine's 60 s."""
     real = engine.json("retry")["retryDelaysSeconds"]
+    scale = 0.1
     flow = (
         "id: r\nnamespace: aipair.probe\ntasks:\n- id: t\n  type: io.kestra.plugin.scripts.shell.Commands\n"
         "  taskRunner:\n    type: io.kestra.plugin.core.runner.Process\n  commands:\n  - exit 3\n"
         "  retry:\n    type: exponential\n    interval: PT30S\n    maxInterval: PT5M\n    maxAttempts: 3\n"
     )
-    with ContractKestra(username=USER, password=PASSWORD) as server:
+    with ContractKestra(username=USER, password=PASSWORD, time_scale=scale) as server:
         saved = server.save(flow)
         execution = server.start(saved, {})
         started = []
@@ -447,7 +267,7 @@ def test_imitation_retry_delays_equal_the_engines(engine: EngineRun, tmp_path: P
 
         server._run_kind = timed  # type: ignore[method-assign]
         server.execute(execution, saved)
-    delays = [b - a for a, b in itertools.pairwise(started)]
+    delays = [(b - a) / scale for a, b in itertools.pairwise(started)]
     assert len(delays) == len(real)
     assert all(abs(d - r) < 5 for d, r in zip(delays, real, strict=True)), (delays, real)
 

@@ -20,15 +20,18 @@ from aipair.ops.deploy import last_good_file
 
 from ..helpers.catalogs import write
 from ..helpers.commands import cli
+from ..helpers.registry import free_port
 
 REPOSITORY = "aipair-test/soak-web"
 PROJECT = "soaky"
-PORT = 18200
+PORT = free_port()  # not a fixed port: the upgrade tests' platform publishes 18200 on the same engine
 SERVE = "mkdir -p /www && echo {text} > /www/index.html && httpd -p 8000 -h /www"  # httpd goes to the background
 IMAGES = {
     "1.0.0": SERVE.format(text="v1") + " && exec tail -f /dev/null",
     # healthy within a second or two, then dies 10 s later: the health gate alone lets it through
     "1.1.0": SERVE.format(text="v2") + " && sleep 11 && echo 'web 1.1.0: lost its database connection' >&2 && exit 3",
+    # the same crash sooner (5 s): for what only needs a crash during the soak, not its timing
+    "1.1.1": SERVE.format(text="v2") + " && sleep 5 && echo 'web 1.1.1: lost its database connection' >&2 && exit 3",
     # healthy, then its health endpoint disappears: unhealthy without a restart
     "1.2.0": SERVE.format(text="v3") + " && sleep 6 && rm /www/index.html && exec tail -f /dev/null",
 }
@@ -112,15 +115,16 @@ def test_a_crash_after_the_gate_fails_the_soak_and_rolls_back(client: Any, tmp_p
 
         # without --rollback-on-failure the failed version stays, and the last good deploy is still 1.0.0;
         # the terminal output names the service and what happened
+        write(tmp_path, _catalog("1.1.1"))
         text = cli("deploy", "--profile", "mock", "--catalog", str(catalog), "--timeout", "60", "--soak", "40s")
         assert text.exit_code == 1
         assert "web exited with code 3" in text.stderr and "into the soak" in text.stderr
         assert "web failed its soak; its last log lines:" in text.stderr
         assert "soak failed" in text.stdout and "not ready: web" in text.stdout
         assert "restored" not in text.stdout
-        assert _web(client).attrs["Config"]["Image"] == f"{REPOSITORY}:1.1.0"
+        assert _web(client).attrs["Config"]["Image"] == f"{REPOSITORY}:1.1.1"
         last_good = last_good_file(tmp_path, "mock", None).read_text()
-        assert f"{REPOSITORY}:1.0.0" in last_good and f"{REPOSITORY}:1.1.0" not in last_good
+        assert f"{REPOSITORY}:1.0.0" in last_good and f"{REPOSITORY}:1.1" not in last_good
     finally:
         cli("down", "--volumes", "--yes", "--profile", "mock", "--catalog", str(catalog))
 

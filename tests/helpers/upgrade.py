@@ -11,8 +11,9 @@ import yaml
 from .paths import ROOT
 
 
-def validate_catalog(tmp_path: Path, address: str) -> Path:
-    """cache 1.0.0 and web 1.0.0 from the registry at `address` (the `images` fixture), with smoke tests."""
+def validate_catalog(tmp_path: Path, address: str, project: str = "up") -> Path:
+    """cache 1.0.0 and web 1.0.0 from the registry at `address` (the `images` fixture), with smoke tests;
+    `project` names the throw-away projects (`<project>-validate-web`): one per concurrent user."""
     health = {
         "type": "http",
         "port": 8000,
@@ -25,7 +26,7 @@ def validate_catalog(tmp_path: Path, address: str) -> Path:
     }
     data = {
         "version": 1,
-        "project": {"name": "up", "domain": "up.example.com", "tls": {"acme_email": "o@up.example.com"}},
+        "project": {"name": project, "domain": "up.example.com", "tls": {"acme_email": "o@up.example.com"}},
         "services": {
             "cache": {
                 "layer": "data",
@@ -72,12 +73,12 @@ def git(*args: str, cwd: Path) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
-def platform_repository(tmp: Path, address: str, kestra: dict[str, Any]) -> tuple[Path, Path]:
+def platform_repository(tmp: Path, address: str, kestra: dict[str, Any], project: str = "up") -> tuple[Path, Path]:
     """The catalog the Kestra flows clone (validate_catalog's, with ``kestra`` as project.kestra and the
     repository's own .gitignore), committed in ``tmp/work`` and cloned bare to ``tmp/platform.git``."""
     work = tmp / "work"
     work.mkdir()
-    catalog = validate_catalog(work, address)
+    catalog = validate_catalog(work, address, project)
     data = yaml.safe_load(catalog.read_text())
     bare = tmp / "platform.git"
     data["project"]["kestra"] = {"repository": str(bare), **kestra}
