@@ -182,8 +182,19 @@ def test_rollback_restore_data_brings_back_the_data_of_the_old_version(
     refused = cli("rollback", "db", "--restore-data", "--profile", "mock", "--catalog", str(catalog))
     assert refused.exit_code == 2 and "add --deploy" in refused.output
 
-    rolled = cli("rollback", "db", "--deploy", "--restore-data", "--profile", "mock", "--catalog", str(catalog),
-                 "--timeout", "30", "--json")
+    rolled = cli(
+        "rollback",
+        "db",
+        "--deploy",
+        "--restore-data",
+        "--profile",
+        "mock",
+        "--catalog",
+        str(catalog),
+        "--timeout",
+        "30",
+        "--json",
+    )
     assert rolled.exit_code == 0, rolled.output
     assert f"{REPOSITORY}:1.0.0" in catalog.read_text()
     assert _db(client, project).attrs["Config"]["Image"] == f"{REPOSITORY}:1.0.0"
@@ -199,8 +210,18 @@ def test_rollback_restore_data_brings_back_the_data_of_the_old_version(
     for each in store.list_sets(client, f"{project}-mock"):
         store.remove(client, each.id)
     text = catalog.read_text()
-    refused = cli("rollback", "db", "--deploy", "--restore-data", "--profile", "mock", "--catalog", str(catalog),
-                  "--timeout", "30")
+    refused = cli(
+        "rollback",
+        "db",
+        "--deploy",
+        "--restore-data",
+        "--profile",
+        "mock",
+        "--catalog",
+        str(catalog),
+        "--timeout",
+        "30",
+    )
     assert refused.exit_code != 0 and "no snapshot" in refused.output
     assert catalog.read_text() == text
 
@@ -220,8 +241,9 @@ def test_list_prune_and_restore(client: Any, tmp_path: Path) -> None:
         ids = [each["id"] for each in json.loads(listed.stdout)["sets"]]
         assert ids == [each.id for each in reversed(sets)]  # newest first
 
-        dry = cli("snapshots", "prune", "--keep", "2", "--dry-run", "--profile", "mock", "--catalog", str(catalog),
-                  "--json")
+        dry = cli(
+            "snapshots", "prune", "--keep", "2", "--dry-run", "--profile", "mock", "--catalog", str(catalog), "--json"
+        )
         assert dry.exit_code == 0, dry.output
         assert [each["id"] for each in json.loads(dry.stdout)["removed"]] == [sets[1].id, sets[0].id]
         assert len(store.list_sets(client, compose)) == 4  # a dry run removes nothing
@@ -236,10 +258,13 @@ def test_list_prune_and_restore(client: Any, tmp_path: Path) -> None:
         unknown = cli("snapshots", "restore", "nope", "--yes", "--profile", "mock", "--catalog", str(catalog))
         assert unknown.exit_code == 2 and "no snapshot set 'nope'" in unknown.output
 
-        declined = invoke(["snapshots", "restore", sets[3].id, "--profile", "mock", "--catalog", str(catalog)], {}, "n\n")
+        declined = invoke(
+            ["snapshots", "restore", sets[3].id, "--profile", "mock", "--catalog", str(catalog)], {}, "n\n"
+        )
         assert declined.exit_code == 1
-        restored = cli("snapshots", "restore", sets[3].id, "--yes", "--profile", "mock", "--catalog", str(catalog),
-                       "--json")
+        restored = cli(
+            "snapshots", "restore", sets[3].id, "--yes", "--profile", "mock", "--catalog", str(catalog), "--json"
+        )
         assert restored.exit_code == 0, restored.output
         assert [e["volume"] for e in json.loads(restored.stdout)["entries"]] == [live]
     finally:

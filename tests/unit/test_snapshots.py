@@ -170,3 +170,18 @@ def test_migrated_by_names_a_service_that_exists() -> None:
     assert "web" in message  # the closest name is suggested
     with pytest.raises(CatalogError, match="does not migrate its own"):
         _catalog(db__databases=[{"name": "app", "password": "APP_PW", "migrated_by": ["db"]}])
+
+
+@pytest.mark.parametrize("command", [["snapshots", "list"], ["snapshots", "prune"], ["snapshots", "restore"]])
+def test_snapshot_commands_teach_with_examples(command: list[str]) -> None:
+    from ..helpers.commands import cli
+
+    result = cli(*command, "--help")
+    assert result.exit_code == 0 and "Examples:" in result.stdout and "--catalog" in result.stdout
+
+
+def test_restore_data_without_deploy_is_a_usage_error() -> None:
+    from ..helpers.commands import cli
+
+    result = cli("rollback", "web", "--restore-data")
+    assert result.exit_code == 2 and "add --deploy" in result.output
