@@ -240,6 +240,8 @@ def test_list_prune_and_restore(client: Any, tmp_path: Path) -> None:
         assert listed.exit_code == 0, listed.output
         ids = [each["id"] for each in json.loads(listed.stdout)["sets"]]
         assert ids == [each.id for each in reversed(sets)]  # newest first
+        text = cli("snapshots", "list", "--profile", "mock", "--catalog", str(catalog))
+        assert text.exit_code == 0 and all(each.id in text.stdout for each in sets) and "img:1" in text.stdout
 
         dry = cli(
             "snapshots", "prune", "--keep", "2", "--dry-run", "--profile", "mock", "--catalog", str(catalog), "--json"

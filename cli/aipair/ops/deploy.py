@@ -211,7 +211,9 @@ def _restore_taken(
     """The failed version may have migrated the data: stop it, put the snapshot back; the last good file then
     brings the old image up on the old data."""
     report(f"stopping {', '.join(failed)} and restoring snapshot {snapshot_id}")
-    project.run("stop", *[name for name in failed if name != "(compose)"])
+    stopping = [name for name in failed if name != "(compose)"]
+    if stopping:  # a bare `compose stop` would stop every service
+        project.run("stop", *stopping)
     restored, _ = restore_set(client, project, snapshot_store.get(client, snapshot_id, project.name), report)
     return restored
 

@@ -202,7 +202,12 @@ def take_planned(
     report(f"stopping {', '.join(writers) or 'nothing'} to snapshot {len(planned)} volume(s)")
     stop(project, writers)
     sources = [Source(service=p.service, volume=p.volume, image=p.image, trigger=p.trigger) for p in planned]
-    taken = store.take(client, project.name, sources)
+    try:
+        taken = store.take(client, project.name, sources)
+    except BaseException:  # no snapshot, no deploy: the stopped services run again as they were
+        if writers:
+            project.run("start", *writers)
+        raise
     for entry in taken.entries:
         report(f"snapshot {taken.id}: {entry.volume} ({entry.bytes} bytes in {entry.seconds:.1f} s)")
     return SnapshotSummary(id=taken.id, entries=taken.entries, stopped=writers, seconds=time.monotonic() - started)

@@ -8,11 +8,15 @@ from ..output import escape, out, table
 
 
 def size(count: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024  # type: ignore[assignment]
-    return f"{count} B"
+    """Bytes for people: 512 B, 10.0 KB, 1.2 GB (binary units)."""
+    if count < 1024:
+        return f"{count} B"
+    value = float(count)
+    for unit in ("KB", "MB", "GB"):
+        value /= 1024
+        if value < 1024 or unit == "GB":
+            break
+    return f"{value:.1f} {unit}"
 
 
 def entries_table(title: str, entries: list[SnapshotEntry], *, timed: bool) -> None:
@@ -32,6 +36,7 @@ def show_list(result: SnapshotList) -> None:
         f"{escape(result.project)}: {len(result.sets)} snapshot sets",
         ["id", "created", "volumes", "size", "written by"],
     )
+    view.columns[0].no_wrap = True  # an id is copied into `aipair snapshots restore ID`: never broken
     for each in result.sets:
         view.add_row(
             escape(each.id),
