@@ -173,9 +173,11 @@ def test_rollback_restore_data_brings_back_the_data_of_the_old_version(
     catalog, project = deployment
     volume, before = _v1_with_data(client, catalog, project)
     change_image(catalog, "db", f"{REPOSITORY}:2.1.0", record=True)  # as `upgrade apply` records it
-    code, upgraded = _deploy(catalog)
-    assert code == 0, upgraded
-    assert upgraded["snapshot"]["entries"][0]["image"] == f"{REPOSITORY}:1.0.0"
+    upgraded = cli("deploy", "--profile", "mock", "--catalog", str(catalog), "--timeout", "30")  # as people see it
+    assert upgraded.exit_code == 0, upgraded.output
+    (taken,) = store.list_sets(client, f"{project}-mock")
+    assert f"snapshot {taken.id} before the deploy" in upgraded.stdout and volume in upgraded.stdout
+    assert taken.entries[0].image == f"{REPOSITORY}:1.0.0"
     assert _read(client, project, "/data/schema") == "schema=2\n"
     migrated = volumes.digest(client, volume)
 
@@ -260,6 +262,8 @@ def test_list_prune_and_restore(client: Any, tmp_path: Path) -> None:
         unknown = cli("snapshots", "restore", "nope", "--yes", "--profile", "mock", "--catalog", str(catalog))
         assert unknown.exit_code == 2 and "no snapshot set 'nope'" in unknown.output
 
+        dry = cli("snapshots", "restore", sets[3].id, "--dry-run", "--profile", "mock", "--catalog", str(catalog))
+        assert dry.exit_code == 0 and "would restore" in dry.stdout
         declined = invoke(
             ["snapshots", "restore", sets[3].id, "--profile", "mock", "--catalog", str(catalog)], {}, "n\n"
         )
