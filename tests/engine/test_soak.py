@@ -15,12 +15,12 @@ from typing import Any
 import docker
 import pytest
 
-from aipair.engines.mockimage import find_busybox, rootfs_tar
 from aipair.ops.deploy import last_good_file
 
 from ..helpers.catalogs import write
 from ..helpers.commands import cli
 from ..helpers.registry import free_port
+from ..helpers.shell_images import import_shell_images
 
 REPOSITORY = "aipair-test/soak-web"
 PROJECT = "soaky"
@@ -40,14 +40,7 @@ IMAGES = {
 @pytest.fixture(scope="module")
 def client(docker_host: str) -> Any:
     engine = docker.DockerClient(base_url=docker_host, timeout=120)
-    rootfs = rootfs_tar(find_busybox())
-    for tag, command in IMAGES.items():
-        engine.api.import_image_from_data(
-            rootfs,
-            repository=REPOSITORY,
-            tag=tag,
-            changes=[f'ENTRYPOINT ["/bin/sh", "-c", {json.dumps(command)}]', "ENV PATH=/bin"],
-        )
+    import_shell_images(engine, REPOSITORY, IMAGES)
     return engine
 
 

@@ -33,6 +33,12 @@ class Database(Strict):
     used_by: list[ServiceName] = Field(
         default_factory=list, description="Services that use it; they start after the init job completes."
     )
+    migrated_by: list[ServiceName] = Field(
+        default_factory=list,
+        description="Services whose new versions migrate this database's schema on start: deploying a changed one "
+        "first snapshots this database (phase 1: a copy of the server's volumes, the server stopped), and a failed "
+        "deploy restores it.",
+    )
 
     @property
     def role(self) -> str:

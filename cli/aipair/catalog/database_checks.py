@@ -75,4 +75,20 @@ def check_databases(catalog: Catalog) -> list[tuple[Loc, str]]:
                     )
                 elif user == name:
                     problems.append((loc + ("used_by", position), "the database server cannot use its own database"))
+            for position, migrator in enumerate(database.migrated_by):
+                if migrator not in catalog.services:
+                    problems.append(
+                        (
+                            loc + ("migrated_by", position),
+                            f"unknown service {migrator!r}{suggest(migrator, known_services)}",
+                        )
+                    )
+                elif migrator == name:
+                    problems.append(
+                        (
+                            loc + ("migrated_by", position),
+                            "the database server does not migrate its own databases; "
+                            "name the application whose new versions do",
+                        )
+                    )
     return problems

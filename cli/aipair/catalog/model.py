@@ -312,6 +312,22 @@ class Logging(Strict):
     max_file: Annotated[int, Field(ge=1, le=100)] = 3
 
 
+# A retention age: a Go-style duration that may also count days (30d, 12h, 1d12h).
+Age = Annotated[str, StringConstraints(pattern=r"^([0-9]+(ms|s|m|h|d))+$")]
+hint(Age, "write a duration such as 30d, 12h or 1d12h")
+
+
+class Snapshots(Strict):
+    """Phase 1: snapshots of data volumes taken before a deploy changes a stateful service (or one that
+    migrates a declared database), restored when its health gate fails and the deploy rolls back."""
+
+    enabled: bool = Field(default=True, description="Take them (`aipair deploy --no-snapshot` skips one deploy).")
+    keep: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=5, description="After a successful deploy, keep this many newest sets per project."
+    )
+    max_age: Age = Field(default="30d", description="After a successful deploy, remove sets older than this.")
+
+
 class Defaults(Strict):
     restart: Literal["no", "always", "on-failure", "unless-stopped"] = "unless-stopped"
     logging: Logging = Field(default_factory=Logging)
@@ -324,6 +340,7 @@ class Defaults(Strict):
         "asked. 30s catches an image that crashes soon after its first healthy check at a small cost per deploy; "
         "0s turns it off.",
     )
+    snapshots: Snapshots = Field(default_factory=Snapshots)
 
 
 class Project(Strict):

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import __version__
-from . import catalog, deploy, flows, host, images, render, upgrade
+from . import catalog, deploy, flows, host, images, render, snapshots, upgrade
 from .guard import GuardedGroup
 
 app = typer.Typer(
@@ -42,6 +42,7 @@ app.add_typer(flows.app, name="flows")
 app.add_typer(images.app, name="images")
 app.add_typer(host.host_app, name="host")
 app.command("rollback")(upgrade.rollback)
+app.add_typer(snapshots.app, name="snapshots")
 
 
 def _version(value: bool) -> None:

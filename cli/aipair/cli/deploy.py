@@ -33,6 +33,9 @@ def deploy(phase: Annotated[PhaseChoice, typer.Option(help="mvp: the Compose pro
                "--soak", metavar="DURATION",
                help="Phase mvp: watch every service this long after the health gate (30s, 2m; 0 skips), instead "
                     "of the catalog's defaults.soak and per-service soak.")] = None,
+           no_snapshot: Annotated[bool, typer.Option(
+               "--no-snapshot", help="Phase mvp: do not snapshot the data of changed stateful services first (a "
+                                     "rollback then cannot restore it).")] = False,
            stack: StackOption = None,
            preview: Annotated[bool, typer.Option("--preview",
                                                  help="Phase scale: show what would change; change nothing.")] = False,
@@ -44,6 +47,9 @@ def deploy(phase: Annotated[PhaseChoice, typer.Option(help="mvp: the Compose pro
     volumes are never removed. A service that never becomes healthy fails the deploy (exit 1) with
     its last log lines. After the gate the services are watched for a while (the catalog's soak,
     default 30s, or --soak): a restart, a health flap or an OOM kill fails the deploy too.
+    Before a stateful service's image changes (or that of a service which migrates a declared
+    database), its data volumes are snapshotted with their writers stopped; --rollback-on-failure
+    restores them with the old image (`aipair snapshots` lists and prunes them; --no-snapshot skips).
 
     Phase scale: the Pulumi stack in stacks/ through the Automation API: a preview first, then the
     update after you confirm (or at once with --yes). Missing generated secrets are created in the
@@ -81,7 +87,7 @@ def deploy(phase: Annotated[PhaseChoice, typer.Option(help="mvp: the Compose pro
         with progress(json_output) as report:
             outcome = run_deploy(loaded, catalog.parent, source=source_name(catalog, catalog.parent),
                                  profile=profile.value, host=host, timeout=timeout, rollback=rollback_on_failure,
-                                 soak=soak_seconds, report=report)
+                                 soak=soak_seconds, snapshots=not no_snapshot, report=report)
         conclude(outcome, json_output, show_deploy)
 
 

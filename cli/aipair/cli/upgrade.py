@@ -121,7 +121,7 @@ def validate(service: Annotated[str, typer.Argument(help="Service to try, as in 
 
 @contextmanager
 def _deploy_gate(enabled: bool, catalog: Path, profile: ProfileChoice, host: str | None, timeout: int,
-                 json_output: bool) -> Iterator[Deployer | None]:
+                 json_output: bool, restore_data_of: str | None = None) -> Iterator[Deployer | None]:
     """--deploy: the phase-1 deploy with its health gate, its progress shown and its result presented as
     `aipair deploy` shows them; None without --deploy."""
     if not enabled:
@@ -133,7 +133,7 @@ def _deploy_gate(enabled: bool, catalog: Path, profile: ProfileChoice, host: str
 
     with progress(json_output) as report:
         yield deploy_gate(catalog.parent, source=catalog.name, profile=profile.value, host=host, timeout=timeout,
-                          progress=report, on_result=(lambda _result: None) if json_output else show_deploy)
+                          restore_data_of=restore_data_of, progress=report, on_result=(lambda _result: None) if json_output else show_deploy)
 
 
 @contextmanager
@@ -204,18 +204,34 @@ def rollback(service: Annotated[str, typer.Argument(help="Service whose last `up
              catalog: CatalogOption = DEFAULT_CATALOG,
              deploy_too: Annotated[bool, typer.Option("--deploy", help="Also roll out the previous version (phase 1).")
                                     ] = False,
+             restore_data: Annotated[bool, typer.Option(
+                 "--restore-data", help="With --deploy: before the old version starts, put back the data snapshot "
+                                        "taken when the version being rolled back was deployed (its migrations undone).")
+                                     ] = False,
              profile: ProfileOption = ProfileChoice.real, host: HostOption = None, timeout: HealthTimeoutOption = 300,
              json_output: JsonOption = False) -> None:
     """Return SERVICE to the version it had before the last `aipair upgrade apply`, and re-render; a service
     applied with its lockstep group goes back with every member of that apply.
 
-    Example:  aipair rollback qdrant --deploy
+    With --restore-data the newest snapshot set holding SERVICE's data (or that of the databases it
+    migrates) written by the version rolled back to is restored before that version starts; what was
+    written since is lost, though the deploy snapshots it first. No such set: nothing is changed.
+
+    \b
+    Examples:
+      aipair rollback qdrant --deploy
+      aipair rollback twenty --deploy --restore-data
     """
     from ..ops.upgrade.apply import rollback as run_rollback
     from .output import conclude, reporting
     from .present.upgrade import show_apply
 
     with reporting(json_output), _interrupted(json_output):
-        with _deploy_gate(deploy_too, catalog, profile, host, timeout, json_output) as gate:
+        if restore_data and not deploy_too:
+            from ..errors import UsageError
+
+            raise UsageError("--restore-data restores the data as the old version is deployed: add --deploy")
+        with _deploy_gate(deploy_too, catalog, profile, host, timeout, json_output,
+                          restore_data_of=service if restore_data else None) as gate:
             result = run_rollback(catalog, service, deploy=gate)
         conclude(result, json_output, show_apply)

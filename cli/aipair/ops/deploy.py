@@ -1,4 +1,5 @@
-"""Phase-1 deploy: render, preflight, make or pull images, `compose up --wait`, judge health, soak, roll back.
+"""Phase-1 deploy: render, preflight, snapshot changed data, `compose up --wait`, judge health, soak, roll back
+(the data too, from the snapshot).
 
 The steps call the engines; nothing here renders or prints. ``report`` receives progress
 messages so the CLI can show them (rich) or stay quiet (--json).
@@ -16,9 +17,11 @@ from pydantic import Field
 
 from ..catalog.model import Catalog
 from ..engines import docker as engine
+from ..engines import snapshots as snapshot_store
 from ..engines.compose import ComposeProject
 from ..engines.files import atomic_write, write_files
 from ..engines.secretstore import ensure_env
+from ..engines.snapshots import SnapshotEntry, SnapshotError
 from ..engines.soak import SoakReport, parse_duration, snapshot
 from ..engines.soak import soak as watch_soak
 from ..errors import AipairError
@@ -29,6 +32,7 @@ from ..results import Result, Seconds
 from .callbacks import Deployer, Progress, no_progress
 from .outcome import Outcome
 from .preflight import preflight
+from .snapshots import SnapshotSummary, apply_retention, for_rollback, plan, restore_set, take_planned
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -53,6 +57,13 @@ class DeployResult(Result):
     logs: dict[str, str] = Field(default_factory=dict)
     restored: list[dict[str, str]] = Field(default_factory=list)
     soak: SoakReport | None = Field(default=None, description="The watch after the health gate; null: the gate failed.")
+    snapshot: SnapshotSummary | None = Field(
+        default=None, description="The data snapshot taken before `up`; null: nothing changed that holds data."
+    )
+    restored_data: list[SnapshotEntry] = Field(
+        default_factory=list, description="Volumes put back from a snapshot (on rollback, or --restore-data)."
+    )
+    pruned: list[str] = Field(default_factory=list, description="Snapshot sets the retention policy removed.")
     compose_output: str = Field(default="", exclude=True)
     seconds: Seconds = 0.0
 
@@ -93,9 +104,14 @@ def deploy(
     timeout: int = 300,
     rollback: bool = False,
     soak: float | None = None,
+    snapshots: bool = True,
+    restore_data_of: str | None = None,
     report: Progress = no_progress,
 ) -> DeployResult:
-    """``soak``: seconds to watch every service after the gate, overriding the catalog (0: no soak)."""
+    """``soak``: seconds to watch every service after the gate, overriding the catalog (0: no soak).
+    ``snapshots``: False skips the data snapshot (`--no-snapshot`). ``restore_data_of``: before `up`, put back
+    the newest snapshot holding that service's data taken when its present version was deployed over the
+    catalog's image (`aipair rollback --restore-data`)."""
     started = time.monotonic()
     rendering = render_phase(catalog, "mvp", source=source)
     write_files(root, rendering.files)
@@ -109,7 +125,29 @@ def deploy(
     if not all(c.ok for c in checks):
         raise PreflightFailed(checks)
 
-    before = {s.service: s.container for s in engine.project_containers(client, project.name)}
+    running = engine.project_containers(client, project.name)
+    before = {s.service: s.container for s in running}
+    restoring = None
+    if restore_data_of is not None:
+        wanted = catalog.service(restore_data_of).image
+        restoring = for_rollback(client, project.name, restore_data_of, wanted)
+        if restoring is None:
+            raise SnapshotError(
+                f"no snapshot of {project.name} holds {restore_data_of}'s data written by {wanted}; roll back without "
+                "--restore-data (`aipair snapshots list` shows the sets there are)"
+            )
+    taken = None
+    if snapshots and catalog.defaults.snapshots.enabled:
+        existing = {
+            volume.name
+            for volume in client.volumes.list(filters={"label": f"com.docker.compose.project={project.name}"})
+        }
+        planned = plan(catalog, document, project.name, {s.service: s.image for s in running}, existing)
+        if planned:
+            taken = take_planned(client, project, planned, report)
+    restored_data: list[SnapshotEntry] = []
+    if restoring is not None:
+        restored_data, _ = restore_set(client, project, restoring, report)
     report("starting services and waiting for health")
     up = project.run("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--remove-orphans", "--pull", "never")
     statuses = engine.project_containers(client, project.name)
@@ -122,6 +160,8 @@ def deploy(
         statuses=statuses,
         failed=failed,
         compose_output=(up.stdout + up.stderr)[-4000:],
+        snapshot=taken,
+        restored_data=restored_data,
     )
     if result.ok:
         result.soak = watched = _soak(client, project.name, catalog, statuses, before, soak, report)
@@ -130,11 +170,16 @@ def deploy(
             failed = result.failed = watched.failed
     if result.ok:  # only a deploy that passed its soak becomes the one a rollback returns to
         atomic_write(last_good_file(root, profile, host), project.file.read_text(), mode=0o644)
+        if catalog.defaults.snapshots.enabled:
+            protect = {taken.id} if taken else set()
+            result.pruned = apply_retention(client, catalog, project.name, protect=protect, report=report)
     else:
         if not failed:  # compose failed before any container could be judged
             failed = result.failed = sorted({s.service for s in statuses} or {"(compose)"})
         result.logs = {s.service: engine.last_logs(client, s.container) for s in statuses if s.service in failed}
         if rollback:
+            if taken is not None and last_good_file(root, profile, host).exists():
+                result.restored_data = _restore_taken(client, project, taken.id, failed, report)
             result.restored = _roll_back(client, project, root, profile, timeout, report)
             result.statuses = engine.project_containers(client, project.name)
     result.seconds = time.monotonic() - started
@@ -160,6 +205,19 @@ def _soak(
     return watch_soak(client, project, plan, report, before=now)
 
 
+def _restore_taken(
+    client: DockerClient, project: ComposeProject, snapshot_id: str, failed: list[str], report: Progress
+) -> list[SnapshotEntry]:
+    """The failed version may have migrated the data: stop it, put the snapshot back; the last good file then
+    brings the old image up on the old data."""
+    report(f"stopping {', '.join(failed)} and restoring snapshot {snapshot_id}")
+    stopping = [name for name in failed if name != "(compose)"]
+    if stopping:  # a bare `compose stop` would stop every service
+        project.run("stop", *stopping)
+    restored, _ = restore_set(client, project, snapshot_store.get(client, snapshot_id, project.name), report)
+    return restored
+
+
 def deploy_gate(
     root: Path,
     *,
@@ -168,11 +226,12 @@ def deploy_gate(
     host: str | None,
     timeout: int,
     soak: float | None = None,
+    restore_data_of: str | None = None,
     progress: Progress = no_progress,
     on_result: Callable[[DeployResult], None] = lambda _result: None,
 ) -> Deployer:
     """`--deploy` of upgrade apply and rollback: the phase-1 deploy with its health gate, its soak and automatic
-    rollback."""
+    rollback. ``restore_data_of``: `rollback --restore-data` of that service (see deploy)."""
 
     def roll_out(updated: Catalog) -> bool:
         result = deploy(
@@ -184,6 +243,7 @@ def deploy_gate(
             timeout=timeout,
             rollback=True,
             soak=soak,
+            restore_data_of=restore_data_of,
             report=progress,
         )
         on_result(result)

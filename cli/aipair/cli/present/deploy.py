@@ -8,6 +8,7 @@ from ...ops.callbacks import Progress
 from ...ops.deploy import DeployResult
 from ...ops.operate import DownResult, ProjectStatus
 from ..output import err, escape, out, table
+from .snapshots import show_deploy_snapshot
 
 
 def container_table(project: str, rows: list[ContainerStatus]) -> None:
@@ -51,6 +52,7 @@ def show_deploy(result: DeployResult) -> None:
     if not result.ok and not result.logs and result.compose_output.strip():
         err.print("[bold red]Compose said:[/]")
         err.print(escape("\n".join(result.compose_output.strip().splitlines()[-15:])))
+    show_deploy_snapshot(result.snapshot, result.restored_data, result.pruned)
     for item in result.restored:
         out.print(f"[yellow]restored[/] {escape(item['service'])}: {escape(item['from'])} → {escape(item['to'])}")
     verdict = "[green]✓ deployed[/]" if result.ok else f"[bold red]✗ not ready: {', '.join(result.failed)}[/]"

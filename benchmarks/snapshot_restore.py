@@ -1,0 +1,145 @@
+"""Snapshot and restore throughput of aipair's volume snapshots beside a plain `tar -cf` of the same volume.
+
+One volume of ~1 GB of mixed files (by default 200 MB in 10 KB files, the rest in four big files), made on
+the engine. Same run, same engine, same helper image (the local busybox mock image), each measured --runs
+times (the median is shown):
+  * reference: `tar -cf /to/data.tar -C /from .` from the volume into another volume, in a helper container;
+  * take: engines.snapshots.take (measure, create the labelled snapshot volume, `cp -a`, measure the copy);
+  * restore: engines.snapshots.restore (empty the live volume, `cp -a` back, measure).
+Target (issue 16): take and restore at least 0.8x the reference's MB/s. The page cache is warm for all of them
+(the data was just written), so reading costs little: what differs is what is written. The reference writes one
+archive file; a snapshot writes a tree (every file and directory made again), and a restore also empties the
+live volume first. For that context a second line times the same tree written by `tar -cf - | tar -xf -` into an
+empty volume (not the target's reference), and a third the emptying of a full tree.
+
+Needs a Docker engine (DOCKER_HOST or the local socket).
+
+    python benchmarks/snapshot_restore.py [--small-mb 200] [--big-mb 800] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "cli"))
+
+from aipair.engines import docker as engine  # noqa: E402
+from aipair.engines import snapshots, volumes  # noqa: E402
+from aipair.engines.mockimage import ensure_mock_image  # noqa: E402
+
+PROJECT = "aipair-bench-snap"
+LIVE = f"{PROJECT}_db-data"
+TARRED = f"{PROJECT}_tar-reference"
+
+# 10 KB files in directories of 500, then big files; random bytes (16 MB, repeated) so nothing is sparse.
+FILL = r"""set -e
+cd /data
+dd if=/dev/urandom of=/tmp/chunk bs=1M count=16 2>/dev/null
+small=$(( {small_mb} * 1024 / 10 ))
+i=0
+while [ $i -lt $small ]; do
+  d=dir$(( i / 500 )); [ -d $d ] || mkdir $d
+  dd if=/tmp/chunk of=$d/file$i bs=10k count=1 skip=$(( i % 1600 )) 2>/dev/null
+  i=$(( i + 1 ))
+done
+mkdir big
+per=$(( {big_mb} / 4 / 16 ))
+for n in 1 2 3 4; do
+  j=0; while [ $j -lt $per ]; do cat /tmp/chunk; j=$(( j + 1 )); done > big/blob$n
+done
+du -sb /data | cut -f1
+"""
+
+TAR = "set -e; rm -f /to/data.tar; tar -cf /to/data.tar -C /from ."
+TREE = "set -e; tar -C /from -cf - . | tar -C /to -xf -"
+EMPTY = "find /to -mindepth 1 -maxdepth 1 -exec rm -rf {} +"
+
+
+def run_helper(client: Any, script: str, mounts: dict[str, tuple[str, str]]) -> str:
+    image, _ = ensure_mock_image(client)
+    output = client.containers.run(
+        image,
+        entrypoint=["/bin/sh", "-c", script],
+        volumes={name: {"bind": path, "mode": mode} for name, (path, mode) in mounts.items()},
+        network_disabled=True,
+        user="0:0",
+        remove=True,
+    )
+    return str(output.decode())
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small-mb", type=int, default=200, help="MB in 10 KB files")
+    parser.add_argument("--big-mb", type=int, default=800, help="MB in four big files")
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (the median is shown)")
+    args = parser.parse_args()
+    client = engine.connect(None)
+    for name in (LIVE, TARRED):
+        volumes.remove(client, name)
+    volumes.create(client, LIVE, {"com.docker.compose.project": PROJECT})
+    volumes.create(client, TARRED, {"com.docker.compose.project": PROJECT})
+    try:
+        started = time.perf_counter()
+        size = int(run_helper(client, FILL.format(small_mb=args.small_mb, big_mb=args.big_mb), {LIVE: ("/data", "rw")}))
+        files = args.small_mb * 1024 // 10 + 4
+        print(f"volume: {size / 1e6:.0f} MB in {files} files (made in {time.perf_counter() - started:.0f} s)")
+        digest = volumes.digest(client, LIVE)
+        timings: dict[str, list[float]] = {
+            "tar -cf (reference)": [],
+            "tar | tar -x (a tree)": [],
+            "emptying the tree": [],
+            "snapshot take": [],
+            "snapshot restore": [],
+        }
+        for _ in range(args.runs):
+            timings["tar -cf (reference)"].append(
+                timed(lambda: run_helper(client, TAR, {LIVE: ("/from", "ro"), TARRED: ("/to", "rw")}))
+            )
+            run_helper(client, EMPTY, {TARRED: ("/to", "rw")})
+            timings["tar | tar -x (a tree)"].append(
+                timed(lambda: run_helper(client, TREE, {LIVE: ("/from", "ro"), TARRED: ("/to", "rw")}))
+            )
+            timings["emptying the tree"].append(timed(lambda: run_helper(client, EMPTY, {TARRED: ("/to", "rw")})))
+            started = time.perf_counter()
+            taken = snapshots.take(client, PROJECT, [snapshots.Source("db", LIVE, "bench:1")])
+            timings["snapshot take"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            snapshots.restore(client, taken.id, project=PROJECT)
+            timings["snapshot restore"].append(time.perf_counter() - started)
+            snapshots.remove(client, taken.id, PROJECT)
+        assert volumes.digest(client, LIVE) == digest, "the restored volume differs from the original"
+        medians = {name: statistics.median(values) for name, values in timings.items()}
+        reference = medians["tar -cf (reference)"]
+        # like for like: a take writes a tree; a restore empties a tree, then writes one
+        tree = {
+            "snapshot take": medians["tar | tar -x (a tree)"],
+            "snapshot restore": medians["tar | tar -x (a tree)"] + medians["emptying the tree"],
+        }
+        print(f"{'':<22}{'seconds':>9}{'MB/s':>8}{'vs tar -cf':>12}{'vs tar|tar':>12}")
+        for name, median in medians.items():
+            like = f"{tree[name] / median:>11.2f}x" if name in tree else ""
+            print(f"{name:<22}{median:>9.2f}{size / 1e6 / median:>8.0f}{reference / median:>11.2f}x{like}")
+        print("target: take and restore >= 0.80x of tar -cf; the restored volume's digest equals the original's")
+    finally:
+        for each in snapshots.list_sets(client, PROJECT):
+            snapshots.remove(client, each.id, PROJECT)
+        for name in (LIVE, TARRED):
+            volumes.remove(client, name)
+
+
+if __name__ == "__main__":
+    main()
