@@ -6,6 +6,7 @@ the union of their dependencies; one verdict and one ledger record for the group
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ PROJECT = "grpval"  # no other test uses this Compose project name
 THROWAWAY = f"{PROJECT}-validate-duo"
 SERVE = "mkdir -p /www && echo '{text}' > /www/healthz && exec httpd -f -p 8000 -h /www"
 NEVER_HEALTHY = "echo '{name}: refusing to start, needs api 1.3' >&2; exec tail -f /dev/null"
+# A host smoke test's catalog (AIPAIR_CATALOG): both members at the candidate image, as they run together.
+IMAGES = "import os, yaml; s = yaml.safe_load(open(os.environ['AIPAIR_CATALOG']))['services']; "
+IMAGES += "print(s['gui']['image'], s['api']['image'])"
 
 
 def _push(client: Any, address: str, name: str, tag: str, command: str) -> None:
@@ -62,7 +66,10 @@ def _catalog(tmp_path: Path, address: str) -> Path:
                       "image": f"{address}/aipair/cache:1.0.0", "ports": [{"port": 8000}], "health": health},
             "api": {"layer": "application", "mock": False, "init": True, "image": f"{address}/aipair/grpapi:1.0.0",
                     "ports": [{"port": 8000}], "health": health, "depends_on": ["cache"],
-                    "upgrade": {"group": "duo"}, "smoke": [{"name": "healthz", "http": "/healthz", "contains": "api"}]},
+                    "upgrade": {"group": "duo"}, "smoke": [{"name": "healthz", "http": "/healthz", "contains": "api"},
+                                                           {"name": "catalog", "host": [sys.executable, "-c", IMAGES],
+                                                            "contains": f"{address}/aipair/grpgui:1.1.0 "
+                                                                        f"{address}/aipair/grpapi:1.1.0"}]},
             "gui": {"layer": "application", "mock": False, "init": True, "image": f"{address}/aipair/grpgui:1.0.0",
                     "ports": [{"port": 8000}], "health": health, "depends_on": ["api"], "upgrade": {"group": "duo"},
                     "smoke": [{"name": "sees-api", "command": ["wget", "-qO-", "http://api:8000/healthz"],
@@ -112,7 +119,11 @@ def test_a_group_is_validated_in_one_project_and_a_failing_member_fails_it(
         }
         assert all(s["name"].startswith(f"{THROWAWAY}-") and s["state"] == "running" for s in report["services"])
         # each member's smoke tests ran; gui's reached the candidate api over the project network: at the same time
-        assert [(s["name"], s["ok"]) for s in report["smoke"]] == [("gui: sees-api", True), ("api: healthz", True)]
+        assert [(s["name"], s["ok"]) for s in report["smoke"]] == [
+            ("gui: sees-api", True),
+            ("api: healthz", True),
+            ("api: catalog", True),
+        ]
         assert "api 1.1.0" in report["smoke"][0]["detail"]
         assert leftovers(client, THROWAWAY) == []
 

@@ -329,7 +329,9 @@ def _validate(
             report("running smoke tests" + (f" of {', '.join(candidates)}" if len(candidates) > 1 else ""))
             for member in candidates:
                 target = next(s for s in statuses if s.service == member)
-                smoke = smoke_tests(client, target.container, catalog, member, version, workdir=workdir)
+                smoke = smoke_tests(
+                    client, target.container, catalog, member, version, workdir=workdir, candidates=candidates
+                )
                 if len(candidates) > 1:  # whose test it is
                     smoke = [o.model_copy(update={"name": f"{member}: {o.name}"}) for o in smoke]
                 if not all(o.ok for o in smoke):
