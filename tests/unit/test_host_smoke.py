@@ -99,6 +99,14 @@ def test_a_background_leftover_does_not_hold_the_check_open(tmp_path: Path) -> N
     assert time.monotonic() - started < 10
 
 
+def test_a_chatty_background_leftover_does_not_turn_an_ended_program_into_a_timeout(tmp_path: Path) -> None:
+    """What it leaves running writes without a pause (never 0.2 s idle): the program's own exit still decides."""
+    started = time.monotonic()
+    outcome = smoke(["sh", "-c", "(while :; do echo tick; sleep 0.01; done) & echo done"], tmp_path, timeout="5s")
+    assert outcome.ok and "exit 0" in outcome.detail, outcome
+    assert time.monotonic() - started < 4
+
+
 def test_output_is_kept_to_its_last_300_characters(tmp_path: Path) -> None:
     script = "import sys; sys.stdout.write('x' * 20_000_000); print(); print('the error is here')"
     outcome = smoke([PY, "-c", script], tmp_path)
