@@ -124,6 +124,36 @@ def test_apply_of_one_member_pins_every_member_in_one_edit_and_rollback_of_anoth
     assert again.exit_code != 0 and "no recorded upgrade of 'api'" in json.loads(again.stdout)["error"]
 
 
+def test_a_member_with_its_own_tag_shape_is_pinned_and_recorded_at_its_own_tag(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """gui is tagged v2.0.0 where api is 2.0.0: the group's 2.1.0 is gui's v2.1.0, listed once, applied and
+    recorded so (gui:2.1.0 does not exist in its registry)."""
+    address, _ = registry
+    gui = push(address, "aipair/gui", ["v2.0.0", "v2.1.0"])
+    api = push(address, "aipair/api", ["2.0.0", "2.1.0"])  # the same digests as the fixture's
+    path = tmp_path / "catalog.yaml"
+    path.write_text(catalog_text(address).replace("aipair/gui:2.0.0", "aipair/gui:v2.0.0"))
+    candidates = tmp_path / "candidates.json"
+    checked = cli(
+        "upgrade", "check", "--no-inspect", "--candidates-file", str(candidates), "--catalog", str(path), "--json"
+    )
+    assert checked.exit_code == 10, checked.output
+    assert {"service": "api", "version": "2.1.0", "group": "tracardi"} in json.loads(candidates.read_text())
+
+    applied = cli("upgrade", "apply", "api", "2.1.0", "--unvalidated", "--catalog", str(path), "--json")
+    assert applied.exit_code == 0, applied.output
+    assert [(m["service"], m["image"]) for m in json.loads(applied.stdout)["members"]] == [
+        ("api", f"{address}/aipair/api:2.1.0@{api['2.1.0']}"),
+        ("gui", f"{address}/aipair/gui:v2.1.0@{gui['v2.1.0']}"),
+    ]
+    [record] = ledger.read(tmp_path / "upgrade-ledger.jsonl")
+    assert (record.verdict, [(s.name, s.tag, s.digest) for s in record.services]) == (
+        "unvalidated",
+        [("api", "2.1.0", api["2.1.0"]), ("gui", "v2.1.0", gui["v2.1.0"])],
+    )
+
+
 def test_a_record_of_one_member_alone_does_not_count_for_the_group(registry: Registry, tmp_path: Path) -> None:
     address, digests = registry
     path = tmp_path / "catalog.yaml"

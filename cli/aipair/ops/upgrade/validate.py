@@ -62,7 +62,7 @@ from . import ledger
 from .apply import pinned_image
 from .assumptions import CandidateAssumptions, check_candidates
 from .smoke import address, smoke_tests
-from .versions import candidate_images
+from .versions import candidate_images, group_tags
 from .with_data import DataCopy, LiveDeployment, copy_live_data
 
 
@@ -174,7 +174,7 @@ def validate(
     if catalog_path is not None and attestation is not None:
         context, pins = attestation
         record = ledger.group_validation_record(
-            pins=pins, tag=version, context=context, passed=result.ok, stage=result.stage,
+            pins=pins, tag=group_tags(catalog, service, version), context=context, passed=result.ok, stage=result.stage,
             report=ledger.report_hash(result.to_json()),
         )  # fmt: skip
         ledger.append(catalog_path, record)
@@ -196,8 +196,9 @@ def _attestation(
     if parse_catalog(text, source=str(catalog_path)) != catalog:
         raise UsageError(f"{catalog_path} changed while it was being read; nothing was run: run the validation again")
     ledger.read(ledger.ledger_path(catalog_path))
+    tags = group_tags(catalog, next(iter(candidates)), version)
     pins = {  # the digests `upgrade apply` would pin
-        name: str(ImageRef.parse(pinned_image(catalog, name, version)).digest) for name in candidates
+        name: str(ImageRef.parse(pinned_image(catalog, name, tags[name])).digest) for name in candidates
     }
     return ledger.context_hash(text, candidates), pins
 
