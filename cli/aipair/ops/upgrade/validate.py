@@ -138,8 +138,8 @@ def validate(
     with_data: LiveDeployment | None = None,
 ) -> ValidationReport:
     """Run the candidate; ``report_file`` gets the JSON report (what the Kestra flow keeps as its output).
-    A service of a lockstep group (``upgrade.group``) is run with every member at ``version``, in one project,
-    and the verdict is the group's: one member failing fails them all.
+    A service of a lockstep group (``upgrade.group``) is run with every member at ``version`` (in its own tag
+    shape: versions.member_tag), in one project, and the verdict is the group's: one member failing fails them all.
     With an ``inspector`` the candidates' images are read from the registry first, and a candidate that breaks
     an assumption of the catalog (ops/upgrade/assumptions.py) fails at stage "image" with nothing run.
     With ``catalog_path`` (the file ``catalog`` was loaded from) the verdict is appended to its ledger.
