@@ -27,12 +27,15 @@ import docker
 
 from aipair.catalog import load_catalog
 from aipair.engines.compose import ComposeProject
-from aipair.engines.mockimage import find_busybox, rootfs_tar
 from aipair.ops.upgrade.validate import prepare_project, validate
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.helpers.shell_images import SERVE, import_shell_images  # noqa: E402  (the engine tests' busybox images)
 
 PROJECT = "benchvalidate"  # the throw-away project is benchvalidate-validate-web; plain Compose: benchvalidate-plain
 REPOSITORY = "aipair-bench"  # local images only: nothing is pushed or pulled
-SERVE = "mkdir -p /www && echo '{text}' > /www/healthz && exec httpd -f -p 8000 -h /www"
 DEPENDENCIES = ("cache", "db", "queue")
 HEALTH = {
     "type": "http", "port": 8000, "path": "/healthz", "probe": "wget",
@@ -42,15 +45,11 @@ FETCH = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], t
 
 
 def make_images(client: docker.DockerClient) -> None:
-    rootfs = rootfs_tar(find_busybox())
-    for name, tag in [*((d, "1.0.0") for d in DEPENDENCIES), ("web", "1.0.0"), ("web", "1.1.0")]:
-        client.api.import_image_from_data(
-            rootfs,
-            repository=f"{REPOSITORY}/{name}",
-            tag=tag,
-            changes=[f'ENTRYPOINT ["/bin/sh", "-c", {json.dumps(SERVE.format(text=f"ok {name} {tag}"))}]',
-                     "ENV PATH=/bin"],
-        )  # fmt: skip
+    for name in DEPENDENCIES:
+        import_shell_images(client, f"{REPOSITORY}/{name}", {"1.0.0": SERVE.format(text=f"ok {name} 1.0.0")})
+    import_shell_images(
+        client, f"{REPOSITORY}/web", {tag: SERVE.format(text=f"ok web {tag}") for tag in ("1.0.0", "1.1.0")}
+    )
 
 
 def write_catalog(path: Path) -> Path:

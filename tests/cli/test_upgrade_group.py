@@ -7,19 +7,17 @@ is tests/engine/test_upgrade_group.py).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from aipair.ops.upgrade import ledger
 from aipair.ops.upgrade.apply import HISTORY
 
 from ..helpers.commands import cli
-from ..helpers.registry import push, start_registry
+from ..helpers.registry import push, running_registry
 
 Registry = tuple[str, dict[str, dict[str, str]]]
 
@@ -27,12 +25,8 @@ Registry = tuple[str, dict[str, dict[str, str]]]
 @pytest.fixture
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """A real OCI registry with api, gui and cache at 2.0.0 and 2.1.0 (each tag its own digest)."""
-    address, process = start_registry(tmp_path_factory.mktemp("group-registry"))
-    try:
+    with running_registry(tmp_path_factory.mktemp("group-registry")) as address:
         yield address, {name: push(address, f"aipair/{name}", ["2.0.0", "2.1.0"]) for name in ("api", "gui", "cache")}
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def catalog_text(address: str) -> str:
@@ -130,6 +124,36 @@ def test_apply_of_one_member_pins_every_member_in_one_edit_and_rollback_of_anoth
     assert again.exit_code != 0 and "no recorded upgrade of 'api'" in json.loads(again.stdout)["error"]
 
 
+def test_a_member_with_its_own_tag_shape_is_pinned_and_recorded_at_its_own_tag(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """gui is tagged v2.0.0 where api is 2.0.0: the group's 2.1.0 is gui's v2.1.0, listed once, applied and
+    recorded so (gui:2.1.0 does not exist in its registry)."""
+    address, _ = registry
+    gui = push(address, "aipair/gui", ["v2.0.0", "v2.1.0"])
+    api = push(address, "aipair/api", ["2.0.0", "2.1.0"])  # the same digests as the fixture's
+    path = tmp_path / "catalog.yaml"
+    path.write_text(catalog_text(address).replace("aipair/gui:2.0.0", "aipair/gui:v2.0.0"))
+    candidates = tmp_path / "candidates.json"
+    checked = cli(
+        "upgrade", "check", "--no-inspect", "--candidates-file", str(candidates), "--catalog", str(path), "--json"
+    )
+    assert checked.exit_code == 10, checked.output
+    assert {"service": "api", "version": "2.1.0", "group": "tracardi"} in json.loads(candidates.read_text())
+
+    applied = cli("upgrade", "apply", "api", "2.1.0", "--unvalidated", "--catalog", str(path), "--json")
+    assert applied.exit_code == 0, applied.output
+    assert [(m["service"], m["image"]) for m in json.loads(applied.stdout)["members"]] == [
+        ("api", f"{address}/aipair/api:2.1.0@{api['2.1.0']}"),
+        ("gui", f"{address}/aipair/gui:v2.1.0@{gui['v2.1.0']}"),
+    ]
+    [record] = ledger.read(tmp_path / "upgrade-ledger.jsonl")
+    assert (record.verdict, [(s.name, s.tag, s.digest) for s in record.services]) == (
+        "unvalidated",
+        [("api", "2.1.0", api["2.1.0"]), ("gui", "v2.1.0", gui["v2.1.0"])],
+    )
+
+
 def test_a_record_of_one_member_alone_does_not_count_for_the_group(registry: Registry, tmp_path: Path) -> None:
     address, digests = registry
     path = tmp_path / "catalog.yaml"
@@ -180,42 +204,13 @@ def test_the_candidates_file_lists_a_group_once(registry: Registry, tmp_path: Pa
     ]
 
 
-def _push_arm64_only(address: str, repository: str, tag: str) -> None:
-    """``repository``:``tag`` offered for linux/arm64 only: a candidate that breaks the catalog's assumptions."""
-    with httpx.Client(base_url=f"http://{address}", timeout=10) as client:
-
-        def blob(data: bytes) -> dict[str, object]:
-            digest = "sha256:" + hashlib.sha256(data).hexdigest()
-            location = client.post(f"/v2/{repository}/blobs/uploads/").headers["location"]
-            client.put(
-                f"{location}{'&' if '?' in location else '?'}digest={digest}",
-                content=data,
-                headers={"Content-Type": "application/octet-stream"},
-            ).raise_for_status()
-            return {"digest": digest, "size": len(data)}
-
-        layer = blob(b"aipair test layer")
-        config = {"architecture": "arm64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}}
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **blob(json.dumps(config).encode())},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **layer}],
-        }
-        client.put(
-            f"/v2/{repository}/manifests/{tag}",
-            content=json.dumps(manifest).encode(),
-            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
-        ).raise_for_status()
-
-
 def test_a_member_that_breaks_an_assumption_fails_the_group_before_anything_runs(
     registry: Registry, tmp_path: Path
 ) -> None:
     """No engine is reached: the images are read from the registry and the group fails at stage "image"."""
     address, _ = registry
     push(address, "aipair/api", ["2.2.0"])
-    _push_arm64_only(address, "aipair/gui", "2.2.0")
+    push(address, "aipair/gui", ["2.2.0"], architecture="arm64")  # breaks the catalog's assumptions
     path = tmp_path / "catalog.yaml"
     path.write_text(catalog_text(address))
     result = cli("upgrade", "validate", "api", "2.2.0", "--catalog", str(path), "--host", "tcp://127.0.0.1:9")

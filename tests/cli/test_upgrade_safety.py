@@ -25,7 +25,7 @@ from aipair.errors import Unavailable
 from aipair.ops.upgrade.apply import HISTORY, ApplyError, change_image, replace_image
 
 from ..helpers.commands import cli
-from ..helpers.registry import push, start_registry
+from ..helpers.registry import push, running_registry
 
 GOOD = "sha256:" + "a" * 64
 
@@ -315,13 +315,8 @@ app(args=sys.argv[3:], prog_name="aipair")
 @pytest.fixture
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, dict[str, str]]]]:
     """A real OCI registry with web and cache at 1.0.0 and 1.1.0."""
-    address, process = start_registry(tmp_path_factory.mktemp("registry"))
-    try:
-        digests = {name: push(address, f"aipair/{name}", ["1.0.0", "1.1.0"]) for name in ("web", "cache")}
-        yield address, digests
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with running_registry(tmp_path_factory.mktemp("registry")) as address:
+        yield address, {name: push(address, f"aipair/{name}", ["1.0.0", "1.1.0"]) for name in ("web", "cache")}
 
 
 def test_concurrent_applies_to_two_services_both_land(

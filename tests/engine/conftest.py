@@ -5,7 +5,6 @@ Engines the tests need are real and must be present: missing ones fail, never sk
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -18,16 +17,14 @@ from pathlib import Path
 import docker
 import pytest
 
-from aipair.engines.mockimage import find_busybox, rootfs_tar
-
 from ..helpers.kestra_engine import TEST_MODULE, KestraRuns
 from ..helpers.kube import ControlPlane, build_control_plane, start_control_plane
 from ..helpers.kube_node import Node, start_node
 from ..helpers.postgres import Server, postgres_server
-from ..helpers.registry import push, start_registry
+from ..helpers.registry import push, running_registry
+from ..helpers.shell_images import SERVE, push_shell_images
 
 TAGS = ["1.0.0", "1.0.1", "1.1.0", "1.1.0-alpine", "1.0.0-alpine", "2.0.0", "2.1.0-rc1", "latest", "1.1"]
-SERVE = "mkdir -p /www && echo '{text}' > /www/healthz && exec httpd -f -p 8000 -h /www"
 
 
 def _engine_answers(host: str) -> bool:
@@ -106,46 +103,31 @@ def docker_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     """A registry on 127.0.0.1 holding aipair/app under TAGS, aipair/gui 1.0.0 / 1.1.0 and aipair/api up to 1.2.0;
     yields its address and the digest of each aipair/app tag."""
-    address, process = start_registry(tmp_path_factory.mktemp("registry"))
-    try:
+    with running_registry(tmp_path_factory.mktemp("registry")) as address:
         digests = push(address, "aipair/app", TAGS)
         push(address, "aipair/gui", ["1.0.0", "1.1.0"])
         push(address, "aipair/api", ["1.0.0", "1.1.0", "1.2.0"])
         yield address, digests
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @contextmanager
 def validate_images(docker_host: str, base: Path) -> Iterator[str]:
     """A registry on 127.0.0.1 holding web 1.0.0 / 1.1.0 (good) / 1.2.0 (never healthy) and cache 1.0.0."""
-    address, process = start_registry(base)
     client = docker.DockerClient(base_url=docker_host, timeout=120)
-    rootfs = rootfs_tar(find_busybox())
-    entrypoints = {
-        "web:1.0.0": SERVE.format(text="ok v1.0.0"),
-        "web:1.1.0": SERVE.format(text="ok v1.1.0"),
-        "web:1.2.0": "echo 'web 1.2.0: refusing to start, schema migration missing' >&2; exec tail -f /dev/null",
-        "cache:1.0.0": SERVE.format(text="ok cache"),
-    }
-    try:
-        for name, command in entrypoints.items():
-            repository, tag = f"{address}/aipair/{name.split(':')[0]}", name.split(":")[1]
-            client.api.import_image_from_data(
-                rootfs,
-                repository=repository,
-                tag=tag,
-                changes=[f'ENTRYPOINT ["/bin/sh", "-c", {json.dumps(command)}]', "ENV PATH=/bin"],
-            )
-            for line in client.images.push(repository, tag, stream=True, decode=True):
-                assert "error" not in line, line
+    with running_registry(base) as address:
+        push_shell_images(
+            client,
+            f"{address}/aipair/web",
+            {
+                "1.0.0": SERVE.format(text="ok v1.0.0"),
+                "1.1.0": SERVE.format(text="ok v1.1.0"),
+                "1.2.0": "echo 'web 1.2.0: refusing to start, schema migration missing' >&2; exec tail -f /dev/null",
+            },
+        )
+        push_shell_images(client, f"{address}/aipair/cache", {"1.0.0": SERVE.format(text="ok cache")})
         for candidate in ("web:1.1.0", "web:1.2.0"):  # the throw-away project must pull them from the registry
             client.images.remove(f"{address}/aipair/{candidate}", force=True)
         yield address
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,12 @@ from typer.testing import CliRunner
 
 from aipair.catalog import load_catalog
 from aipair.cli import app
-from aipair.engines.mockimage import find_busybox, rootfs_tar
 from aipair.render.databases import with_init_jobs
 
 from ..helpers.catalogs import write
 from ..helpers.commands import cli as _cli
 from ..helpers.paths import DEFAULT_CATALOG
+from ..helpers.shell_images import import_shell_images
 
 runner = CliRunner()
 
@@ -112,12 +112,7 @@ def test_whole_platform_deploys_offline_with_the_mock_profile(docker_host: str, 
 
 def _import_web_image(client: Any, tag: str, entrypoint: str) -> str:
     repository = "aipair-test/web"
-    client.api.import_image_from_data(
-        rootfs_tar(find_busybox()),
-        repository=repository,
-        tag=tag,
-        changes=[f'ENTRYPOINT ["/bin/sh", "-c", {json.dumps(entrypoint)}]', "ENV PATH=/bin"],
-    )
+    import_shell_images(client, repository, {tag: entrypoint})
     return f"{repository}:{tag}"
 
 

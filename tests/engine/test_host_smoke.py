@@ -43,15 +43,27 @@ def _catalog(tmp_path: Path, address: str, host_smoke: dict[str, Any]) -> Path:
     return path
 
 
-def _validate(catalog: Path, report: Path) -> Any:
-    return runner.invoke(
+def _validate(client: Any, catalog: Path, report: Path, *, passes: bool) -> dict[str, Any]:
+    """`upgrade validate web 1.1.0` of ``catalog``: its verdict (``passes``) decided by the host test `fetch`
+    alone, the other kinds passing, the same in the report and the ledger, and nothing left on the engine."""
+    result = runner.invoke(
         app,
         ["upgrade", "validate", "web", "1.1.0", "--catalog", str(catalog), "--report", str(report), "--timeout", "60"],
     )
-
-
-def _ledger(catalog: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (catalog.parent / "upgrade-ledger.jsonl").read_text().splitlines()]
+    assert result.exit_code == (0 if passes else 1), result.output
+    found = json.loads(report.read_text())
+    stage = "passed" if passes else "smoke"
+    assert (found["ok"], found["stage"], found["torn_down"]) == (passes, stage, True)
+    assert [(s["name"], s["ok"]) for s in found["smoke"]] == [
+        ("healthz", True),
+        ("fetch", passes),
+        ("shell", True),
+        ("port", True),
+    ]
+    [record] = [json.loads(line) for line in (catalog.parent / "upgrade-ledger.jsonl").read_text().splitlines()]
+    assert (record["verdict"], record["stage"]) == ("passed" if passes else "failed", stage)
+    assert leftovers(client, f"{PROJECT}-validate-web") == []
+    return found
 
 
 def test_a_host_smoke_test_reaches_the_candidate_and_decides_the_verdict(
@@ -63,40 +75,16 @@ def test_a_host_smoke_test_reaches_the_candidate_and_decides_the_verdict(
         images,
         {"name": "fetch", "host": [sys.executable, "-c", FETCH, "{url}/healthz"], "contains": "ok v1.1.0"},
     )
-    result = _validate(passing, tmp_path / "passing.json")
-    assert result.exit_code == 0, result.output
-    report = json.loads((tmp_path / "passing.json").read_text())
-    assert report["ok"] and report["stage"] == "passed" and report["torn_down"]
-    assert [(s["name"], s["ok"]) for s in report["smoke"]] == [
-        ("healthz", True),
-        ("fetch", True),
-        ("shell", True),
-        ("port", True),
-    ]
+    report = _validate(client, passing, tmp_path / "passing.json", passes=True)
     detail = report["smoke"][1]["detail"]
     assert "exit 0, contains 'ok v1.1.0': True" in detail and ":8000 8000" in detail, detail
     address = detail.split("http://", 1)[1].split(":", 1)[0]
     assert address.count(".") == 3 and address != "127.0.0.1"  # the container's own address, nothing published
-    [record] = _ledger(passing)
-    assert (record["verdict"], record["stage"]) == ("passed", "passed")
-    assert leftovers(client, f"{PROJECT}-validate-web") == []
 
     failing = _catalog(
         tmp_path / "failing",
         images,
         {"name": "fetch", "host": [sys.executable, "-c", FETCH, "{url}/no-such-page"], "timeout": "30s"},
     )
-    result = _validate(failing, tmp_path / "failing.json")
-    assert result.exit_code == 1, result.output
-    report = json.loads((tmp_path / "failing.json").read_text())
-    assert not report["ok"] and report["stage"] == "smoke" and report["torn_down"]
-    assert [(s["name"], s["ok"]) for s in report["smoke"]] == [
-        ("healthz", True),
-        ("fetch", False),
-        ("shell", True),
-        ("port", True),
-    ]
+    report = _validate(client, failing, tmp_path / "failing.json", passes=False)
     assert "exit 1" in report["smoke"][1]["detail"] and "404" in report["smoke"][1]["detail"]
-    [record] = _ledger(failing)
-    assert (record["verdict"], record["stage"]) == ("failed", "smoke")
-    assert leftovers(client, f"{PROJECT}-validate-web") == []

@@ -26,7 +26,7 @@ from aipair.engines.limits import IMAGE
 from aipair.engines.registry import RegistryClient, RegistryError
 
 from ..helpers.oci import Image, Pusher, file, folder, opaque, symlink, tar_bytes, whiteout
-from ..helpers.registry import start_registry
+from ..helpers.registry import running_registry
 from ..helpers.registry_tokens import token_registry
 
 BUSYBOX = Path("/bin/busybox").read_bytes()
@@ -75,9 +75,8 @@ IMAGES = {
 def oci(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, dict[str, str]]]:
     """A registry with IMAGES and two indexes pushed; yields its address, its storage and the digests."""
     base = tmp_path_factory.mktemp("oci-registry")
-    address, process = start_registry(base)
     digests: dict[str, str] = {}
-    try:
+    with running_registry(base) as address:
         with Pusher(address) as pusher:
             for name, image in IMAGES.items():
                 repository, tag = name.split(":")
@@ -89,9 +88,6 @@ def oci(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, d
                 "test/armonly", "1", [busybox(platform="linux/arm64/v8"), busybox(platform="linux/s390x")]
             )["digest"]
         yield address, base / "data", digests
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def inspect(address: str, name: str, **options: object) -> ImageFacts:
@@ -316,8 +312,7 @@ def test_basic_auth_from_docker_config(tmp_path_factory: pytest.TempPathFactory,
     base = tmp_path_factory.mktemp("private-oci")
     htpasswd = subprocess.run(["htpasswd", "-Bbn", "ci", "s3cret"], capture_output=True, text=True, check=True)
     (base / "htpasswd").write_text(htpasswd.stdout)
-    address, process = start_registry(base, {"htpasswd": {"realm": "aipair-test", "path": str(base / "htpasswd")}})
-    try:
+    with running_registry(base, {"htpasswd": {"realm": "aipair-test", "path": str(base / "htpasswd")}}) as address:
         with Pusher(address, auth=("ci", "s3cret")) as pusher:
             pusher.image("private/busybox", "1", busybox())
         image = [(f"{address}/private/busybox:1", [], [])]
@@ -327,18 +322,12 @@ def test_basic_auth_from_docker_config(tmp_path_factory: pytest.TempPathFactory,
         assert "refused the credentials" in str(wrong[0])
         (tmp_path / "none.json").write_text("{}")
         assert f"run `docker login {address}`" in str(inspect_images(image, docker_config=tmp_path / "none.json")[0])
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_bearer_token_of_a_real_registry(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     base = tmp_path_factory.mktemp("token-oci")
-    address, open_registry = start_registry(base)  # fill the storage first, without auth
-    with Pusher(address) as pusher:
+    with running_registry(base) as address, Pusher(address) as pusher:  # fill the storage first, without auth
         pusher.index("private/multi", "1", [busybox(), busybox(wget=False, platform="linux/arm64")])
-    open_registry.terminate()
-    open_registry.wait(timeout=10)
     with token_registry(base) as (address, tokens):
         (tmp_path / "none.json").write_text("{}")
         facts = inspect_images([(f"{address}/private/multi:1", [], [])], docker_config=tmp_path / "none.json")[0]

@@ -16,7 +16,7 @@ import yaml
 
 from ..helpers.commands import invoke
 from ..helpers.oci import Image, Pusher, file, folder, symlink
-from ..helpers.registry import start_registry
+from ..helpers.registry import running_registry
 
 BUSYBOX = Path("/bin/busybox").read_bytes()
 
@@ -48,16 +48,12 @@ IMAGES = {
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     base = tmp_path_factory.mktemp("verify-registry")
-    address, process = start_registry(base)
-    try:
+    with running_registry(base) as address:
         with Pusher(address) as pusher:
             for name, image in IMAGES.items():
                 repository, tag = name.split(":")
                 pusher.image(f"aipair/{repository}", tag, image)
         yield address
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def catalog(directory: Path, address: str, *, broken: bool = False) -> Path:

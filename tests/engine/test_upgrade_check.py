@@ -22,8 +22,7 @@ from aipair.cli import app
 from aipair.ops.upgrade.check import run_check
 
 from ..helpers.registry import free_port as _free_port
-from ..helpers.registry import push
-from ..helpers.registry import start_registry as _start_registry
+from ..helpers.registry import push, running_registry
 from ..helpers.registry_tokens import token_registry
 
 runner = CliRunner()
@@ -128,8 +127,7 @@ def test_basic_auth_from_docker_config(tmp_path_factory: pytest.TempPathFactory,
     base = tmp_path_factory.mktemp("private")
     htpasswd = subprocess.run(["htpasswd", "-Bbn", "ci", "s3cret"], capture_output=True, text=True, check=True)
     (base / "htpasswd").write_text(htpasswd.stdout)
-    address, process = _start_registry(base, {"htpasswd": {"realm": "aipair-test", "path": str(base / "htpasswd")}})
-    try:
+    with running_registry(base, {"htpasswd": {"realm": "aipair-test", "path": str(base / "htpasswd")}}) as address:
         push(address, "private/app", ["1.0.0", "1.0.5"], auth=("ci", "s3cret"))
         catalog = _catalog(address, {"app": {"image": "REG/private/app:1.0.0", "upgrade": {"track": "patch"}}})
         config = tmp_path / "config.json"
@@ -142,17 +140,12 @@ def test_basic_auth_from_docker_config(tmp_path_factory: pytest.TempPathFactory,
         assert f"needs credentials: run `docker login {address}`" in (
             run_check(catalog, docker_config=config)[0].error or ""
         )
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_bearer_token_challenge_of_a_real_registry(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     base = tmp_path_factory.mktemp("token-registry")
-    address, open_registry = _start_registry(base)  # fill the storage first, without auth
-    push(address, "private/app", ["1.0.0", "1.0.3", "1.1.0"])
-    open_registry.terminate()
-    open_registry.wait(timeout=10)
+    with running_registry(base) as address:  # fill the storage first, without auth
+        push(address, "private/app", ["1.0.0", "1.0.3", "1.1.0"])
     with token_registry(base) as (address, tokens):
         challenge = httpx.get(f"http://{address}/v2/private/app/tags/list").headers["www-authenticate"]
         assert challenge.startswith("Bearer realm=")  # the real registry asks for a token

@@ -6,8 +6,8 @@ the union of their dependencies; one verdict and one ledger record for the group
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
-from typing import Any
 
 import docker
 import httpx
@@ -15,31 +15,18 @@ import yaml
 from typer.testing import CliRunner
 
 from aipair.cli import app
-from aipair.engines.mockimage import find_busybox, rootfs_tar
 from aipair.ops.upgrade import ledger
 
+from ..helpers.shell_images import SERVE, push_shell_images
 from ..helpers.upgrade import leftovers
 
 runner = CliRunner()
 PROJECT = "grpval"  # no other test uses this Compose project name
 THROWAWAY = f"{PROJECT}-validate-duo"
-SERVE = "mkdir -p /www && echo '{text}' > /www/healthz && exec httpd -f -p 8000 -h /www"
 NEVER_HEALTHY = "echo '{name}: refusing to start, needs api 1.3' >&2; exec tail -f /dev/null"
-
-
-def _push(client: Any, address: str, name: str, tag: str, command: str) -> None:
-    """aipair/``name``:``tag`` running ``command``, made on the engine from busybox, pushed, and removed from the
-    engine again (so that the throw-away project pulls it from the registry)."""
-    repository = f"{address}/aipair/{name}"
-    client.api.import_image_from_data(
-        rootfs_tar(find_busybox()),
-        repository=repository,
-        tag=tag,
-        changes=[f'ENTRYPOINT ["/bin/sh", "-c", {json.dumps(command)}]', "ENV PATH=/bin"],
-    )
-    for line in client.images.push(repository, tag, stream=True, decode=True):
-        assert "error" not in line, line
-    client.images.remove(f"{repository}:{tag}", force=True)
+# A host smoke test's catalog (AIPAIR_CATALOG): both members at the candidate image, as they run together.
+IMAGES = "import os, yaml; s = yaml.safe_load(open(os.environ['AIPAIR_CATALOG']))['services']; "
+IMAGES += "print(s['gui']['image'], s['api']['image'])"
 
 
 def _digest(address: str, name: str, tag: str) -> str:
@@ -62,7 +49,10 @@ def _catalog(tmp_path: Path, address: str) -> Path:
                       "image": f"{address}/aipair/cache:1.0.0", "ports": [{"port": 8000}], "health": health},
             "api": {"layer": "application", "mock": False, "init": True, "image": f"{address}/aipair/grpapi:1.0.0",
                     "ports": [{"port": 8000}], "health": health, "depends_on": ["cache"],
-                    "upgrade": {"group": "duo"}, "smoke": [{"name": "healthz", "http": "/healthz", "contains": "api"}]},
+                    "upgrade": {"group": "duo"}, "smoke": [{"name": "healthz", "http": "/healthz", "contains": "api"},
+                                                           {"name": "catalog", "host": [sys.executable, "-c", IMAGES],
+                                                            "contains": f"{address}/aipair/grpgui:1.1.0 "
+                                                                        f"{address}/aipair/grpapi:1.1.0"}]},
             "gui": {"layer": "application", "mock": False, "init": True, "image": f"{address}/aipair/grpgui:1.0.0",
                     "ports": [{"port": 8000}], "health": health, "depends_on": ["api"], "upgrade": {"group": "duo"},
                     "smoke": [{"name": "sees-api", "command": ["wget", "-qO-", "http://api:8000/healthz"],
@@ -78,11 +68,13 @@ def test_a_group_is_validated_in_one_project_and_a_failing_member_fails_it(
     images: str, docker_host: str, tmp_path: Path
 ) -> None:
     client = docker.DockerClient(base_url=docker_host, timeout=120)
-    for tag in ("1.0.0", "1.1.0", "1.2.0"):
-        _push(client, images, "grpapi", tag, SERVE.format(text=f"api {tag}"))
-    for tag in ("1.0.0", "1.1.0"):
-        _push(client, images, "grpgui", tag, SERVE.format(text=f"gui {tag}"))
-    _push(client, images, "grpgui", "1.2.0", NEVER_HEALTHY.format(name="gui 1.2.0"))
+    # each made on the engine from busybox, pushed, and removed from the engine again (so that the throw-away
+    # project pulls it from the registry)
+    api = {tag: SERVE.format(text=f"api {tag}") for tag in ("1.0.0", "1.1.0", "1.2.0")}
+    push_shell_images(client, f"{images}/aipair/grpapi", api, keep=False)
+    gui = {tag: SERVE.format(text=f"gui {tag}") for tag in ("1.0.0", "1.1.0")}
+    gui["1.2.0"] = NEVER_HEALTHY.format(name="gui 1.2.0")
+    push_shell_images(client, f"{images}/aipair/grpgui", gui, keep=False)
     try:
         catalog = _catalog(tmp_path, images)
         original = catalog.read_text()
@@ -112,7 +104,11 @@ def test_a_group_is_validated_in_one_project_and_a_failing_member_fails_it(
         }
         assert all(s["name"].startswith(f"{THROWAWAY}-") and s["state"] == "running" for s in report["services"])
         # each member's smoke tests ran; gui's reached the candidate api over the project network: at the same time
-        assert [(s["name"], s["ok"]) for s in report["smoke"]] == [("gui: sees-api", True), ("api: healthz", True)]
+        assert [(s["name"], s["ok"]) for s in report["smoke"]] == [
+            ("gui: sees-api", True),
+            ("api: healthz", True),
+            ("api: catalog", True),
+        ]
         assert "api 1.1.0" in report["smoke"][0]["detail"]
         assert leftovers(client, THROWAWAY) == []
 

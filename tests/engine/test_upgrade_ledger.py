@@ -20,19 +20,18 @@ import httpx
 from typer.testing import CliRunner
 
 from aipair.cli import app
-from aipair.engines.mockimage import find_busybox, rootfs_tar
 from aipair.ops.upgrade import ledger
 
 from ..helpers.commands import invoke as _invoke
 from ..helpers.kestra import PASSWORD, USER
 from ..helpers.kestra import kestra_env as _env
 from ..helpers.kestra_contract import ContractKestra
+from ..helpers.shell_images import SERVE, push_shell_images
 from ..helpers.upgrade import git, platform_repository
 from ..helpers.upgrade import leftovers as _leftovers
 from ..helpers.upgrade import validate_catalog as _catalog
 
 runner = CliRunner()
-SERVE = "mkdir -p /www && echo '{text}' > /www/healthz && exec httpd -f -p 8000 -h /www"
 
 
 def _aipair(*args: str) -> Any:
@@ -58,14 +57,7 @@ def _files(root: Path) -> dict[str, bytes]:
 def _push(client: Any, address: str, tag: str, text: str) -> str:
     """web:``tag`` serving ``text``, made on the engine and pushed; the engine's image id."""
     repository = f"{address}/aipair/web"
-    client.api.import_image_from_data(
-        rootfs_tar(find_busybox()),
-        repository=repository,
-        tag=tag,
-        changes=[f'ENTRYPOINT ["/bin/sh", "-c", {json.dumps(SERVE.format(text=text))}]', "ENV PATH=/bin"],
-    )
-    for line in client.images.push(repository, tag, stream=True, decode=True):
-        assert "error" not in line, line
+    push_shell_images(client, repository, {tag: SERVE.format(text=text)})
     return str(client.images.get(f"{repository}:{tag}").id)
 
 

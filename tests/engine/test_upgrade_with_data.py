@@ -20,12 +20,12 @@ from typer.testing import CliRunner
 from aipair.catalog import parse_catalog
 from aipair.cli import app
 from aipair.engines import volumes
-from aipair.engines.mockimage import find_busybox, rootfs_tar
 from aipair.engines.secretstore import read_env
 from aipair.ops.upgrade.validate import throwaway_catalog
 from aipair.ops.upgrade.with_data import carried_secrets, plan
 
-from ..helpers.registry import start_registry
+from ..helpers.registry import running_registry
+from ..helpers.shell_images import push_shell_images
 from ..helpers.upgrade import leftovers
 
 runner = CliRunner()
@@ -55,27 +55,16 @@ STORES = {
 def stores(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A registry holding withdata/store at 1.0.0, 2.0.0 and 3.0.0 (also kept on the engine); yields the
     repository."""
-    address, process = start_registry(tmp_path_factory.mktemp("withdata-registry"))
     client = docker.DockerClient(base_url=docker_host, timeout=120)
-    repository = f"{address}/withdata/store"
-    rootfs = rootfs_tar(find_busybox())
-    try:
-        for tag, command in STORES.items():
-            client.api.import_image_from_data(
-                rootfs,
-                repository=repository,
-                tag=tag,
-                changes=[f'ENTRYPOINT ["/bin/sh", "-c", {json.dumps(command)}]', "ENV PATH=/bin"],
-            )
-            for line in client.images.push(repository, tag, stream=True, decode=True):
-                assert "error" not in line, line
-        yield repository
-    finally:
-        for tag in STORES:
-            with contextlib.suppress(docker.errors.ImageNotFound):
-                client.images.remove(f"{repository}:{tag}", force=True)
-        process.terminate()
-        process.wait(timeout=10)
+    with running_registry(tmp_path_factory.mktemp("withdata-registry")) as address:
+        repository = f"{address}/withdata/store"
+        try:
+            push_shell_images(client, repository, STORES)
+            yield repository
+        finally:
+            for tag in STORES:
+                with contextlib.suppress(docker.errors.ImageNotFound):
+                    client.images.remove(f"{repository}:{tag}", force=True)
 
 
 def _catalog_data(image: str) -> dict[str, Any]:

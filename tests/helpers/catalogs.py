@@ -85,3 +85,27 @@ def write(directory: Path, data: dict[str, Any] | str, name: str = "catalog.yaml
     path = directory / name
     path.write_text(data if isinstance(data, str) else dump(data))
     return path
+
+
+API_CATALOG = """\
+version: 1
+project:
+  name: demo
+  domain: demo.example.com
+  tls: {{acme_email: ops@demo.example.com}}
+services:
+  api:
+    layer: application
+    image: ghcr.io/demo/api:1.0.0
+    ports:
+      - {{name: http, port: 8080}}
+    health: {{type: http, port: 8080, path: {health}, probe: curl}}
+    smoke:
+"""
+
+
+def api_catalog(*smoke: str, health: str = "/healthz") -> str:
+    """The YAML text of a one-service catalog (api, ghcr.io/demo/api:1.0.0 on 8080, an http health check of
+    ``health``) whose smoke tests are ``smoke``, each a YAML flow map on a line of its own: for the tests that
+    look for the line a problem is reported on."""
+    return API_CATALOG.format(health=health) + "".join(f"      - {entry}\n" for entry in smoke)

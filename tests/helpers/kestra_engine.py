@@ -31,19 +31,18 @@ from typing import Any
 import docker
 
 from aipair.engines.kestra import join_sources
-from aipair.engines.mockimage import find_busybox, rootfs_tar
 from aipair.render.kestra import FLOW_ORDER
 
 from .commands import invoke
 from .paths import ROOT
 from .registry import free_port
+from .shell_images import SERVE, push_shell_images
 from .upgrade import platform_repository
 from .webhook import Webhook
 
 ENGINE = ROOT / "scripts" / "kestra-engine.sh"
 MODULE = ROOT / "tests" / "kestra-engine"
 TEST_MODULE = "test_kestra_engine.py"
-SERVE = "mkdir -p /www && echo '{text}' > /www/healthz && exec httpd -f -p 8000 -h /www"
 # One Maven run, from its start: cold (nothing cached) it downloads ~130 MB of jars first.
 ENGINE_TIMEOUT = 1800
 # Below the Docker-bound tests running meanwhile: they have deadlines, the engine runs have minutes of slack.
@@ -123,16 +122,7 @@ class EngineRun:
 def push_second_candidate(address: str, docker_host: str) -> None:
     """cache 1.1.0 (healthy) beside web 1.2.0 (never healthy): the watch fans out to two candidates."""
     client = docker.DockerClient(base_url=docker_host, timeout=120)
-    repository = f"{address}/aipair/cache"
-    client.api.import_image_from_data(
-        rootfs_tar(find_busybox()),
-        repository=repository,
-        tag="1.1.0",
-        changes=[f'ENTRYPOINT ["/bin/sh", "-c", {json.dumps(SERVE.format(text="ok cache 1.1"))}]', "ENV PATH=/bin"],
-    )
-    for line in client.images.push(repository, "1.1.0", stream=True, decode=True):
-        assert "error" not in line, line
-    client.images.remove(f"{repository}:1.1.0", force=True)
+    push_shell_images(client, f"{address}/aipair/cache", {"1.1.0": SERVE.format(text="ok cache 1.1")}, keep=False)
 
 
 def platform(tmp: Path, address: str, project: str, kestra_version: str | None = None) -> tuple[Path, Path]:

@@ -8,6 +8,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +53,22 @@ def start_registry(base: Path, auth: dict[str, Any] | None = None) -> tuple[str,
         time.sleep(0.1)
 
 
-def push(registry: str, repository: str, tags: list[str], auth: tuple[str, str] | None = None) -> dict[str, str]:
-    """Push a tiny OCI image under each tag (each with its own config, so each has its own digest)."""
+@contextmanager
+def running_registry(base: Path, auth: dict[str, Any] | None = None) -> Iterator[str]:
+    """start_registry for a ``with`` block: its address, and the registry stopped at the end."""
+    address, process = start_registry(base, auth)
+    try:
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def push(
+    registry: str, repository: str, tags: list[str], auth: tuple[str, str] | None = None, *, architecture: str = "amd64"
+) -> dict[str, str]:
+    """Push a tiny OCI image under each tag (each with its own config, so each has its own digest), for linux/
+    ``architecture`` only."""
     digests = {}
     with httpx.Client(base_url=f"http://{registry}", auth=auth, timeout=10) as client:
 
@@ -73,7 +89,7 @@ def push(registry: str, repository: str, tags: list[str], auth: tuple[str, str] 
             config = blob(
                 json.dumps(
                     {
-                        "architecture": "amd64",
+                        "architecture": architecture,
                         "os": "linux",
                         "config": {"Labels": {"tag": tag}},
                         "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]},

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .registry import start_registry
+from .registry import running_registry
 
 
 class TokenServer:
@@ -95,7 +95,7 @@ def token_registry(base: Path) -> Iterator[tuple[str, TokenServer]]:
     """The registry whose storage is ``base/data`` (fill it first, without auth), restarted behind a TokenServer:
     yields its address and the token server."""
     tokens = TokenServer(base)
-    address, process = start_registry(
+    with running_registry(
         base,
         {
             "token": {
@@ -105,10 +105,8 @@ def token_registry(base: Path) -> Iterator[tuple[str, TokenServer]]:
                 "rootcertbundle": str(tokens.bundle),
             }
         },
-    )
-    try:
-        yield address, tokens
-    finally:
-        tokens.http.shutdown()
-        process.terminate()
-        process.wait(timeout=10)
+    ) as address:
+        try:
+            yield address, tokens
+        finally:
+            tokens.http.shutdown()

@@ -8,6 +8,9 @@ from typing import Any
 
 from aipair.engines.mockimage import find_busybox, rootfs_tar
 
+# The usual entrypoint: serve ``text`` at /healthz on port 8000, in the foreground.
+SERVE = "mkdir -p /www && echo '{text}' > /www/healthz && exec httpd -f -p 8000 -h /www"
+
 
 def import_shell_images(client: Any, repository: str, commands: dict[str, str]) -> None:
     """``repository:tag`` for each tag in ``commands``, running that command under /bin/sh -c."""
@@ -19,3 +22,14 @@ def import_shell_images(client: Any, repository: str, commands: dict[str, str]) 
             tag=tag,
             changes=[f'ENTRYPOINT ["/bin/sh", "-c", {json.dumps(command)}]', "ENV PATH=/bin"],
         )
+
+
+def push_shell_images(client: Any, repository: str, commands: dict[str, str], *, keep: bool = True) -> None:
+    """import_shell_images, each tag pushed to the registry ``repository`` names; ``keep`` False removes them
+    from the engine afterwards (so that what runs them must pull them from the registry)."""
+    import_shell_images(client, repository, commands)
+    for tag in commands:
+        for line in client.images.push(repository, tag, stream=True, decode=True):
+            assert "error" not in line, line
+        if not keep:
+            client.images.remove(f"{repository}:{tag}", force=True)

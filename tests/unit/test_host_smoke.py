@@ -21,7 +21,9 @@ from aipair.catalog.model import Port
 from aipair.catalog.probes import SmokeTest
 from aipair.errors import CatalogError
 from aipair.ops.upgrade.smoke import aipair_command, host_environment, run_smoke
+from aipair.ops.upgrade.versions import candidate_image
 
+from ..helpers.catalogs import api_catalog
 from ..helpers.kestra_contract import ContractKestra
 from ..helpers.paths import DEFAULT_CATALOG, ROOT
 
@@ -97,6 +99,14 @@ def test_a_background_leftover_does_not_hold_the_check_open(tmp_path: Path) -> N
     assert time.monotonic() - started < 10
 
 
+def test_a_chatty_background_leftover_does_not_turn_an_ended_program_into_a_timeout(tmp_path: Path) -> None:
+    """What it leaves running writes without a pause (never 0.2 s idle): the program's own exit still decides."""
+    started = time.monotonic()
+    outcome = smoke(["sh", "-c", "(while :; do echo tick; sleep 0.01; done) & echo done"], tmp_path, timeout="5s")
+    assert outcome.ok and "exit 0" in outcome.detail, outcome
+    assert time.monotonic() - started < 4
+
+
 def test_output_is_kept_to_its_last_300_characters(tmp_path: Path) -> None:
     script = "import sys; sys.stdout.write('x' * 20_000_000); print(); print('the error is here')"
     outcome = smoke([PY, "-c", script], tmp_path)
@@ -122,23 +132,9 @@ def test_with_a_remote_engine_it_fails_saying_why_and_runs_nothing(tmp_path: Pat
     assert local.ok, local
 
 
-CATALOG = """\
-version: 1
-project:
-  name: demo
-  domain: demo.example.com
-  tls: {{acme_email: ops@demo.example.com}}
-services:
-  api:
-    layer: application
-    image: ghcr.io/demo/api:1.0.0
-    ports:
-      - {{name: http, port: 8080}}
-    health: {{type: http, port: 8080, path: /healthz, probe: curl}}
-    smoke:
-      - {{name: up, http: /healthz}}
-      - {{name: cli, host: [curl, -f, {argument}]{extra}}}
-"""
+def catalog_text(argument: str, extra: str = "") -> str:
+    """A catalog whose api has an http smoke test and then a host one, ``curl -f <argument>`` (+ ``extra``)."""
+    return api_catalog("{name: up, http: /healthz}", f"{{name: cli, host: [curl, -f, {argument}]{extra}}}")
 
 
 @pytest.mark.parametrize(
@@ -153,7 +149,7 @@ services:
     ],
 )
 def test_an_unknown_placeholder_is_refused_at_load_with_file_line_and_field(argument: str, reason: str) -> None:
-    text = CATALOG.format(argument=argument, extra="")
+    text = catalog_text(argument)
     with pytest.raises(CatalogError) as caught:
         parse_catalog(text, source="cat.yaml")
     line = next(n for n, text_line in enumerate(text.splitlines(), 1) if "host:" in text_line)
@@ -163,14 +159,14 @@ def test_an_unknown_placeholder_is_refused_at_load_with_file_line_and_field(argu
 
 
 def test_timeout_belongs_to_host_checks_and_a_host_check_names_a_program() -> None:
-    good = parse_catalog(CATALOG.format(argument='"{url}/{{x}}"', extra=", timeout: 30s"))
+    good = parse_catalog(catalog_text('"{url}/{{x}}"', ", timeout: 30s"))
     assert good.services["api"].smoke[1].host == ["curl", "-f", "{url}/{{x}}"]
     with pytest.raises(CatalogError, match="`timeout` applies to `host` smoke tests only"):
-        parse_catalog(CATALOG.format(argument="x", extra="").replace("http: /healthz", "http: /healthz, timeout: 5s"))
+        parse_catalog(catalog_text("x").replace("http: /healthz", "http: /healthz, timeout: 5s"))
     with pytest.raises(CatalogError, match=r"exactly one of .* or `host: \[\.\.\.\]`"):
-        parse_catalog(CATALOG.format(argument="x", extra=", http: /x"))
+        parse_catalog(catalog_text("x", ", http: /x"))
     with pytest.raises(CatalogError, match="the host command is empty"):
-        parse_catalog(CATALOG.format(argument="x", extra="").replace("[curl, -f, x]", "[]"))
+        parse_catalog(catalog_text("x").replace("[curl, -f, x]", "[]"))
 
 
 def test_aipair_is_this_aipair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -245,3 +241,17 @@ def test_the_default_catalogs_kestra_check_validates_the_candidates_flows_with_t
         environment = host_environment(catalog, "kestra", "v2.0.0", address="127.0.0.1", workdir=tmp_path)
         refused = run_smoke(engine_double(), "c", test, [Port(port=port)], environment=environment, workdir=tmp_path)
         assert not refused.ok and "exit 3" in refused.detail, refused  # the platform's password is not sent
+
+
+def test_a_group_members_catalog_has_every_member_at_its_candidate(tmp_path: Path) -> None:
+    """Validated with its lockstep group (tracardi: api and gui), a member's AIPAIR_CATALOG names every member at
+    the candidate image (what runs in the throw-away project), not the asked one alone beside a pinned other."""
+    catalog = load_catalog(DEFAULT_CATALOG)
+    api, gui = (name for name, svc in catalog.services.items() if svc.upgrade.group == "tracardi")
+    (tmp_path / ".env").write_text("")
+    candidates = {gui: candidate_image(catalog.services[gui].image, "9.9.0"),
+                  api: candidate_image(catalog.services[api].image, "9.9.0")}  # fmt: skip
+    environment = host_environment(catalog, gui, "9.9.0", address="127.0.0.1", workdir=tmp_path, candidates=candidates)
+    candidate = load_catalog(environment["AIPAIR_CATALOG"])
+    assert {name: candidate.services[name].image for name in candidates} == candidates
+    assert candidate.services["kestra"] == catalog.services["kestra"]

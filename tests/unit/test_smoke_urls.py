@@ -26,22 +26,7 @@ from aipair.catalog.probes import HttpHealth, SmokeTest
 from aipair.errors import CatalogError
 from aipair.ops.upgrade.smoke import run_smoke
 
-CATALOG = """\
-version: 1
-project:
-  name: demo
-  domain: demo.example.com
-  tls: {{acme_email: ops@demo.example.com}}
-services:
-  api:
-    layer: application
-    image: ghcr.io/demo/api:1.0.0
-    ports:
-      - {{name: http, port: 8080}}
-    health: {{type: http, port: 8080, path: {health}, probe: curl}}
-    smoke:
-      - {{name: up, http: {smoke}, port: 8080}}
-"""
+from ..helpers.catalogs import api_catalog
 
 HOSTILE = [
     ("http://169.254.169.254/latest/meta-data/", "is not a path"),
@@ -81,7 +66,7 @@ def _quoted(value: str) -> str:
 @pytest.mark.parametrize("field", ["smoke", "health"])
 def test_a_path_that_could_name_another_host_is_refused(field: str, path: str, reason: str) -> None:
     values = {"health": '"/healthz"', "smoke": '"/healthz"'} | {field: _quoted(path)}
-    text = CATALOG.format(**values)
+    text = api_catalog(f"{{name: up, http: {values['smoke']}, port: 8080}}", health=values["health"])
     with pytest.raises(CatalogError) as caught:
         parse_catalog(text, source="cat.yaml")
     problems = caught.value.problems
@@ -94,7 +79,7 @@ def test_a_path_that_could_name_another_host_is_refused(field: str, path: str, r
 
 @pytest.mark.parametrize("path", FINE)
 def test_paths_and_queries_on_the_service_are_accepted(path: str) -> None:
-    catalog = parse_catalog(CATALOG.format(health=_quoted(path), smoke=_quoted(path)))
+    catalog = parse_catalog(api_catalog(f"{{name: up, http: {_quoted(path)}, port: 8080}}", health=_quoted(path)))
     service = catalog.services["api"]
     assert service.smoke[0].http == path
     assert isinstance(service.health, HttpHealth) and service.health.path == path

@@ -55,3 +55,20 @@ def test_only_one_record_of_every_member_attests_the_group() -> None:
     assert ledger.find_passing_all([*alone, together], pins, context) == together
     assert ledger.find_passing_all([passed({"api": A, "gui": C})], pins, context) is None  # gui at another digest
     assert ledger.find_passing_all([passed(pins, "sha256:" + "e" * 64)], pins, context) is None  # another catalog
+
+
+def test_each_member_is_at_the_version_in_its_own_tag_shape() -> None:
+    """Lockstep picks one version in each member's tag shape (api 2.1.0 is gui v2.1.0-alpine): validate and apply
+    ask each member's registry for its own tag, not the asked member's text."""
+    text = CATALOG.replace("r.example/gui:1.0.0", "r.example/gui:v1.0.0-alpine")
+    catalog = parse_catalog(text, source="catalog.yaml")
+    assert candidate_images(catalog, "api", "2.1.0") == {
+        "api": "r.example/api:2.1.0",
+        "gui": "r.example/gui:v2.1.0-alpine",
+    }
+    assert candidate_images(catalog, "gui", "v2.1.0-alpine") == {
+        "gui": "r.example/gui:v2.1.0-alpine",
+        "api": "r.example/api:2.1.0",
+    }
+    assert candidate_images(catalog, "api", "2.2.0-rc1")["gui"] == "r.example/gui:v2.2.0-alpine"
+    assert candidate_images(catalog, "api", "latest")["gui"] == "r.example/gui:latest"  # no version: as given

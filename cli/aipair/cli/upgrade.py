@@ -95,8 +95,9 @@ def validate(service: Annotated[str, typer.Argument(help="Service to try, as in 
     The throw-away project has its own name, networks and volumes and publishes no host port, so the
     running platform is never touched; it is always torn down, also on failure or Ctrl-C.
     With --with-data it starts on a copy of the live data (see the option); a failed copy fails at stage 'data'.
-    A service of a lockstep group (upgrade.group) is validated with every member at VERSION, together in one
-    project (<project>-validate-<group>); one member failing fails the group, and the report names it.
+    A service of a lockstep group (upgrade.group) is validated with every member at VERSION (in each member's
+    own tag shape: 2.1.0 is v2.1.0 for a member tagged v2.0.0), together in one project
+    (<project>-validate-<group>); one member failing fails the group, and the report names it.
     Exit code 0 when the candidate passes, 1 when it fails. Every verdict is appended to upgrade-ledger.jsonl
     beside the catalog (the candidate's digest, the catalog's hash, the report's hash): commit it with the
     catalog, `aipair upgrade apply` pins only a digest with a passing record there.

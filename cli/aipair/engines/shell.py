@@ -47,6 +47,10 @@ class Shell:
         return subprocess.run([*self._prefix, argument], capture_output=True, text=True, timeout=timeout)
 
 
+# After the program ends, how long its output is still read (what it wrote last, still in the pipe).
+ENDED_GRACE = 0.2
+
+
 @dataclass(frozen=True)
 class Finished:
     """How a bounded program ended: ``returncode`` None when it was killed at its timeout."""
@@ -67,13 +71,17 @@ def run_bounded(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, timeo
     tail = b""
     deadline = time.monotonic() + timeout
     timed_out = False
+    ended_at: float | None = None
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                timed_out = True
-                break
+                break  # the wait below says whether the program itself was still running
+            if ended_at is None and process.poll() is not None:
+                ended_at = time.monotonic()
+            if ended_at is not None and time.monotonic() - ended_at > ENDED_GRACE:
+                break  # it ended; what it left running in the background still writes: its verdict stands
             if not selector.select(min(left, 0.2)):
                 if process.poll() is not None:  # it ended; what it left running in the background holds the pipe
                     break

@@ -40,7 +40,7 @@ from ...render.files import render_all
 from ...results import Result
 from ..callbacks import Deployer
 from . import ledger
-from .versions import candidate_image, group_members
+from .versions import candidate_image, group_tags
 
 HISTORY = ".aipair/upgrade-history.json"
 
@@ -289,14 +289,15 @@ def apply(
     and then works on the catalog this one wrote (or gives up with LockBusy after locks.LOCK_TIMEOUT_SECONDS)."""
     with locked(path):
         catalog = load_catalog(path)
-        members = [service, *(name for name in group_members(catalog, service) if name != service)]  # asked first
-        images = {name: pinned_image(catalog, name, version) for name in members}
+        tags = group_tags(catalog, service, version)  # every member (the asked one first) in its own tag shape
+        members = list(tags)
+        images = {name: pinned_image(catalog, name, tag) for name, tag in tags.items()}
         pins = {name: ImageRef.parse(image).digest or "" for name, image in images.items()}
         attested, context = ledger.attest_all(path, pins, version, unvalidated=unvalidated)
         group = catalog.service(service).upgrade.group if len(members) > 1 else None
         result = _change(path, service, images, history=_recorder(path, images, group), deploy=deploy)
         if attested is None and result.ok:
-            ledger.append(path, ledger.group_unvalidated_record(pins=pins, tag=version, context=context))
+            ledger.append(path, ledger.group_unvalidated_record(pins=pins, tag=tags, context=context))
         return result
 
 

@@ -250,12 +250,17 @@ def validation_record(
     )
 
 
+def _tag(tag: str | Mapping[str, str], service: str) -> str:
+    return tag if isinstance(tag, str) else tag[service]
+
+
 def group_validation_record(
-    *, pins: Mapping[str, str], tag: str, context: str, passed: bool, stage: str, report: str
+    *, pins: Mapping[str, str], tag: str | Mapping[str, str], context: str, passed: bool, stage: str, report: str
 ) -> Record:
-    """One validation of every service of ``pins`` (service → digest) at ``tag``, run together."""
+    """One validation of every service of ``pins`` (service → digest) at ``tag`` (one for all, or each member's,
+    service → tag), run together."""
     return Record(
-        services=[Attested(name=name, tag=tag, digest=digest) for name, digest in pins.items()],
+        services=[Attested(name=name, tag=_tag(tag, name), digest=digest) for name, digest in pins.items()],
         catalog=context,
         aipair=__version__,
         verdict="passed" if passed else "failed",
@@ -269,10 +274,10 @@ def unvalidated_record(*, service: str, tag: str, digest: str, context: str) -> 
     return group_unvalidated_record(pins={service: digest}, tag=tag, context=context)
 
 
-def group_unvalidated_record(*, pins: Mapping[str, str], tag: str, context: str) -> Record:
+def group_unvalidated_record(*, pins: Mapping[str, str], tag: str | Mapping[str, str], context: str) -> Record:
     """One `upgrade apply --unvalidated` of every service of ``pins`` (a lockstep group is applied together)."""
     return Record(
-        services=[Attested(name=name, tag=tag, digest=digest) for name, digest in pins.items()],
+        services=[Attested(name=name, tag=_tag(tag, name), digest=digest) for name, digest in pins.items()],
         catalog=context,
         aipair=__version__,
         verdict="unvalidated",

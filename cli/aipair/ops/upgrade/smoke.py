@@ -57,14 +57,24 @@ LOCAL_ENGINES = frozenset({"localhost", "localnpipe", "127.0.0.1", "::1"})
 
 
 def smoke_tests(
-    client: DockerClient, container: str, catalog: Catalog, service: str, version: str, *, workdir: Path
+    client: DockerClient,
+    container: str,
+    catalog: Catalog,
+    service: str,
+    version: str,
+    *,
+    workdir: Path,
+    candidates: Mapping[str, str] | None = None,
 ) -> list[Outcome]:
     """Every smoke test of ``service`` against its candidate ``container`` (``catalog``: the platform's;
-    ``workdir``: the throw-away project's directory, with its `.env`)."""
+    ``workdir``: the throw-away project's directory, with its `.env`; ``candidates``: every service run at its
+    candidate image, service → image, when ``service`` is validated with its lockstep group)."""
     tests = catalog.services[service].smoke
     ports = catalog.services[service].ports
     environment = (
-        host_environment(catalog, service, version, address=address(client, container), workdir=workdir)
+        host_environment(
+            catalog, service, version, address=address(client, container), workdir=workdir, candidates=candidates
+        )
         if any(test.host is not None for test in tests)
         else {}
     )
@@ -167,9 +177,19 @@ def aipair_command() -> list[str]:
     return [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "aipair"]
 
 
-def host_environment(catalog: Catalog, service: str, version: str, *, address: str, workdir: Path) -> dict[str, str]:
+def host_environment(
+    catalog: Catalog,
+    service: str,
+    version: str,
+    *,
+    address: str,
+    workdir: Path,
+    candidates: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """The environment of a host program: the deployer's, without its KESTRA_* and AIPAIR_* variables or
-    any named like a catalog secret, plus the throw-away project's values (never the platform's)."""
+    any named like a catalog secret, plus the throw-away project's values (never the platform's).
+    ``candidates`` (service → image): every service at its candidate image in AIPAIR_CATALOG, the whole lockstep
+    group; default ``service`` alone at ``version``."""
     hidden = set(catalog.secrets)
     environment = {
         name: value
@@ -178,7 +198,8 @@ def host_environment(catalog: Catalog, service: str, version: str, *, address: s
     }
     package_root = str(Path(aipair.__file__).resolve().parent.parent)  # so `python -m aipair` is this one
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH")]))
-    written = candidate_catalog(catalog, service, version, workdir)
+    images = candidates or {service: candidate_image(catalog.services[service].image, version)}
+    written = candidate_catalog(catalog, images, workdir)
     if written is not None:
         environment["AIPAIR_CATALOG"] = str(written)
     settings = catalog.project.kestra
@@ -194,14 +215,14 @@ def host_environment(catalog: Catalog, service: str, version: str, *, address: s
     return environment
 
 
-def candidate_catalog(catalog: Catalog, service: str, version: str, workdir: Path) -> Path | None:
-    """The platform's catalog with ``service`` at the candidate's image, as a file in ``workdir`` (what
-    `aipair flows validate` renders the candidate's flows from); None when it does not read back as the
-    same catalog, rather than hand a program something else than what is validated."""
+def candidate_catalog(catalog: Catalog, candidates: Mapping[str, str], workdir: Path) -> Path | None:
+    """The platform's catalog with every service of ``candidates`` (service → image: the service, or every
+    member of its lockstep group) at its candidate image, as a file in ``workdir`` (what `aipair flows validate`
+    renders the candidate's flows from); None when it does not read back as the same catalog, rather than hand
+    a program something else than what is validated."""
     services: dict[str, Any] = dict(catalog.services)
-    services[service] = services[service].model_copy(
-        update={"image": candidate_image(services[service].image, version)}
-    )
+    for name, image in candidates.items():
+        services[name] = services[name].model_copy(update={"image": image})
     candidate = catalog.model_copy(update={"services": services})
     text = dump_yaml(candidate.model_dump(mode="json", exclude_unset=True, by_alias=True))
     try:

@@ -62,7 +62,7 @@ from . import ledger
 from .apply import pinned_image
 from .assumptions import CandidateAssumptions, check_candidates
 from .smoke import address, smoke_tests
-from .versions import candidate_images
+from .versions import candidate_images, group_tags
 from .with_data import DataCopy, LiveDeployment, copy_live_data
 
 
@@ -138,8 +138,8 @@ def validate(
     with_data: LiveDeployment | None = None,
 ) -> ValidationReport:
     """Run the candidate; ``report_file`` gets the JSON report (what the Kestra flow keeps as its output).
-    A service of a lockstep group (``upgrade.group``) is run with every member at ``version``, in one project,
-    and the verdict is the group's: one member failing fails them all.
+    A service of a lockstep group (``upgrade.group``) is run with every member at ``version`` (in its own tag
+    shape: versions.member_tag), in one project, and the verdict is the group's: one member failing fails them all.
     With an ``inspector`` the candidates' images are read from the registry first, and a candidate that breaks
     an assumption of the catalog (ops/upgrade/assumptions.py) fails at stage "image" with nothing run.
     With ``catalog_path`` (the file ``catalog`` was loaded from) the verdict is appended to its ledger.
@@ -174,7 +174,7 @@ def validate(
     if catalog_path is not None and attestation is not None:
         context, pins = attestation
         record = ledger.group_validation_record(
-            pins=pins, tag=version, context=context, passed=result.ok, stage=result.stage,
+            pins=pins, tag=group_tags(catalog, service, version), context=context, passed=result.ok, stage=result.stage,
             report=ledger.report_hash(result.to_json()),
         )  # fmt: skip
         ledger.append(catalog_path, record)
@@ -196,8 +196,9 @@ def _attestation(
     if parse_catalog(text, source=str(catalog_path)) != catalog:
         raise UsageError(f"{catalog_path} changed while it was being read; nothing was run: run the validation again")
     ledger.read(ledger.ledger_path(catalog_path))
+    tags = group_tags(catalog, next(iter(candidates)), version)
     pins = {  # the digests `upgrade apply` would pin
-        name: str(ImageRef.parse(pinned_image(catalog, name, version)).digest) for name in candidates
+        name: str(ImageRef.parse(pinned_image(catalog, name, tags[name])).digest) for name in candidates
     }
     return ledger.context_hash(text, candidates), pins
 
@@ -329,7 +330,9 @@ def _validate(
             report("running smoke tests" + (f" of {', '.join(candidates)}" if len(candidates) > 1 else ""))
             for member in candidates:
                 target = next(s for s in statuses if s.service == member)
-                smoke = smoke_tests(client, target.container, catalog, member, version, workdir=workdir)
+                smoke = smoke_tests(
+                    client, target.container, catalog, member, version, workdir=workdir, candidates=candidates
+                )
                 if len(candidates) > 1:  # whose test it is
                     smoke = [o.model_copy(update={"name": f"{member}: {o.name}"}) for o in smoke]
                 if not all(o.ok for o in smoke):

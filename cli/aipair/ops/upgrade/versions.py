@@ -147,8 +147,32 @@ def group_members(catalog: Catalog, service: str) -> list[str]:
     return [name for name, svc in catalog.services.items() if svc.upgrade.group == group]
 
 
-def candidate_images(catalog: Catalog, service: str, version: str) -> dict[str, str]:
-    """Each member of ``service``'s group (group_members; ``service`` first) at ``version``: computed once,
-    before anything runs."""
+def member_tag(catalog: Catalog, member: str, version: str) -> str:
+    """``version`` (a tag of another member of the group) in ``member``'s own tag shape, as lockstep chose it: the
+    same numbers, with ``member``'s prefix and suffix (api 2.1.0 is gui v2.1.0 when gui's image is gui:v2.0.0).
+    ``version`` itself when either is not a version tag."""
+    wanted, numbers = parse_tag(version), TAG_RE.match(version)
+    current = parse_tag(ImageRef.parse(catalog.service(member).image).tag or "")
+    if wanted is None or numbers is None or current is None:
+        return version
+    policy = catalog.service(member).upgrade
+    suffix = policy.suffix if policy.suffix is not None else current.suffix
+    if wanted.prerelease and not suffix:  # a pre-release of a member without a suffix: as given
+        suffix = wanted.suffix
+    return f"{current.prefix}{numbers.group('numbers')}{suffix}"
+
+
+def group_tags(catalog: Catalog, service: str, version: str) -> dict[str, str]:
+    """Each member of ``service``'s group (group_members; ``service`` first, at ``version`` as given) and its tag
+    for ``version`` (member_tag): what is validated, pinned and recorded for each member."""
     members = [service, *(name for name in group_members(catalog, service) if name != service)]
-    return {name: candidate_image(catalog.service(name).image, version) for name in members}
+    return {name: version if name == service else member_tag(catalog, name, version) for name in members}
+
+
+def candidate_images(catalog: Catalog, service: str, version: str) -> dict[str, str]:
+    """Each member of ``service``'s group (group_tags; ``service`` first) at its tag for ``version``: computed
+    once, before anything runs."""
+    return {
+        name: candidate_image(catalog.service(name).image, tag)
+        for name, tag in group_tags(catalog, service, version).items()
+    }
