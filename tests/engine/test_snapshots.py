@@ -326,7 +326,8 @@ def test_an_archive_keeps_owners_modes_times_links_and_dot_files_and_a_restore_r
         made = volumes.archive(client, live, snap)
         assert made.bytes > 1024 * 1024 and made.target == f"{snap}/volume.tar"
         assert run(snap, "ls -A /d") == "volume.tar\n"  # one file, nothing else
-        again = pytest.raises(volumes.VolumeError, volumes.archive, client, live, snap)
+        with pytest.raises(volumes.VolumeError) as again:
+            volumes.archive(client, live, snap)
         assert "never overwritten" in str(again.value)
 
         run(other, "echo stale > /d/.stale && mkdir /d/old && echo x > /d/old/f")
@@ -339,7 +340,8 @@ def test_an_archive_keeps_owners_modes_times_links_and_dot_files_and_a_restore_r
         empty = f"{tag}-empty"
         volumes.create(client, empty, {"io.aipair.test": "snapshots"})
         try:
-            refused = pytest.raises(volumes.VolumeError, volumes.unarchive, client, empty, live)
+            with pytest.raises(volumes.VolumeError) as refused:
+                volumes.unarchive(client, empty, live)
             assert "missing or empty" in str(refused.value)
             assert volumes.digest(client, live) == before  # nothing was emptied
         finally:

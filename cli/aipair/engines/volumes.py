@@ -53,7 +53,7 @@ if [ -e "$out" ]; then echo "$AIPAIR_ARCHIVE exists already in the volume: an ar
 trap 'rm -f "$out.partial"' EXIT
 tar --numeric-owner -cf "$out.partial" -C /from .
 mv "$out.partial" "$out"
-wc -c < "$out"
+stat -c %s "$out"  # not wc -c: busybox wc reads the whole file
 """
 
 # Empty the target (dot files too), then extract as root with numeric owners and modes; the archive's size last.
@@ -63,7 +63,7 @@ in="/from/$AIPAIR_ARCHIVE"
 if [ ! -s "$in" ]; then echo "$AIPAIR_ARCHIVE is missing or empty in the volume; nothing was changed" >&2; exit 2; fi
 find /to -mindepth 1 -maxdepth 1 -exec rm -rf {} +
 tar --numeric-owner -xpf "$in" -C /to
-wc -c < "$in"
+stat -c %s "$in"
 """
 
 ARCHIVE = "volume.tar"
