@@ -78,10 +78,13 @@ def run_helper(client: Any, script: str, mounts: dict[str, tuple[str, str]]) -> 
     return str(output.decode())
 
 
+def sync(client: Any) -> None:
+    """`sync` on the engine before each measurement (not timed), so none pays for the one before's writeback."""
+    run_helper(client, "sync", {})
+
+
 def timed(action: Callable[[], object]) -> float:
-    """Seconds of ``action``, started with no dirty pages left by the one before (a `sync` on the engine, not
-    timed), so no measurement pays for the previous one's writeback."""
-    run_helper(engine.connect(None), "sync", {})
+    sync(engine.connect(None))
     started = time.perf_counter()
     action()
     return time.perf_counter() - started
@@ -119,13 +122,15 @@ def main() -> None:
                 timed(lambda: run_helper(client, UNTAR, {TARRED: ("/from", "ro"), EXTRACTED: ("/to", "rw")}))
             )
             timings["emptying the tree"].append(timed(lambda: run_helper(client, EMPTY, {EXTRACTED: ("/to", "rw")})))
-            taken: list[snapshots.SnapshotSet] = []
-            timings["snapshot take"].append(
-                timed(lambda: taken.append(snapshots.take(client, PROJECT, [snapshots.Source("db", LIVE, "bench:1")])))
-            )
-            timings["snapshot restore"].append(timed(lambda: snapshots.restore(client, taken[0].id, project=PROJECT)))
-            taken_id = taken[0].id
-            snapshots.remove(client, taken_id, PROJECT)
+            sync(client)
+            started = time.perf_counter()
+            taken = snapshots.take(client, PROJECT, [snapshots.Source("db", LIVE, "bench:1")])
+            timings["snapshot take"].append(time.perf_counter() - started)
+            sync(client)
+            started = time.perf_counter()
+            snapshots.restore(client, taken.id, project=PROJECT)
+            timings["snapshot restore"].append(time.perf_counter() - started)
+            snapshots.remove(client, taken.id, PROJECT)
         assert volumes.digest(client, LIVE) == digest, "the restored volume differs from the original"
         medians = {name: statistics.median(values) for name, values in timings.items()}
         reference = {
