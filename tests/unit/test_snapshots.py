@@ -225,3 +225,14 @@ def test_restore_data_without_deploy_is_a_usage_error() -> None:
 
     result = cli("rollback", "web", "--restore-data")
     assert result.exit_code == 2 and "add --deploy" in result.output
+
+
+def test_a_set_with_dumps_says_so_instead_of_a_size_it_does_not_know() -> None:
+    from aipair.cli.present.snapshots import _set_size, what
+
+    volume = SnapshotEntry(service="db", volume="p_db-data", snapshot="s1", image="i", bytes=2048)
+    dump = SnapshotEntry(service="db", volume="", snapshot="s2", image="i", kind="dump", database="shop")
+    assert what(dump) == "database shop (dump)" and what(volume) == "p_db-data"
+    assert _set_size(_set("a", 0).model_copy(update={"entries": [volume]})) == "2.0 KB"
+    assert _set_size(_set("a", 0).model_copy(update={"entries": [volume, dump]})) == "2.0 KB + 1 dump"
+    assert _set_size(_set("a", 0).model_copy(update={"entries": [dump, dump]})) == "2 dumps"
