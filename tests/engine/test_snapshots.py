@@ -107,6 +107,17 @@ def _healthy(client: Any, project: str, want: str, within: float = 20) -> str:
         time.sleep(0.5)
 
 
+def _archived(client: Any, snapshot: str) -> str:
+    """The digest of what a snapshot volume's archive holds (extracted into a volume of its own)."""
+    scratch = f"{snapshot[:200]}-check"
+    volumes.create(client, scratch, {"io.aipair.test": "snapshots"})
+    try:
+        volumes.unarchive(client, snapshot, scratch)
+        return volumes.digest(client, scratch)
+    finally:
+        volumes.remove(client, scratch)
+
+
 def _v1_with_data(client: Any, catalog: Path, project: str) -> tuple[str, str]:
     """Deploy v1 (first deploy: nothing to snapshot), write some data; the live volume and its digest."""
     code, first = _deploy(catalog)
@@ -146,7 +157,8 @@ def test_a_failed_migration_is_rolled_back_with_its_data(client: Any, deployment
     assert labels["io.aipair.snapshot"] == taken["id"] and labels["io.aipair.kind"] == "volume"
     assert labels["io.aipair.volume"] == volume and labels["io.aipair.project"] == f"{project}-mock"
     assert labels["io.aipair.bytes"] == str(entry["bytes"]) and labels["io.aipair.created"].endswith("+00:00")
-    assert volumes.digest(client, entry["snapshot"]) == before
+    assert labels["io.aipair.format"] == "tar"
+    assert _archived(client, entry["snapshot"]) == before
 
 
 def test_without_a_snapshot_the_rollback_leaves_v1_on_migrated_data(client: Any, deployment: tuple[Path, str]) -> None:
@@ -205,7 +217,7 @@ def test_rollback_restore_data_brings_back_the_data_of_the_old_version(
     # the schema-2 data was snapshotted on the way back, so the restore lost nothing for good
     newest = store.list_sets(client, f"{project}-mock")[0]
     assert newest.entries[0].image == f"{REPOSITORY}:2.1.0"
-    assert volumes.digest(client, newest.entries[0].snapshot) == migrated
+    assert _archived(client, newest.entries[0].snapshot) == migrated
 
     # nothing to restore (no set written by 2.1.0 for a roll back to it): refused, nothing changed
     change_image(catalog, "db", f"{REPOSITORY}:2.1.0", record=True)
@@ -277,3 +289,99 @@ def test_list_prune_and_restore(client: Any, tmp_path: Path) -> None:
         for each in store.list_sets(client, compose):
             store.remove(client, each.id)
         volumes.remove(client, live)
+
+
+SEED = (
+    "set -e; mkdir -p /d/sub/deep && printf 'v1\\n' > /d/sub/data && printf x > /d/.hidden && ln -s sub/data /d/link"
+    " && ln /d/sub/data /d/hard && mkfifo /d/fifo && chown 1000:1000 /d/sub/data && chmod 0600 /d/sub/data"
+    " && chown 999:999 /d && chmod 0700 /d && chown 70:70 /d/sub/deep && chmod 2750 /d/sub/deep"
+    " && touch -d '2001-02-03 04:05:06' /d/.hidden && dd if=/dev/urandom of=/d/blob bs=64k count=16 2>/dev/null"
+)
+FACTS = (
+    # a directory's time is not kept (busybox tar), a file's is
+    "cd /d && stat -c '%n %a %u:%g %h' . sub sub/deep && stat -c '%n %a %u:%g %h %Y' .hidden sub/data hard fifo blob"
+    " && readlink link"
+    " && [ sub/data -ef hard ] && echo hard-linked && [ -p fifo ] && echo fifo"
+)
+
+
+def test_an_archive_keeps_owners_modes_times_links_and_dot_files_and_a_restore_replaces_the_tree(client: Any) -> None:
+    from aipair.engines.mockimage import ensure_mock_image
+
+    tag = f"snaparch{zlib.crc32(str(time.time()).encode()) % 10**6}"
+    live, snap, other = f"{tag}_live", f"{tag}-snap", f"{tag}_other"
+    image, _ = ensure_mock_image(client)
+
+    def run(volume: str, script: str) -> str:
+        out = client.containers.run(
+            image, entrypoint=["/bin/sh", "-c", script], volumes={volume: {"bind": "/d", "mode": "rw"}}, remove=True
+        )
+        return str(out.decode())
+
+    for name in (live, snap, other):
+        volumes.create(client, name, {"io.aipair.test": "snapshots"})
+    try:
+        run(live, SEED)
+        before, facts = volumes.digest(client, live), run(live, FACTS)
+        made = volumes.archive(client, live, snap)
+        assert made.bytes > 1024 * 1024 and made.target == f"{snap}/volume.tar"
+        assert run(snap, "ls -A /d") == "volume.tar\n"  # one file, nothing else
+        with pytest.raises(volumes.VolumeError) as again:
+            volumes.archive(client, live, snap)
+        assert "never overwritten" in str(again.value)
+
+        run(other, "echo stale > /d/.stale && mkdir /d/old && echo x > /d/old/f")
+        volumes.unarchive(client, snap, other)  # into a volume holding other files: they go
+        assert volumes.digest(client, other) == before and run(other, FACTS) == facts
+        run(live, "echo changed > /d/sub/data && rm /d/link && touch /d/new")
+        volumes.unarchive(client, snap, live)
+        assert volumes.digest(client, live) == before and run(live, FACTS) == facts
+
+        empty = f"{tag}-empty"
+        volumes.create(client, empty, {"io.aipair.test": "snapshots"})
+        try:
+            with pytest.raises(volumes.VolumeError) as refused:
+                volumes.unarchive(client, empty, live)
+            assert "missing or empty" in str(refused.value)
+            assert volumes.digest(client, live) == before  # nothing was emptied
+        finally:
+            volumes.remove(client, empty)
+    finally:
+        for name in (live, snap, other):
+            volumes.remove(client, name)
+
+
+def test_a_set_taken_before_archives_is_still_restored_by_a_copy(client: Any) -> None:
+    """Sets made by earlier versions hold a `cp -a` tree and no io.aipair.format label."""
+    tag = f"snapold{zlib.crc32(str(time.time()).encode()) % 10**6}"
+    live = f"{tag}_db-data"
+    old = store.snapshot_volume_name(tag, "20260101t000000z0000", live)
+    volumes.create(client, live, {"io.aipair.test": "snapshots"})
+    labels = {
+        store.LABEL: "20260101t000000z0000",
+        store.PROJECT: tag,
+        store.SERVICE: "db",
+        store.VOLUME: live,
+        store.IMAGE: "img:1",
+        store.CREATED: "2026-01-01T00:00:00+00:00",
+        store.KIND: "volume",
+        store.BYTES: "3",
+    }
+    volumes.create(client, old, labels)
+    try:
+        volumes.copy(client, live, old)  # an empty tree...
+        from aipair.engines.mockimage import ensure_mock_image
+
+        image, _ = ensure_mock_image(client)
+        client.containers.run(
+            image,
+            entrypoint=["/bin/sh", "-c", "echo v1 > /d/f"],
+            volumes={old: {"bind": "/d", "mode": "rw"}},
+            remove=True,
+        )
+        expected = volumes.digest(client, old)
+        (entry,) = store.restore(client, "20260101t000000z0000", project=tag)
+        assert entry.format == "" and volumes.digest(client, live) == expected
+    finally:
+        for name in (live, old):
+            volumes.remove(client, name)

@@ -1,4 +1,4 @@
-"""Which volumes a deploy snapshots (ops.snapshots.plan), the retention policy (prune_plan), snapshot names and
+"""Which volumes and databases a deploy snapshots (ops.snapshots.plan), the retention policy (prune_plan), snapshot names and
 ids, and the catalog's `defaults.snapshots` and `databases[].migrated_by`: pure, no engine."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import yaml
 
 from aipair.catalog import parse_catalog
 from aipair.catalog.model import Catalog
-from aipair.engines.snapshots import SnapshotSet, new_id, snapshot_volume_name
+from aipair.engines.snapshots import SnapshotEntry, SnapshotSet, new_id, snapshot_volume_name
 from aipair.errors import CatalogError
-from aipair.ops.snapshots import parse_age, plan, prune_plan
+from aipair.ops.snapshots import database_users, entry_kind, parse_age, plan, prune_plan
 from aipair.render.compose import render_compose
 
 from ..helpers.catalogs import minimal
@@ -86,18 +86,57 @@ def test_a_stateless_service_or_a_missing_volume_is_not_snapshotted() -> None:
     assert plan(catalog, document, PROJECT, _running(document, cache="redis:7.2.0"), {"demo_db-data"}) == []
 
 
-def test_a_changed_migrator_snapshots_its_database_server() -> None:
+def test_a_changed_migrator_dumps_its_database_and_leaves_the_server_running() -> None:
     catalog = _catalog()
     document = _document(catalog)
     (entry,) = plan(catalog, document, PROJECT, _running(document, web="ghcr.io/demo/web:1.2.2"), VOLUMES)
-    assert (entry.service, entry.volume, entry.image, entry.trigger) == (
+    assert (entry.service, entry.volume, entry.image, entry.trigger, entry.kind, entry.database) == (
         "db",
-        "demo_db-data",
+        "",
         "postgres:16.6-alpine",
         "web",
+        "dump",
+        "app",
     )
-    assert entry.kind == "volume"  # "dump" is the seam for engines/pgdump.py, not planned yet
     assert "web migrates database app" in entry.reason
+
+
+def test_a_mocked_server_is_archived_instead() -> None:
+    catalog = _catalog()
+    mocked, _ = render_compose(catalog, profile="mock")  # the server is a busybox stand-in: nothing to dump
+    running = _running(mocked, web="ghcr.io/demo/web:1.2.2")
+    (entry,) = plan(catalog, mocked, "demo-mock", running, {"demo-mock_db-data"})
+    assert (entry.kind, entry.volume) == ("volume", "demo-mock_db-data")
+
+
+def test_two_migrators_of_one_database_dump_it_once_and_other_databases_too() -> None:
+    catalog = _catalog(
+        db__databases=[
+            {"name": "app", "password": "APP_PW", "used_by": ["web"], "migrated_by": ["web", "cache"]},
+            {"name": "jobs", "password": "APP_PW", "migrated_by": ["web"]},
+            {"name": "quiet", "password": "APP_PW", "migrated_by": []},
+        ]
+    )
+    document = _document(catalog)
+    running = _running(document, web="ghcr.io/demo/web:1.2.2")
+    planned = plan(catalog, document, PROJECT, running, VOLUMES)
+    assert [(p.kind, p.database, p.trigger) for p in planned] == [("dump", "app", "web"), ("dump", "jobs", "web")]
+
+
+def test_entry_kind_is_the_seam() -> None:
+    catalog = _catalog()
+    server = catalog.services["db"]
+    assert entry_kind(server, server.databases[0]) == "dump"
+    assert entry_kind(server, None) == "volume"
+    assert entry_kind(server, server.databases[0], mocked=True) == "volume"
+
+
+def test_dumped_databases_stop_their_users_never_their_server() -> None:
+    catalog = _catalog()
+    entry = SnapshotEntry(service="db", volume="", snapshot="s", image="i", kind="dump", database="app")
+    assert database_users(catalog, [entry]) == ["web"]
+    assert database_users(catalog, [entry.model_copy(update={"database": "gone"})]) == []
+    assert database_users(None, [entry]) == []
 
 
 def test_one_volume_is_planned_once_even_for_two_reasons() -> None:
@@ -105,7 +144,8 @@ def test_one_volume_is_planned_once_even_for_two_reasons() -> None:
     document = _document(catalog)
     running = _running(document, web="ghcr.io/demo/web:1.2.2", db="postgres:16.5-alpine")
     planned = plan(catalog, document, PROJECT, running, VOLUMES)
-    assert [(p.service, p.trigger) for p in planned] == [("db", "db")]
+    # the server changes too: its whole volume is archived (stopped), which holds the database: no dump
+    assert [(p.service, p.trigger, p.kind) for p in planned] == [("db", "db", "volume")]
 
 
 def _set(snapshot_id: str, age_days: float, project: str = "p") -> SnapshotSet:
@@ -185,3 +225,14 @@ def test_restore_data_without_deploy_is_a_usage_error() -> None:
 
     result = cli("rollback", "web", "--restore-data")
     assert result.exit_code == 2 and "add --deploy" in result.output
+
+
+def test_a_set_with_dumps_says_so_instead_of_a_size_it_does_not_know() -> None:
+    from aipair.cli.present.snapshots import _set_size, what
+
+    volume = SnapshotEntry(service="db", volume="p_db-data", snapshot="s1", image="i", bytes=2048)
+    dump = SnapshotEntry(service="db", volume="", snapshot="s2", image="i", kind="dump", database="shop")
+    assert what(dump) == "database shop (dump)" and what(volume) == "p_db-data"
+    assert _set_size(_set("a", 0).model_copy(update={"entries": [volume]})) == "2.0 KB"
+    assert _set_size(_set("a", 0).model_copy(update={"entries": [volume, dump]})) == "2.0 KB + 1 dump"
+    assert _set_size(_set("a", 0).model_copy(update={"entries": [dump, dump]})) == "2 dumps"

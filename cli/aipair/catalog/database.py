@@ -36,8 +36,8 @@ class Database(Strict):
     migrated_by: list[ServiceName] = Field(
         default_factory=list,
         description="Services whose new versions migrate this database's schema on start: deploying a changed one "
-        "first snapshots this database (phase 1: a copy of the server's volumes, the server stopped), and a failed "
-        "deploy restores it.",
+        "first snapshots this database (phase 1: a logical dump, the server running), and a failed deploy restores "
+        "it (the services using it stopped meanwhile).",
     )
 
     @property

@@ -1,12 +1,19 @@
 """Snapshot sets of Docker volumes, kept on the engine itself: taken before a deploy, restored on rollback.
 
-A set is one volume per snapshotted data volume, named ``<compose-project>-snap-<id>-<volume>`` and
-labelled with everything needed to find, judge and restore it (so the engine is the only store: nothing
-lives beside the catalog, and a set taken from one checkout is seen from another). Copies run on the
-engine in engines/volumes' helper container, so nothing travels through aipair, also over ssh.
+A set is one snapshot volume per entry, named ``<compose-project>-snap-<id>-<volume>`` and labelled with
+everything needed to find, judge and restore it (so the engine is the only store: nothing lives beside the
+catalog, and a set taken from one checkout is seen from another). An entry is either
+
+* kind "volume": one tar archive (``volume.tar``) of a live volume's whole tree (engines/volumes.archive; a
+  restore empties the live volume and extracts it), or
+* kind "dump": a logical dump (``<database>.dump``) of one declared PostgreSQL database, made and restored
+  by engines/pgdump.py while its server runs.
+
+Everything runs on the engine in helper containers, so no data travels through aipair, also over ssh. Sets
+taken before archives (a `cp -a` tree, no io.aipair.format label) are still restored, by a copy.
 
 Consistency is the caller's business: stop the containers that write a volume before it is taken or
-restored (ops/snapshots.py does).
+restored, and those using a database before its dump is restored (ops/snapshots.py does).
 """
 
 from __future__ import annotations
@@ -14,14 +21,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from pydantic import Field
 
 from ..errors import AipairError, UsageError
 from ..results import Result, Seconds
-from . import volumes
+from . import pgdump, volumes
 
 LABEL = "io.aipair.snapshot"
 PROJECT = "io.aipair.project"
@@ -32,6 +39,8 @@ CREATED = "io.aipair.created"
 BYTES = "io.aipair.bytes"
 KIND = "io.aipair.kind"
 TRIGGER = "io.aipair.trigger"  # the service whose new version made the snapshot needed
+FORMAT = "io.aipair.format"  # "tar": volume.tar; "pg_dump": <database>.dump; absent: a `cp -a` tree (older sets)
+DATABASE = "io.aipair.database"
 MAX_NAME = 255
 
 
@@ -43,24 +52,65 @@ class UnknownSnapshot(UsageError):
     """No snapshot set has that id."""
 
 
+Kind = Literal["volume", "dump"]
+
+
+@dataclass(frozen=True)
+class Server:
+    """How to reach a running PostgreSQL server for engines/pgdump: the helper runs ``image`` (the server
+    container's own, so the tools match its major version) on ``network`` and connects to ``host``."""
+
+    image: str
+    network: str
+    host: str
+    superuser: str
+    password: str = field(repr=False)
+    port: int = 5432
+
+    def tools(self) -> dict[str, Any]:
+        return {
+            "image": self.image,
+            "network": self.network,
+            "host": self.host,
+            "superuser": self.superuser,
+            "password": self.password,
+            "port": self.port,
+        }
+
+
 @dataclass(frozen=True)
 class Source:
-    """One live volume to snapshot: whose it is, and the image that wrote its data."""
+    """One thing to snapshot: a live volume, or (with ``database`` and ``server``) a database's logical dump.
+    ``service``: whose data it is (the server for a dump); ``image``: the image that wrote it."""
 
     service: str
-    volume: str  # the live volume's full name on the engine
+    volume: str  # the live volume's full name on the engine; for a dump, "" (the server keeps its volume)
     image: str
     trigger: str = ""  # the service whose new version needs the snapshot (default: ``service``)
+    database: str = ""
+    server: Server | None = None
+
+    @property
+    def kind(self) -> Kind:
+        return "dump" if self.database else "volume"
 
 
 class SnapshotEntry(Result):
     service: str
-    volume: str = Field(description="The live volume's full name.")
+    volume: str = Field(description="The live volume's full name ('' for a dump).")
     snapshot: str = Field(description="The snapshot volume's name.")
     image: str = Field(description="The image that wrote the data.")
     trigger: str = ""
-    bytes: int = 0
+    kind: Kind = "volume"
+    database: str = Field(default="", description="The database dumped (kind dump).")
+    bytes: int = Field(default=0, description="Apparent size of the volume's content, or the dump's size.")
     seconds: Seconds = 0.0
+    format: str = Field(default="tar", description="How it is stored: tar, pg_dump, or '' (a copied tree).")
+
+    @property
+    def file(self) -> str:
+        """The file in the snapshot volume that holds the data."""
+        return dump_file(self.database) if self.kind == "dump" else volumes.ARCHIVE
 
 
 class SnapshotSet(Result):
@@ -72,6 +122,10 @@ class SnapshotSet(Result):
     @property
     def bytes(self) -> int:
         return sum(entry.bytes for entry in self.entries)
+
+
+def dump_file(database: str) -> str:
+    return f"{database}.dump"
 
 
 def new_id(now: dt.datetime | None = None) -> str:
@@ -92,46 +146,65 @@ def snapshot_volume_name(project: str, snapshot_id: str, volume: str) -> str:
 
 
 def take(client: Any, project: str, sources: list[Source], *, now: dt.datetime | None = None) -> SnapshotSet:
-    """Copy every source volume into a new snapshot volume of one set. Stop the writers first. A failure
-    removes the set's volumes made so far: a half set is never left behind."""
+    """Archive every source volume (or dump every source database) into a new snapshot volume of one set.
+    Stop a volume's writers first; a database's server keeps running. A failure removes the set's volumes made
+    so far: a half set is never left behind."""
     snapshot_id = new_id(now)
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     entries: list[SnapshotEntry] = []
     made: list[str] = []
     try:
         for source in sources:
-            name = snapshot_volume_name(project, snapshot_id, source.volume)
-            size = volumes.size(client, source.volume)  # labels are fixed at creation: measure first
-            labels = {
-                LABEL: snapshot_id,
-                PROJECT: project,
-                SERVICE: source.service,
-                VOLUME: source.volume,
-                IMAGE: source.image,
-                CREATED: created.isoformat(),
-                BYTES: str(size),
-                KIND: "volume",
-                TRIGGER: source.trigger or source.service,
-            }
-            volumes.create(client, name, labels)
-            made.append(name)
-            copied = volumes.copy(client, source.volume, name)
-            entries.append(
-                SnapshotEntry(
-                    service=source.service,
-                    volume=source.volume,
-                    snapshot=name,
-                    image=source.image,
-                    trigger=source.trigger or source.service,
-                    bytes=copied.bytes,
-                    seconds=copied.seconds,
-                )
-            )
+            entries.append(_take_one(client, project, snapshot_id, created, source, made))
     except BaseException:
         for name in made:
             volumes.remove(client, name)
         raise
     return SnapshotSet(id=snapshot_id, project=project, created=created, entries=entries)
+
+
+def _take_one(
+    client: Any, project: str, snapshot_id: str, created: dt.datetime, source: Source, made: list[str]
+) -> SnapshotEntry:
+    dumped = source.kind == "dump"
+    name = snapshot_volume_name(project, snapshot_id, f"dump-{source.database}" if dumped else source.volume)
+    labels = {
+        LABEL: snapshot_id,
+        PROJECT: project,
+        SERVICE: source.service,
+        VOLUME: source.volume,
+        IMAGE: source.image,
+        CREATED: created.isoformat(),
+        KIND: source.kind,
+        TRIGGER: source.trigger or source.service,
+    }
+    if dumped:
+        if source.server is None:
+            raise SnapshotError(f"a dump of database {source.database} needs its server; nothing was taken")
+        labels |= {DATABASE: source.database, FORMAT: "pg_dump"}
+        volumes.create(client, name, labels)
+        made.append(name)
+        done = pgdump.dump(
+            client, **source.server.tools(), database=source.database, into_volume=name, file=dump_file(source.database)
+        )
+        size = done.bytes
+    else:
+        size = volumes.size(client, source.volume)  # labels are fixed at creation: measure first
+        volumes.create(client, name, labels | {BYTES: str(size), FORMAT: "tar"})
+        made.append(name)
+        done = volumes.archive(client, source.volume, name)
+    return SnapshotEntry(
+        service=source.service,
+        volume=source.volume,
+        snapshot=name,
+        image=source.image,
+        trigger=source.trigger or source.service,
+        kind=source.kind,
+        database=source.database,
+        bytes=size,
+        seconds=done.seconds,
+        format="pg_dump" if dumped else "tar",
+    )
 
 
 def list_sets(client: Any, project: str | None = None) -> list[SnapshotSet]:
@@ -150,7 +223,10 @@ def list_sets(client: Any, project: str | None = None) -> list[SnapshotSet]:
             snapshot=volume.name,
             image=labels.get(IMAGE, ""),
             trigger=labels.get(TRIGGER, labels.get(SERVICE, "")),
+            kind="dump" if labels.get(KIND) == "dump" else "volume",
+            database=labels.get(DATABASE, ""),
             bytes=int(labels.get(BYTES, "0") or 0),
+            format=labels.get(FORMAT, ""),
         )
         if snapshot_id not in sets:
             created = dt.datetime.fromisoformat(labels.get(CREATED) or "1970-01-01T00:00:00+00:00")
@@ -159,7 +235,7 @@ def list_sets(client: Any, project: str | None = None) -> list[SnapshotSet]:
             )
         sets[snapshot_id].entries.append(entry)
     for each in sets.values():
-        each.entries.sort(key=lambda entry: (entry.service, entry.volume))
+        each.entries.sort(key=lambda entry: (entry.service, entry.volume, entry.database))
     return sorted(sets.values(), key=lambda each: each.id, reverse=True)
 
 
@@ -177,22 +253,44 @@ def get(client: Any, snapshot_id: str, project: str | None = None) -> SnapshotSe
 
 
 def restore(
-    client: Any, snapshot_id: str, only_services: list[str] | None = None, *, project: str | None = None
+    client: Any,
+    snapshot_id: str,
+    only_services: list[str] | None = None,
+    *,
+    project: str | None = None,
+    servers: dict[str, Server] | None = None,
 ) -> list[SnapshotEntry]:
-    """Copy the set's data back into the live volumes (which must exist; what they hold is replaced). Stop the
-    containers using them first. Every live volume is checked before anything is written."""
+    """Put the set's data back: every volume entry replaces its live volume's content (which must exist; stop the
+    containers using it first), then every dump entry replaces its database on the running server ``servers``
+    [entry.service] (stop the services using it first). Everything is checked before anything is written."""
     chosen = get(client, snapshot_id, project)
     entries = [e for e in chosen.entries if only_services is None or e.service in only_services]
-    missing = [entry.volume for entry in entries if not volumes.exists(client, entry.volume)]
+    missing = [entry.volume for entry in entries if entry.kind == "volume" and not volumes.exists(client, entry.volume)]
     if missing:
         raise SnapshotError(
             f"snapshot {snapshot_id}: the live volumes {', '.join(missing)} do not exist on the engine; nothing was "
             "restored. Deploy the project once (it creates them), then restore"
         )
+    unreachable = [e.database for e in entries if e.kind == "dump" and e.service not in (servers or {})]
+    if unreachable:
+        raise SnapshotError(
+            f"snapshot {snapshot_id}: the dumps of {', '.join(unreachable)} need their database server running; "
+            "nothing was restored. Start it (`aipair deploy`), then restore"
+        )
     restored = []
-    for entry in entries:
-        copied = volumes.copy(client, entry.snapshot, entry.volume)
-        restored.append(entry.model_copy(update={"bytes": copied.bytes, "seconds": copied.seconds}))
+    for entry in sorted(entries, key=lambda e: e.kind == "dump"):  # volumes first: a server's data before dumps
+        if entry.kind == "dump":
+            server = (servers or {})[entry.service]
+            done = pgdump.restore(
+                client, **server.tools(), database=entry.database, from_volume=entry.snapshot, file=entry.file
+            )
+            restored.append(entry.model_copy(update={"bytes": done.bytes, "seconds": done.seconds}))
+        elif entry.format == "tar":
+            done = volumes.unarchive(client, entry.snapshot, entry.volume)
+            restored.append(entry.model_copy(update={"seconds": done.seconds}))
+        else:  # a set taken before archives: a tree
+            done = volumes.copy(client, entry.snapshot, entry.volume)
+            restored.append(entry.model_copy(update={"bytes": done.bytes, "seconds": done.seconds}))
     return restored
 
 

@@ -2,8 +2,15 @@
 
 The work runs in a short-lived helper container of the locally made busybox image
 (engines/mockimage.py: nothing is pulled, and it works the same over ssh). The source is mounted
-read-only; `cp -a` keeps owners, modes, times and links. Data never travels through this process,
-so a copy runs at the speed of the engine's disk, whatever the link to the engine.
+read-only. Data never travels through this process, so it all runs at the speed of the engine's disk,
+whatever the link to the engine.
+
+Two ways to keep a volume's data in another volume: ``copy`` (`cp -a`, a live tree: a validation's
+copy of the data) and ``archive``/``unarchive`` (one tar file: snapshots, which are written once and
+read back at most once, so one sequential file beats re-creating every file and directory). busybox
+tar keeps numeric owners, modes, file times, symlinks, hard links, dot files, fifos and the volume
+root's own owner and mode; it does not keep extended attributes or ACLs (neither does busybox `cp -a`)
+nor directories' times (a directory's time is that of the restore).
 
 Consistency is the caller's business: stop the containers that write a volume (or dump their
 database) before copying it.
@@ -36,6 +43,30 @@ find /to -mindepth 1 -maxdepth 1 -exec rm -rf {} +
 cp -a /from/. /to/
 du -sb /to | cut -f1
 """
+
+
+# One tar archive of the whole tree, written aside and renamed, so a half-written archive is never taken for one;
+# the archive's size in bytes last.
+ARCHIVE_SCRIPT = r"""set -e
+out="/to/$AIPAIR_ARCHIVE"
+if [ -e "$out" ]; then echo "$AIPAIR_ARCHIVE exists already in the volume: an archive is never overwritten" >&2; exit 2; fi
+trap 'rm -f "$out.partial"' EXIT
+tar --numeric-owner -cf "$out.partial" -C /from .
+mv "$out.partial" "$out"
+stat -c %s "$out"  # not wc -c: busybox wc reads the whole file
+"""
+
+# Empty the target (dot files too), then extract as root with numeric owners and modes; the archive's size last.
+# A missing or empty archive is refused before the target is touched.
+UNARCHIVE_SCRIPT = r"""set -e
+in="/from/$AIPAIR_ARCHIVE"
+if [ ! -s "$in" ]; then echo "$AIPAIR_ARCHIVE is missing or empty in the volume; nothing was changed" >&2; exit 2; fi
+find /to -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+tar --numeric-owner -xpf "$in" -C /to
+stat -c %s "$in"
+"""
+
+ARCHIVE = "volume.tar"
 
 
 class VolumeError(AipairError):
@@ -135,3 +166,39 @@ def digest(client: Any, name: str) -> str:
 def size(client: Any, name: str) -> int:
     """Apparent size of the volume's content in bytes."""
     return int(_helper(client, "du -sb /data | cut -f1", {name: ("/data", "ro")}, f"size of {name}").strip())
+
+
+def _need(client: Any, names: tuple[str, ...], what: str) -> None:
+    for name in names:
+        if not exists(client, name):
+            raise VolumeError(f"volume {name} does not exist on the engine; nothing was {what}")
+
+
+def archive(client: Any, source: str, target: str, file: str = ARCHIVE) -> Copied:
+    """Write ``source``'s whole tree as one tar file ``file`` into ``target`` (an existing file there is never
+    overwritten). Copied(bytes = the archive's size)."""
+    _need(client, (source, target), "archived")
+    started = time.monotonic()
+    out = _helper(
+        client,
+        ARCHIVE_SCRIPT,
+        {source: ("/from", "ro"), target: ("/to", "rw")},
+        f"archive of {source} into {target}",
+        environment={"AIPAIR_ARCHIVE": file},
+    )
+    return Copied(source, f"{target}/{file}", int(out.strip().splitlines()[-1]), time.monotonic() - started)
+
+
+def unarchive(client: Any, source: str, target: str, file: str = ARCHIVE) -> Copied:
+    """Make ``target``'s content exactly the tar file ``source``/``file`` (what was in ``target`` is removed
+    first, once the archive is known to be there). Copied(bytes = the archive's size)."""
+    _need(client, (source, target), "restored")
+    started = time.monotonic()
+    out = _helper(
+        client,
+        UNARCHIVE_SCRIPT,
+        {source: ("/from", "ro"), target: ("/to", "rw")},
+        f"restore of {target} from {source}/{file}",
+        environment={"AIPAIR_ARCHIVE": file},
+    )
+    return Copied(f"{source}/{file}", target, int(out.strip().splitlines()[-1]), time.monotonic() - started)

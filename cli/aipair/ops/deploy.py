@@ -144,10 +144,10 @@ def deploy(
         }
         planned = plan(catalog, document, project.name, {s.service: s.image for s in running}, existing)
         if planned:
-            taken = take_planned(client, project, planned, report)
+            taken = take_planned(client, project, planned, report, catalog=catalog)
     restored_data: list[SnapshotEntry] = []
     if restoring is not None:
-        restored_data, _ = restore_set(client, project, restoring, report)
+        restored_data, _ = restore_set(client, project, restoring, report, catalog=catalog)
     report("starting services and waiting for health")
     up = project.run("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--remove-orphans", "--pull", "never")
     statuses = engine.project_containers(client, project.name)
@@ -179,7 +179,7 @@ def deploy(
         result.logs = {s.service: engine.last_logs(client, s.container) for s in statuses if s.service in failed}
         if rollback:
             if taken is not None and last_good_file(root, profile, host).exists():
-                result.restored_data = _restore_taken(client, project, taken.id, failed, report)
+                result.restored_data = _restore_taken(client, project, catalog, taken.id, failed, report)
             result.restored = _roll_back(client, project, root, profile, timeout, report)
             result.statuses = engine.project_containers(client, project.name)
     result.seconds = time.monotonic() - started
@@ -206,7 +206,12 @@ def _soak(
 
 
 def _restore_taken(
-    client: DockerClient, project: ComposeProject, snapshot_id: str, failed: list[str], report: Progress
+    client: DockerClient,
+    project: ComposeProject,
+    catalog: Catalog,
+    snapshot_id: str,
+    failed: list[str],
+    report: Progress,
 ) -> list[SnapshotEntry]:
     """The failed version may have migrated the data: stop it, put the snapshot back; the last good file then
     brings the old image up on the old data."""
@@ -214,7 +219,8 @@ def _restore_taken(
     stopping = [name for name in failed if name != "(compose)"]
     if stopping:  # a bare `compose stop` would stop every service
         project.run("stop", *stopping)
-    restored, _ = restore_set(client, project, snapshot_store.get(client, snapshot_id, project.name), report)
+    chosen = snapshot_store.get(client, snapshot_id, project.name)
+    restored, _ = restore_set(client, project, chosen, report, catalog=catalog)
     return restored
 
 

@@ -1,12 +1,13 @@
 """Snapshots of data before a deploy changes it, and their restore: which volumes, taking them consistently,
 listing, pruning with the catalog's retention policy, restoring a set.
 
-Which volumes a deploy must snapshot is decided by ``plan`` (pure): a stateful service whose running
-image differs from the one about to be deployed, and the database server of a declared database whose
-``migrated_by`` service changes. Its data is copied while its writers are stopped (``compose stop``; the
-deploy recreates or restarts them right after). A declared PostgreSQL database may one day be taken as a
-logical dump instead: the seam is ``entry_kind`` ("dump" is not planned yet; engines/pgdump.py does the
-dump and its restore once merged).
+What a deploy must snapshot is decided by ``plan`` (pure): the volumes of a stateful service whose running
+image differs from the one about to be deployed (archived while its writers are stopped: ``compose stop``,
+the deploy recreates or restarts them right after), and each declared database whose ``migrated_by`` service
+changes: a logical dump of that one database while its server keeps running (engines/pgdump.py; the seam is
+``entry_kind``), or, when its server changes too or cannot be dumped (a mocked stand-in), the server's
+volumes. On restore, the services using a dumped database are stopped, the dump replaces the database, and
+the server is never stopped.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ..catalog.database import Database
-from ..catalog.model import Catalog
+from ..catalog.database import Database, superuser, superuser_secret
+from ..catalog.model import Catalog, Service
 from ..engines import docker as engine
 from ..engines import snapshots as store
 from ..engines import volumes
 from ..engines.compose import ComposeProject
-from ..engines.snapshots import SnapshotEntry, SnapshotError, SnapshotSet, Source
+from ..engines.secretstore import read_env
+from ..engines.snapshots import Server, SnapshotEntry, SnapshotError, SnapshotSet, Source
 from ..errors import AipairError, Declined, UsageError
+from ..render.mock import MOCK_IMAGE
 from ..results import Result, Seconds
 from .callbacks import Confirm, Progress, no_progress
 
@@ -37,13 +40,14 @@ _AGE_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class PlannedSnapshot(Result):
-    """One volume a deploy snapshots first, and why."""
+    """One volume (or database) a deploy snapshots first, and why."""
 
     service: str = Field(description="The service whose volume it is (a database server for a migration).")
-    volume: str = Field(description="The live volume's full name on the engine.")
+    volume: str = Field(description="The live volume's full name on the engine ('' for a dump).")
     image: str = Field(description="The image running now: the one that wrote the data.")
     trigger: str = Field(description="The service whose new version needs the snapshot.")
     kind: EntryKind = "volume"
+    database: str = Field(default="", description="The database dumped (kind dump).")
     reason: str
 
 
@@ -93,9 +97,12 @@ def parse_age(text: str) -> float:
 # --- planning (pure) ---------------------------------------------------------------------------
 
 
-def entry_kind(database: Database | None) -> EntryKind:
-    """How a snapshot of this data is taken. The seam for logical dumps: "dump" (engines/pgdump.py) is not
-    planned yet, so every entry is a volume copy of the server's volumes, the server stopped."""
+def entry_kind(server: Service, database: Database | None, *, mocked: bool = False) -> EntryKind:
+    """How a snapshot of this data is taken: a declared database of a PostgreSQL server aipair can log in to (its
+    superuser's password is a secret given as POSTGRES_PASSWORD) is dumped, its server running; anything else,
+    or a server replaced by its mock stand-in (no database in it), is an archive of the server's volumes."""
+    if database is not None and not mocked and superuser_secret(server) is not None:
+        return "dump"
     return "volume"
 
 
@@ -134,20 +141,36 @@ def plan(
         entry = catalog.services.get(name)
         if entry is not None and entry.kind == "stateful" and changed(name):
             add(name, name, "volume", f"{name}: {running[name]} → {services[name]['image']}")
+    dumps: dict[str, PlannedSnapshot] = {}
     for server, entry in catalog.services.items():
         if server not in services or server not in running:
             continue
+        server_archived = any(p.service == server for p in planned.values())  # its own change: all its data
+        mocked = services[server].get("image") == MOCK_IMAGE
         for database in entry.databases:
             for migrator in database.migrated_by:
-                if changed(migrator):
-                    add(
-                        server,
-                        migrator,
-                        entry_kind(database),
-                        f"{migrator} migrates database {database.name}: {running[migrator]} → "
-                        f"{services[migrator]['image']}",
+                if not changed(migrator):
+                    continue
+                reason = (
+                    f"{migrator} migrates database {database.name}: {running[migrator]} → {services[migrator]['image']}"
+                )
+                kind = entry_kind(entry, database, mocked=mocked)
+                if kind == "dump" and not server_archived:
+                    dumps.setdefault(
+                        f"{server}/{database.name}",
+                        PlannedSnapshot(
+                            service=server,
+                            volume="",
+                            image=running[server],
+                            trigger=migrator,
+                            kind="dump",
+                            database=database.name,
+                            reason=reason,
+                        ),
                     )
-    return list(planned.values())
+                elif kind == "volume":
+                    add(server, migrator, "volume", reason)
+    return list(planned.values()) + list(dumps.values())
 
 
 def prune_plan(
@@ -193,15 +216,82 @@ def stop(project: ComposeProject, services: list[str]) -> None:
         raise SnapshotError(f"could not stop {', '.join(services)} for a consistent copy: {done.stderr.strip()[-400:]}")
 
 
+def postgres_port(server: Service) -> int:
+    """The port the server listens on inside its network (the init job's rule, render/databases.init_job)."""
+    return next((p.port for p in server.ports if p.name == "postgres"), server.ports[0].port if server.ports else 5432)
+
+
+def server_for(client: Any, catalog: Catalog, project: ComposeProject, service: str) -> Server:
+    """How engines/pgdump reaches the running PostgreSQL service ``service``: the image of its running container
+    (so the tools are its version), a network it is on (its layer's), its superuser and the password from the
+    project's .env (handed on only through a helper's environment)."""
+    entry = catalog.services.get(service)
+    if entry is None:
+        raise SnapshotError(f"{service} is not in the catalog: its database cannot be dumped or restored")
+    found = [
+        summary
+        for summary in engine.list_containers(client, **{"com.docker.compose.project": project.name})
+        if (summary.get("Labels") or {}).get("com.docker.compose.service") == service
+        and summary.get("State") == "running"
+    ]
+    if not found:
+        raise SnapshotError(
+            f"{service} is not running, so its databases cannot be dumped or restored; `aipair deploy` starts it"
+        )
+    container = client.containers.get(found[0]["Id"])
+    networks = list((container.attrs.get("NetworkSettings") or {}).get("Networks") or {})
+    own = f"{project.name}_{entry.layer}"  # Compose's name for the layer's network (render/compose: one per layer)
+    secret = superuser_secret(entry)
+    password = read_env(project.directory / ".env").get(secret or "", "")
+    if not networks or not secret or not password:
+        missing = "a network" if not networks else f"the secret {secret or 'POSTGRES_PASSWORD'} in compose/.env"
+        raise SnapshotError(f"{service}: no {missing}, so its databases cannot be dumped or restored")
+    return Server(
+        image=str(container.attrs["Image"]),
+        network=own if own in networks else networks[0],
+        host=service,
+        superuser=superuser(entry),
+        password=password,
+        port=postgres_port(entry),
+    )
+
+
 def take_planned(
-    client: Any, project: ComposeProject, planned: list[PlannedSnapshot], report: Progress = no_progress
+    client: Any,
+    project: ComposeProject,
+    planned: list[PlannedSnapshot],
+    report: Progress = no_progress,
+    *,
+    catalog: Catalog | None = None,
 ) -> SnapshotSummary:
-    """Stop the writers of the planned volumes, then copy them into one new set."""
+    """Stop the writers of the planned volumes, then archive them (and dump the planned databases, their servers
+    running) into one new set. Dumps need the ``catalog`` (how to reach their servers)."""
     started = time.monotonic()
-    writers = users(client, project.name, [p.volume for p in planned])
-    report(f"stopping {', '.join(writers) or 'nothing'} to snapshot {len(planned)} volume(s)")
+    writers = users(client, project.name, [p.volume for p in planned if p.kind == "volume"])
+    servers: dict[str, Server] = {}
+    for each in planned:
+        if each.kind == "dump" and each.service not in servers:
+            if catalog is None:
+                raise SnapshotError(f"a dump of database {each.database} needs the catalog; nothing was taken")
+            servers[each.service] = server_for(client, catalog, project, each.service)
+    volumes_planned = sum(p.kind == "volume" for p in planned)
+    dumps = [p.database for p in planned if p.kind == "dump"]
+    report(
+        f"stopping {', '.join(writers) or 'nothing'} to snapshot {volumes_planned} volume(s)"
+        + (f"; dumping {', '.join(dumps)} (server running)" if dumps else "")
+    )
     stop(project, writers)
-    sources = [Source(service=p.service, volume=p.volume, image=p.image, trigger=p.trigger) for p in planned]
+    sources = [
+        Source(
+            service=p.service,
+            volume=p.volume,
+            image=p.image,
+            trigger=p.trigger,
+            database=p.database,
+            server=servers.get(p.service) if p.kind == "dump" else None,
+        )
+        for p in planned
+    ]
     try:
         taken = store.take(client, project.name, sources)
     except BaseException:  # no snapshot, no deploy: the stopped services run again as they were
@@ -209,21 +299,49 @@ def take_planned(
             project.run("start", *writers)
         raise
     for entry in taken.entries:
-        report(f"snapshot {taken.id}: {entry.volume} ({entry.bytes} bytes in {entry.seconds:.1f} s)")
+        what = f"database {entry.database} (dump)" if entry.kind == "dump" else entry.volume
+        report(f"snapshot {taken.id}: {what} ({entry.bytes} bytes in {entry.seconds:.1f} s)")
     return SnapshotSummary(id=taken.id, entries=taken.entries, stopped=writers, seconds=time.monotonic() - started)
 
 
+def database_users(catalog: Catalog | None, entries: list[SnapshotEntry]) -> list[str]:
+    """The services that use or migrate the dumped databases (never their servers): stopped while a dump is
+    restored, so none writes to the database meanwhile or reconnects to it half-restored."""
+    names: set[str] = set()
+    servers = {entry.service for entry in entries if entry.kind == "dump"}
+    for entry in entries:
+        server = catalog.services.get(entry.service) if catalog is not None and entry.kind == "dump" else None
+        for database in server.databases if server is not None else []:
+            if database.name == entry.database:
+                names.update(database.used_by, database.migrated_by)
+    return sorted(names - servers)
+
+
 def restore_set(
-    client: Any, project: ComposeProject, chosen: SnapshotSet, report: Progress = no_progress
+    client: Any,
+    project: ComposeProject,
+    chosen: SnapshotSet,
+    report: Progress = no_progress,
+    *,
+    catalog: Catalog | None = None,
 ) -> tuple[list[SnapshotEntry], list[str]]:
-    """Stop every container using the set's live volumes, then copy the set back; the entries and the services
-    stopped."""
-    writers = users(client, project.name, [entry.volume for entry in chosen.entries])
+    """Stop every container using the set's live volumes (and the services using its dumped databases, never
+    their servers), then put the set back; the entries and the services stopped. Dumps need the ``catalog``."""
+    writers = users(client, project.name, [entry.volume for entry in chosen.entries if entry.kind == "volume"])
+    dumped = [entry for entry in chosen.entries if entry.kind == "dump"]
+    servers: dict[str, Server] = {}
+    if dumped:
+        if catalog is None:
+            raise SnapshotError(f"snapshot {chosen.id} holds database dumps: restoring them needs the catalog")
+        present = {s.service for s in engine.project_containers(client, project.name)}
+        writers = sorted(set(writers) | (set(database_users(catalog, dumped)) & present))
+        servers = {entry.service: server_for(client, catalog, project, entry.service) for entry in dumped}
     report(f"restoring snapshot {chosen.id}: stopping {', '.join(writers) or 'nothing'}")
     stop(project, writers)
-    restored = store.restore(client, chosen.id, project=project.name)
+    restored = store.restore(client, chosen.id, project=project.name, servers=servers)
     for entry in restored:
-        report(f"restored {entry.volume} from {entry.snapshot} ({entry.bytes} bytes in {entry.seconds:.1f} s)")
+        what = f"database {entry.database}" if entry.kind == "dump" else entry.volume
+        report(f"restored {what} from {entry.snapshot} ({entry.bytes} bytes in {entry.seconds:.1f} s)")
     return restored, writers
 
 
@@ -324,19 +442,23 @@ def restore(
     project = _project(catalog, root, profile, host)
     client = engine.connect(host)
     chosen = store.get(client, snapshot_id, project.name)
-    writers = users(client, project.name, [entry.volume for entry in chosen.entries])
+    writers = users(client, project.name, [entry.volume for entry in chosen.entries if entry.kind == "volume"])
+    dumped = [entry for entry in chosen.entries if entry.kind == "dump"]
+    if dumped:
+        present = {s.service for s in engine.project_containers(client, project.name)}
+        writers = sorted(set(writers) | (set(database_users(catalog, dumped)) & present))
     result = RestoreResult(project=project.name, id=chosen.id, dry_run=dry_run, entries=chosen.entries, stopped=writers)
     if dry_run:
         return result
-    names = ", ".join(entry.volume for entry in chosen.entries)
+    names = ", ".join(f"database {e.database}" if e.kind == "dump" else e.volume for e in chosen.entries)
     if not confirm(f"Replace the data in {names} with snapshot {chosen.id} (stopping {', '.join(writers) or 'none'})?"):
         raise Declined("nothing restored")
-    missing = [entry.volume for entry in chosen.entries if not volumes.exists(client, entry.volume)]
+    missing = [e.volume for e in chosen.entries if e.kind == "volume" and not volumes.exists(client, e.volume)]
     if missing:
         raise SnapshotError(
             f"the live volumes {', '.join(missing)} do not exist; nothing was restored. Deploy once, then restore"
         )
-    result.entries, result.stopped = restore_set(client, project, chosen, report)
+    result.entries, result.stopped = restore_set(client, project, chosen, report, catalog=catalog)
     if result.stopped:
         done = project.run("start", *result.stopped)
         if done.returncode != 0:

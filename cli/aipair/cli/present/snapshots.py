@@ -19,12 +19,18 @@ def size(count: int) -> str:
     return f"{value:.1f} {unit}"
 
 
+def what(entry: SnapshotEntry) -> str:
+    """A volume's name, or the database a dump holds."""
+    return f"database {entry.database} (dump)" if entry.kind == "dump" else entry.volume
+
+
 def entries_table(title: str, entries: list[SnapshotEntry], *, timed: bool) -> None:
-    view = table(title, ["service", "volume", "size", *(["seconds", "MB/s"] if timed else ["image"])])
+    view = table(title, ["service", "volume or database", "size", *(["seconds", "MB/s"] if timed else ["image"])])
     for entry in entries:
         rate = entry.bytes / 1e6 / entry.seconds if entry.seconds else 0.0
         extra = [f"{entry.seconds:.1f}", f"{rate:.0f}"] if timed else [escape(entry.image)]
-        view.add_row(escape(entry.service), escape(entry.volume), size(entry.bytes), *extra)
+        shown = size(entry.bytes) if entry.bytes or entry.kind == "volume" else "–"
+        view.add_row(escape(entry.service), escape(what(entry)), shown, *extra)
     out.print(view)
 
 
@@ -34,18 +40,27 @@ def show_list(result: SnapshotList) -> None:
         return
     view = table(
         f"{escape(result.project)}: {len(result.sets)} snapshot sets",
-        ["id", "created", "volumes", "size", "written by"],
+        ["id", "created", "volumes and dumps", "size", "written by"],
     )
     view.columns[0].no_wrap = True  # an id is copied into `aipair snapshots restore ID`: never broken
     for each in result.sets:
         view.add_row(
             escape(each.id),
             f"{each.created:%Y-%m-%d %H:%M:%S} UTC",
-            escape("\n".join(f"{e.service}: {e.volume}" for e in each.entries)),
-            size(each.bytes),
+            escape("\n".join(f"{e.service}: {what(e)}" for e in each.entries)),
+            _set_size(each),
             escape("\n".join(sorted({e.image for e in each.entries}))),
         )
     out.print(view)
+
+
+def _set_size(each: SnapshotSet) -> str:
+    """The volumes' size; a dump's size is not kept on the engine (labels are fixed before it is written)."""
+    dumps = sum(entry.kind == "dump" for entry in each.entries)
+    if not dumps:
+        return size(each.bytes)
+    counted = size(each.bytes) + " + " if dumps < len(each.entries) else ""
+    return f"{counted}{dumps} dump{'s' if dumps > 1 else ''}"
 
 
 def _ids(sets: list[SnapshotSet]) -> str:
