@@ -178,27 +178,23 @@ def archive(client: Any, source: str, target: str, file: str = ARCHIVE) -> Copie
     """Write ``source``'s whole tree as one tar file ``file`` into ``target`` (an existing file there is never
     overwritten). Copied(bytes = the archive's size)."""
     _need(client, (source, target), "archived")
-    started = time.monotonic()
-    out = _helper(
-        client,
-        ARCHIVE_SCRIPT,
-        {source: ("/from", "ro"), target: ("/to", "rw")},
-        f"archive of {source} into {target}",
-        environment={"AIPAIR_ARCHIVE": file},
-    )
-    return Copied(source, f"{target}/{file}", int(out.strip().splitlines()[-1]), time.monotonic() - started)
+    size, seconds = _tar(client, ARCHIVE_SCRIPT, source, target, file, f"archive of {source} into {target}")
+    return Copied(source, f"{target}/{file}", size, seconds)
 
 
 def unarchive(client: Any, source: str, target: str, file: str = ARCHIVE) -> Copied:
     """Make ``target``'s content exactly the tar file ``source``/``file`` (what was in ``target`` is removed
     first, once the archive is known to be there). Copied(bytes = the archive's size)."""
     _need(client, (source, target), "restored")
+    size, seconds = _tar(client, UNARCHIVE_SCRIPT, source, target, file, f"restore of {target} from {source}/{file}")
+    return Copied(f"{source}/{file}", target, size, seconds)
+
+
+def _tar(client: Any, script: str, source: str, target: str, file: str, what: str) -> tuple[int, float]:
+    """Run an archive script with ``source`` at /from (read-only) and ``target`` at /to; (the archive's size
+    it printed last, seconds)."""
     started = time.monotonic()
     out = _helper(
-        client,
-        UNARCHIVE_SCRIPT,
-        {source: ("/from", "ro"), target: ("/to", "rw")},
-        f"restore of {target} from {source}/{file}",
-        environment={"AIPAIR_ARCHIVE": file},
+        client, script, {source: ("/from", "ro"), target: ("/to", "rw")}, what, environment={"AIPAIR_ARCHIVE": file}
     )
-    return Copied(f"{source}/{file}", target, int(out.strip().splitlines()[-1]), time.monotonic() - started)
+    return int(out.strip().splitlines()[-1]), time.monotonic() - started
