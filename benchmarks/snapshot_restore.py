@@ -7,6 +7,8 @@ times (the median is shown):
   * take: engines.snapshots.take (measure the volume, create the labelled snapshot volume, archive it into
     volume.tar in a helper: engines/volumes.archive);
   * restore, reference: `tar -xf` of that same archive into an EMPTY volume, in a helper;
+  * restore, by-hand reference: what restoring a volume in place with plain tools takes: empty the volume
+    (`find -exec rm -rf`), then `tar -xf` the same archive, in one helper;
   * restore: engines.snapshots.restore into the live volume (empty it, `tar -xpf` the archive:
     engines/volumes.unarchive).
 Target (issue 16): take and restore at least 0.8x the reference's MB/s. A restore also empties the live tree
@@ -110,6 +112,7 @@ def main() -> None:
             "tar -cf (take ref.)": [],
             "snapshot take": [],
             "tar -xf (restore ref.)": [],
+            "empty + tar -xf (by hand)": [],
             "snapshot restore": [],
             "emptying the tree": [],
         }
@@ -120,6 +123,11 @@ def main() -> None:
             run_helper(client, EMPTY, {EXTRACTED: ("/to", "rw")})
             timings["tar -xf (restore ref.)"].append(
                 timed(lambda: run_helper(client, UNTAR, {TARRED: ("/from", "ro"), EXTRACTED: ("/to", "rw")}))
+            )
+            timings["empty + tar -xf (by hand)"].append(  # the tree the reference extracted is emptied first
+                timed(
+                    lambda: run_helper(client, f"{EMPTY}; {UNTAR}", {TARRED: ("/from", "ro"), EXTRACTED: ("/to", "rw")})
+                )
             )
             timings["emptying the tree"].append(timed(lambda: run_helper(client, EMPTY, {EXTRACTED: ("/to", "rw")})))
             sync(client)
@@ -141,6 +149,8 @@ def main() -> None:
         for name, median in medians.items():
             ratio = f"{reference[name] / median:>9.2f}x" if name in reference else ""
             print(f"{name:<24}{median:>9.2f}{size / 1e6 / median:>8.0f}{ratio}")
+        by_hand = medians["empty + tar -xf (by hand)"]
+        print(f"{'restore vs by hand':<24}{'':>17}{by_hand / medians['snapshot restore']:>9.2f}x")
         without = medians["snapshot restore"] - medians["emptying the tree"]
         print(
             f"{'restore minus emptying':<24}{without:>9.2f}{size / 1e6 / without:>8.0f}"
