@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from ..helpers.commands import invoke
+from ..helpers.commands import interruptible, invoke
 from ..helpers.paths import DEFAULT_CATALOG, ROOT
 
 INTERNAL = 70
@@ -169,7 +169,12 @@ def test_usage_errors_without_json_keep_clicks_help() -> None:
 def _aipair(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "cli")}
     return subprocess.Popen(
-        [sys.executable, "-m", "aipair", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-m", "aipair", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=interruptible,
     )
 
 

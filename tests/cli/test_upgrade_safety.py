@@ -24,7 +24,7 @@ from aipair.catalog import load_catalog
 from aipair.errors import Unavailable
 from aipair.ops.upgrade.apply import HISTORY, ApplyError, change_image, replace_image
 
-from ..helpers.commands import cli
+from ..helpers.commands import cli, interruptible
 from ..helpers.registry import push, running_registry
 
 GOOD = "sha256:" + "a" * 64
@@ -458,6 +458,7 @@ def test_ctrl_c_during_apply_deploy_puts_every_file_back(hostile: HostileRegistr
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     try:
         silent.settimeout(60)

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from aipair.cli import app
 
+from ..helpers.commands import interruptible
 from ..helpers.upgrade import leftovers as _leftovers
 from ..helpers.upgrade import validate_catalog as _catalog
 
@@ -176,6 +177,7 @@ def test_ctrl_c_during_validation_still_tears_down(images: str, docker_host: str
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     deadline = time.monotonic() + 60
     while not [
