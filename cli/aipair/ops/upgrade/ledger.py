@@ -123,10 +123,19 @@ def now() -> str:
 def read(path: Path) -> list[Record]:
     """Every record of the ledger at ``path`` ([] when there is none); LedgerError naming file and line for
     the first line that is not a record (a hand edit, a cut-off write, a merge conflict marker)."""
+    return _parse(_bytes(path), path)
+
+
+def _bytes(path: Path) -> bytes:
+    """The ledger's bytes; none when there is no ledger yet."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        return []
+        return b""
+
+
+def _parse(raw: bytes, path: Path) -> list[Record]:
+    """read's work on the ledger's bytes ``raw`` (``path``: where they were read, for the message)."""
     records = []
     for number, line in enumerate(raw.split(b"\n"), start=1):
         if not line.strip():
@@ -150,9 +159,10 @@ def append(catalog_path: Path, record: Record) -> None:
     so that a damaged one is reported and nothing is added to it."""
     path = ledger_path(catalog_path)
     with locked(catalog_path):
-        read(path)
+        raw = _bytes(path)  # read once: parsed first (a damaged ledger gets nothing added), then its end seen
+        _parse(raw, path)
         text = record.line()
-        if path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+        if raw and not raw.endswith(b"\n"):
             text = "\n" + text  # a last line without its newline (an editor's doing) stays a line of its own
         append_durably(path, text)
 
