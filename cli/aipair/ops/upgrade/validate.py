@@ -62,7 +62,7 @@ from . import ledger
 from .apply import pinned_image
 from .assumptions import CandidateAssumptions, check_candidates
 from .smoke import address, smoke_tests
-from .versions import candidate_images, group_tags
+from .versions import candidate_images, group_tags, images_at
 from .with_data import DataCopy, LiveDeployment, copy_live_data
 
 
@@ -146,8 +146,9 @@ def validate(
 
     Nothing of the platform's checkout is read: not its compose/.env, not its rendered files; except with
     ``with_data``, which reads the live project's volumes and the live values of the secrets guarding them."""
-    candidates = candidate_images(catalog, service, version)  # UsageError before anything is read
-    attestation = _attestation(catalog, catalog_path, candidates, version) if catalog_path is not None else None
+    tags = group_tags(catalog, service, version)  # each member's tag for ``version``
+    candidates = images_at(catalog, tags)  # UsageError before anything is read
+    attestation = _attestation(catalog, catalog_path, tags) if catalog_path is not None else None
     assumptions = None
     broken: list[str] = []
     if inspector is not None:
@@ -174,7 +175,7 @@ def validate(
     if catalog_path is not None and attestation is not None:
         context, pins = attestation
         record = ledger.group_validation_record(
-            pins=pins, tag=group_tags(catalog, service, version), context=context, passed=result.ok, stage=result.stage,
+            pins=pins, tag=tags, context=context, passed=result.ok, stage=result.stage,
             report=ledger.report_hash(result.to_json()),
         )  # fmt: skip
         ledger.append(catalog_path, record)
@@ -186,21 +187,18 @@ def _group(catalog: Catalog, service: str, candidates: dict[str, str]) -> str | 
     return catalog.service(service).upgrade.group if len(candidates) > 1 else None
 
 
-def _attestation(
-    catalog: Catalog, catalog_path: Path, candidates: dict[str, str], version: str
-) -> tuple[str, dict[str, str]]:
-    """The catalog context (over every member) and the registry's digest of each candidate (service → digest),
-    read before anything runs; a damaged ledger stops the run here, as does a catalog file that no longer says
-    what ``catalog`` says."""
+def _attestation(catalog: Catalog, catalog_path: Path, tags: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The catalog context (over every member of ``tags``, service → its candidate tag) and the registry's digest
+    of each candidate (service → digest), read before anything runs; a damaged ledger stops the run here, as does
+    a catalog file that no longer says what ``catalog`` says."""
     text = ledger.catalog_text(catalog_path)
     if parse_catalog(text, source=str(catalog_path)) != catalog:
         raise UsageError(f"{catalog_path} changed while it was being read; nothing was run: run the validation again")
     ledger.read(ledger.ledger_path(catalog_path))
-    tags = group_tags(catalog, next(iter(candidates)), version)
     pins = {  # the digests `upgrade apply` would pin
-        name: str(ImageRef.parse(pinned_image(catalog, name, tags[name])).digest) for name in candidates
+        name: str(ImageRef.parse(pinned_image(catalog, name, tag)).digest) for name, tag in tags.items()
     }
-    return ledger.context_hash(text, candidates), pins
+    return ledger.context_hash(text, tags), pins
 
 
 def _same_digest(result: ValidationReport, digests: dict[str, str], host: str | None) -> None:
@@ -244,20 +242,26 @@ def prepare_project(
 ) -> tuple[ThrowawayProject, dict[str, Any]]:
     """The throw-away project in ``workdir``: its Compose file and a `.env` of fresh throw-away secrets
     (never the platform's compose/.env: the candidate image is untrusted). ``candidates``: as throwaway_catalog."""
-    trial = throwaway_catalog(catalog, service, version, candidates)
-    untrusted = candidates if candidates is not None else candidate_images(catalog, service, version)
-    name = project_name(catalog, service)
-    document, _ = render_compose(trial, project_name=name)
+    if candidates is None:
+        candidates = candidate_images(catalog, service, version)
+    project = ThrowawayProject(
+        project_name(catalog, service), workdir / "docker-compose.yml", workdir, host, frozenset(catalog.secrets)
+    )
+    return project, _write_project(project, throwaway_catalog(catalog, service, version, candidates), candidates)
+
+
+def _write_project(project: ThrowawayProject, trial: Catalog, candidates: dict[str, str]) -> dict[str, Any]:
+    """prepare_project's work: the Compose document of ``trial`` (written to ``project.file``) and its `.env`."""
+    document, _ = render_compose(trial, project_name=project.name)
     for member, rendered in document["services"].items():
         rendered.pop("ports", None)  # nothing published: the running platform keeps its host ports
-        if member in untrusted and "volumes" in rendered:  # a candidate is untrusted: no engine socket for it
+        if member in candidates and "volumes" in rendered:  # a candidate is untrusted: no engine socket for it
             rendered["volumes"] = [m for m in rendered["volumes"] if m.get("source") != DOCKER_SOCKET]
             if not rendered["volumes"]:
                 del rendered["volumes"]
-    ensure_env(trial, "mvp", workdir / ".env")  # fresh values, generated by the same rules; mode 0600
-    project = ThrowawayProject(name, workdir / "docker-compose.yml", workdir, host, hidden=frozenset(catalog.secrets))
+    ensure_env(trial, "mvp", project.directory / ".env")  # fresh values, generated by the same rules; mode 0600
     atomic_write(project.file, dump_yaml(document), mode=0o600)
-    return project, document
+    return document
 
 
 def _validate(
@@ -285,8 +289,8 @@ def _validate(
         raise
     project = ThrowawayProject(name, workdir / "docker-compose.yml", workdir, host, frozenset(catalog.secrets))
     try:
-        project, document = prepare_project(catalog, service, version, workdir, host=host, candidates=candidates)
         trial = throwaway_catalog(catalog, service, version, candidates)
+        document = _write_project(project, trial, candidates)
         withheld = [n for n in trial.secrets_for("mvp") if catalog.secrets[n].supplied]
         if withheld:
             report(f"supplied secrets are handed to the candidate empty: {', '.join(withheld)}")

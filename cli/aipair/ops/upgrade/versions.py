@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ...catalog.images import ImageRef
@@ -172,7 +173,9 @@ def group_tags(catalog: Catalog, service: str, version: str) -> dict[str, str]:
 def candidate_images(catalog: Catalog, service: str, version: str) -> dict[str, str]:
     """Each member of ``service``'s group (group_tags; ``service`` first) at its tag for ``version``: computed
     once, before anything runs."""
-    return {
-        name: candidate_image(catalog.service(name).image, tag)
-        for name, tag in group_tags(catalog, service, version).items()
-    }
+    return images_at(catalog, group_tags(catalog, service, version))
+
+
+def images_at(catalog: Catalog, tags: Mapping[str, str]) -> dict[str, str]:
+    """Each service of ``tags`` (service → tag, as group_tags gives them) at its tag."""
+    return {name: candidate_image(catalog.service(name).image, tag) for name, tag in tags.items()}
