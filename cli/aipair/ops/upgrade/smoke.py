@@ -71,14 +71,17 @@ def smoke_tests(
     candidate image, service → image, when ``service`` is validated with its lockstep group)."""
     tests = catalog.services[service].smoke
     ports = catalog.services[service].ports
+    # asked of the engine once for every test that needs it (all but `command`)
+    where = address(client, container) if any(test.command is None for test in tests) else None
     environment = (
-        host_environment(
-            catalog, service, version, address=address(client, container), workdir=workdir, candidates=candidates
-        )
-        if any(test.host is not None for test in tests)
+        host_environment(catalog, service, version, address=where, workdir=workdir, candidates=candidates)
+        if where is not None and any(test.host is not None for test in tests)
         else {}
     )
-    return [run_smoke(client, container, test, ports, environment=environment, workdir=workdir) for test in tests]
+    return [
+        run_smoke(client, container, test, ports, environment=environment, workdir=workdir, where=where)
+        for test in tests
+    ]
 
 
 def run_smoke(
@@ -89,16 +92,18 @@ def run_smoke(
     *,
     environment: Mapping[str, str],
     workdir: Path | None = None,
+    where: str | None = None,
 ) -> Outcome:
     """One smoke test; ``environment`` is the whole environment of a host program (host_environment) and
-    ``workdir`` its working directory (default: an empty temporary one)."""
+    ``workdir`` its working directory (default: an empty temporary one); ``where``: the container's address
+    when the caller has it (else asked of the engine)."""
     if test.command is not None:
         run = client.containers.get(container).exec_run(test.command)
         raw = run.output if isinstance(run.output, bytes) else b"".join(run.output)
         output = raw.decode("utf-8", "replace")[-OUTPUT_CHARS:]
         ok = run.exit_code == 0 and (test.contains is None or test.contains in output)
         return Outcome.of(test.name, ok, f"exit {run.exit_code}: {output.strip()}")
-    where = address(client, container)
+    where = where or address(client, container)
     port = test.port or (ports[0].port if ports else 80)
     if test.host is not None:
         if workdir is None:
