@@ -290,11 +290,10 @@ def apply(
     with locked(path):
         catalog = load_catalog(path)
         tags = group_tags(catalog, service, version)  # every member (the asked one first) in its own tag shape
-        members = list(tags)
         images = {name: pinned_image(catalog, name, tag) for name, tag in tags.items()}
         pins = {name: ImageRef.parse(image).digest or "" for name, image in images.items()}
         attested, context = ledger.attest_all(path, pins, version, unvalidated=unvalidated)
-        group = catalog.service(service).upgrade.group if len(members) > 1 else None
+        group = catalog.service(service).upgrade.group if len(tags) > 1 else None
         result = _change(path, service, images, history=_recorder(path, images, group), deploy=deploy)
         if attested is None and result.ok:
             ledger.append(path, ledger.group_unvalidated_record(pins=pins, tag=tags, context=context))
