@@ -19,7 +19,7 @@ from ..helpers.commands import invoke as _invoke
 from ..helpers.kestra import PASSWORD, USER
 from ..helpers.kestra import kestra_env as _env
 from ..helpers.kestra_contract import ContractKestra
-from ..helpers.upgrade import git, platform_repository
+from ..helpers.upgrade import git, platform_repository, validate_flow_args
 from ..helpers.upgrade import leftovers as _leftovers
 from ..helpers.webhook import Webhook
 
@@ -58,21 +58,7 @@ def test_contract_validation_flow_runs_for_real_good_candidate_succeeds_broken_o
             registered = _invoke(["flows", "register", "--catalog", str(catalog)], env)
             assert registered.exit_code == 0, registered.output
 
-            good = _invoke(
-                [
-                    "flows",
-                    "run",
-                    "validate-candidate",
-                    "--catalog",
-                    str(catalog),
-                    "-i",
-                    "service=web",
-                    "-i",
-                    "version=1.1.0",
-                    "--json",
-                ],
-                env,
-            )
+            good = _invoke(validate_flow_args(catalog, "1.1.0"), env)
             assert good.exit_code == 0, good.output
             execution = json.loads(good.stdout)
             assert execution["state"] == "SUCCESS" and execution["outputs"]["verdict"] == "passed"
@@ -86,21 +72,7 @@ def test_contract_validation_flow_runs_for_real_good_candidate_succeeds_broken_o
             assert "validated by Kestra execution" in git("log", "-1", "--format=%s", branch, cwd=bare)
             assert webhook.received == []
 
-            bad = _invoke(
-                [
-                    "flows",
-                    "run",
-                    "validate-candidate",
-                    "--catalog",
-                    str(catalog),
-                    "-i",
-                    "service=web",
-                    "-i",
-                    "version=1.2.0",
-                    "--json",
-                ],
-                env,
-            )
+            bad = _invoke(validate_flow_args(catalog, "1.2.0"), env)
             assert bad.exit_code == 1, bad.output
             failed = json.loads(bad.stdout)
             assert failed["state"] == "FAILED"

@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 import docker
-import httpx
 import yaml
 from typer.testing import CliRunner
 
 from aipair.cli import app
 from aipair.ops.upgrade import ledger
 
+from ..helpers.registry import manifest_digest
 from ..helpers.shell_images import SERVE, push_shell_images
 from ..helpers.upgrade import leftovers
 
@@ -27,13 +27,6 @@ NEVER_HEALTHY = "echo '{name}: refusing to start, needs api 1.3' >&2; exec tail 
 # A host smoke test's catalog (AIPAIR_CATALOG): both members at the candidate image, as they run together.
 IMAGES = "import os, yaml; s = yaml.safe_load(open(os.environ['AIPAIR_CATALOG']))['services']; "
 IMAGES += "print(s['gui']['image'], s['api']['image'])"
-
-
-def _digest(address: str, name: str, tag: str) -> str:
-    return httpx.head(
-        f"http://{address}/v2/aipair/{name}/manifests/{tag}",
-        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
-    ).headers["docker-content-digest"]
 
 
 def _catalog(tmp_path: Path, address: str) -> Path:
@@ -114,8 +107,8 @@ def test_a_group_is_validated_in_one_project_and_a_failing_member_fails_it(
 
         [record] = [r.model_dump() for r in ledger.read(tmp_path / "upgrade-ledger.jsonl")]
         assert record["services"] == [
-            {"name": "gui", "tag": "1.1.0", "digest": _digest(images, "grpgui", "1.1.0")},
-            {"name": "api", "tag": "1.1.0", "digest": _digest(images, "grpapi", "1.1.0")},
+            {"name": "gui", "tag": "1.1.0", "digest": manifest_digest(images, "aipair/grpgui", "1.1.0")},
+            {"name": "api", "tag": "1.1.0", "digest": manifest_digest(images, "aipair/grpapi", "1.1.0")},
         ]
         assert (record["verdict"], record["stage"]) == ("passed", "passed")
         assert record["catalog"] == ledger.context_hash(original, ["api", "gui"])
@@ -142,8 +135,8 @@ def test_a_group_is_validated_in_one_project_and_a_failing_member_fails_it(
         applied = runner.invoke(app, ["upgrade", "apply", "api", "1.1.0", "--catalog", str(catalog), "--json"])
         assert applied.exit_code == 0, applied.output
         text = catalog.read_text()
-        assert f"grpapi:1.1.0@{_digest(images, 'grpapi', '1.1.0')}" in text
-        assert f"grpgui:1.1.0@{_digest(images, 'grpgui', '1.1.0')}" in text
+        assert f"grpapi:1.1.0@{manifest_digest(images, 'aipair/grpapi', '1.1.0')}" in text
+        assert f"grpgui:1.1.0@{manifest_digest(images, 'aipair/grpgui', '1.1.0')}" in text
         refused = runner.invoke(app, ["upgrade", "apply", "gui", "1.2.0", "--catalog", str(catalog), "--json"])
         assert refused.exit_code == 2 and "did not pass" in json.loads(refused.stdout)["error"]
     finally:  # the candidates the throw-away projects pulled: nothing of this test stays on the shared engine

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import httpx
 from typer.testing import CliRunner
 
 from aipair.cli import app
@@ -26,8 +25,9 @@ from ..helpers.commands import invoke as _invoke
 from ..helpers.kestra import PASSWORD, USER
 from ..helpers.kestra import kestra_env as _env
 from ..helpers.kestra_contract import ContractKestra
+from ..helpers.registry import manifest_digest
 from ..helpers.shell_images import SERVE, push_shell_images
-from ..helpers.upgrade import git, platform_repository
+from ..helpers.upgrade import git, platform_repository, validate_args, validate_flow_args
 from ..helpers.upgrade import leftovers as _leftovers
 from ..helpers.upgrade import validate_catalog as _catalog
 
@@ -36,13 +36,6 @@ runner = CliRunner()
 
 def _aipair(*args: str) -> Any:
     return runner.invoke(app, list(args))
-
-
-def _registry_digest(address: str, name: str, tag: str) -> str:
-    return httpx.head(
-        f"http://{address}/v2/aipair/{name}/manifests/{tag}",
-        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
-    ).headers["docker-content-digest"]
 
 
 def _records(catalog: Path) -> list[dict[str, Any]]:
@@ -70,25 +63,14 @@ def test_validate_then_apply_succeeds_and_apply_without_a_passing_record_is_refu
     refused = _aipair("upgrade", "apply", "web", "1.1.0", "--catalog", str(catalog), "--json")
     assert refused.exit_code == 2, refused.output
     error = json.loads(refused.stdout)["error"]
-    digest = _registry_digest(images, "web", "1.1.0")
+    digest = manifest_digest(images, "aipair/web", "1.1.0")
     assert f"web 1.1.0 ({digest}) has no passing validation for this catalog" in error
     assert "the ledger has no validation of it" in error
     assert f"`aipair upgrade validate web 1.1.0 --catalog {catalog}`" in error and "--unvalidated" in error
     assert {k: v for k, v in _files(tmp_path).items() if not k.endswith(".lock")} == before  # nothing written
 
     report_file = tmp_path / "report.json"
-    validated = _aipair(
-        "upgrade",
-        "validate",
-        "web",
-        "1.1.0",
-        "--catalog",
-        str(catalog),
-        "--report",
-        str(report_file),
-        "--timeout",
-        "60",
-    )
+    validated = _aipair(*validate_args(catalog, "1.1.0", report_file))
     assert validated.exit_code == 0, validated.output
     [record] = _records(catalog)
     assert record["services"] == [{"name": "web", "tag": "1.1.0", "digest": digest}]
@@ -119,11 +101,11 @@ def test_a_tag_pushed_again_after_validation_is_refused(images: str, docker_host
     client = docker.DockerClient(base_url=docker_host, timeout=120)
     catalog = _catalog(tmp_path, images)
     first = _push(client, images, "1.3.0", "ok v1.3.0")
-    old = _registry_digest(images, "web", "1.3.0")
+    old = manifest_digest(images, "aipair/web", "1.3.0")
     assert _aipair("upgrade", "validate", "web", "1.3.0", "--catalog", str(catalog), "--timeout", "60").exit_code == 0
 
     _push(client, images, "1.3.0", "ok v1.3.0, pushed again")
-    new = _registry_digest(images, "web", "1.3.0")
+    new = manifest_digest(images, "aipair/web", "1.3.0")
     assert new != old
     refused = _aipair("upgrade", "apply", "web", "1.3.0", "--catalog", str(catalog), "--json")
     assert refused.exit_code == 2, refused.output
@@ -162,7 +144,7 @@ def test_an_unvalidated_apply_records_itself_and_counts_as_no_validation(images:
     original = catalog.read_text()
     applied = _aipair("upgrade", "apply", "web", "1.1.0", "--unvalidated", "--catalog", str(catalog), "--json")
     assert applied.exit_code == 0, applied.output
-    digest = _registry_digest(images, "web", "1.1.0")
+    digest = manifest_digest(images, "aipair/web", "1.1.0")
     assert f"web:1.1.0@{digest}" in catalog.read_text()
     [record] = _records(catalog)
     assert record["services"] == [{"name": "web", "tag": "1.1.0", "digest": digest}]
@@ -200,27 +182,13 @@ def test_contract_the_kestra_proposal_commits_the_passing_record_with_the_change
     with ContractKestra(username=USER, password=PASSWORD, worker_env=worker) as server:
         env = _env(server)
         assert _invoke(["flows", "register", "--catalog", str(catalog)], env).exit_code == 0
-        good = _invoke(
-            [
-                "flows",
-                "run",
-                "validate-candidate",
-                "--catalog",
-                str(catalog),
-                "-i",
-                "service=web",
-                "-i",
-                "version=1.1.0",
-            ]
-            + ["--json"],
-            env,
-        )
+        good = _invoke(validate_flow_args(catalog, "1.1.0"), env)
         assert good.exit_code == 0, good.output
         execution = json.loads(good.stdout)
         assert [t["task"] for t in execution["tasks"]] == ["validate", "decide", "propose"]
         report = server._read(execution["outputs"]["report"])
     branch = "aipair/upgrade-web-1.1.0"
-    digest = _registry_digest(images, "web", "1.1.0")
+    digest = manifest_digest(images, "aipair/web", "1.1.0")
     pinned = git("show", f"{branch}:catalog.yaml", cwd=bare)
     assert f"web:1.1.0@{digest}" in pinned
     [record] = [json.loads(line) for line in git("show", f"{branch}:upgrade-ledger.jsonl", cwd=bare).splitlines()]

@@ -13,6 +13,7 @@ from aipair.cli import app
 
 from ..helpers.commands import interruptible
 from ..helpers.upgrade import leftovers as _leftovers
+from ..helpers.upgrade import validate_args
 from ..helpers.upgrade import validate_catalog as _catalog
 
 runner = CliRunner()
@@ -29,21 +30,7 @@ def test_good_candidate_passes_broken_one_fails_and_the_platform_is_untouched(
     assert set(platform) == {"up-cache-1", "up-web-1"}
     try:
         report_file = tmp_path / "good.json"
-        good = runner.invoke(
-            app,
-            [
-                "upgrade",
-                "validate",
-                "web",
-                "1.1.0",
-                "--catalog",
-                str(catalog),
-                "--report",
-                str(report_file),
-                "--timeout",
-                "60",
-            ],
-        )
+        good = runner.invoke(app, validate_args(catalog, "1.1.0", report_file))
         assert good.exit_code == 0, good.output
         report = json.loads(report_file.read_text())
         assert report["ok"] and report["stage"] == "passed" and report["torn_down"]

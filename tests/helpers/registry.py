@@ -111,3 +111,11 @@ def push(
             ).raise_for_status()
             digests[tag] = "sha256:" + hashlib.sha256(manifest).hexdigest()
     return digests
+
+
+def manifest_digest(registry: str, repository: str, tag: str) -> str:
+    """The digest the registry at ``registry`` serves for ``repository:tag`` (a pushed Docker v2 image)."""
+    return httpx.head(
+        f"http://{registry}/v2/{repository}/manifests/{tag}",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    ).headers["docker-content-digest"]

@@ -89,3 +89,15 @@ def platform_repository(tmp: Path, address: str, kestra: dict[str, Any], project
     git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "catalog", cwd=work)
     git("clone", "--quiet", "--bare", str(work), str(bare), cwd=tmp)
     return catalog, bare
+
+
+def validate_args(catalog: Path, version: str, report_file: Path) -> list[str]:
+    """`aipair upgrade validate web VERSION` of validate_catalog's ``catalog``, its JSON report in ``report_file``."""
+    command = ["upgrade", "validate", "web", version, "--catalog", str(catalog), "--report", str(report_file)]
+    return [*command, "--timeout", "60"]
+
+
+def validate_flow_args(catalog: Path, version: str) -> list[str]:
+    """`aipair flows run validate-candidate` for web at ``version`` (--json), on platform_repository's ``catalog``."""
+    command = ["flows", "run", "validate-candidate", "--catalog", str(catalog), "-i", "service=web"]
+    return [*command, "-i", f"version={version}", "--json"]
