@@ -219,3 +219,18 @@ def test_a_member_that_breaks_an_assumption_fails_the_group_before_anything_runs
     assert "failed at image (gui failed): group tracardi (api, gui) 2.2.0" in result.output
     [record] = ledger.read(tmp_path / "upgrade-ledger.jsonl")
     assert (record.verdict, record.stage, [s.name for s in record.services]) == ("failed", "image", ["api", "gui"])
+
+
+def test_a_member_in_its_own_tag_shape_is_read_at_its_own_tag_before_anything_runs(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """gui is tagged v…: its candidate image is read at v2.2.0 (which breaks an assumption), not at 2.2.0."""
+    address, _ = registry
+    push(address, "aipair/api", ["2.2.0"])
+    push(address, "aipair/gui", ["v2.0.0"])
+    push(address, "aipair/gui", ["v2.2.0"], architecture="arm64")
+    path = tmp_path / "catalog.yaml"
+    path.write_text(catalog_text(address).replace("aipair/gui:2.0.0", "aipair/gui:v2.0.0"))
+    result = cli("upgrade", "validate", "api", "2.2.0", "--catalog", str(path), "--host", "tcp://127.0.0.1:9")
+    assert result.exit_code == 1, result.output
+    assert "image of gui platform: linux/amd64 not offered" in result.output

@@ -154,7 +154,7 @@ def validate(
     if inspector is not None:
         where = "their registries" if len(candidates) > 1 else "its registry"
         report(f"reading {', '.join(candidates.values())} from {where}")
-        found = check_candidates(catalog, dict.fromkeys(candidates, version), inspector)
+        found = check_candidates(catalog, tags, inspector)
         broken = [name for name in candidates if found[name].verdict == "broken"]
         assumptions = found[broken[0] if broken else service]
     if broken:
