@@ -349,39 +349,3 @@ def test_an_archive_keeps_owners_modes_times_links_and_dot_files_and_a_restore_r
     finally:
         for name in (live, snap, other):
             volumes.remove(client, name)
-
-
-def test_a_set_taken_before_archives_is_still_restored_by_a_copy(client: Any) -> None:
-    """Sets made by earlier versions hold a `cp -a` tree and no io.aipair.format label."""
-    tag = f"snapold{zlib.crc32(str(time.time()).encode()) % 10**6}"
-    live = f"{tag}_db-data"
-    old = store.snapshot_volume_name(tag, "20260101t000000z0000", live)
-    volumes.create(client, live, {"io.aipair.test": "snapshots"})
-    labels = {
-        store.LABEL: "20260101t000000z0000",
-        store.PROJECT: tag,
-        store.SERVICE: "db",
-        store.VOLUME: live,
-        store.IMAGE: "img:1",
-        store.CREATED: "2026-01-01T00:00:00+00:00",
-        store.KIND: "volume",
-        store.BYTES: "3",
-    }
-    volumes.create(client, old, labels)
-    try:
-        volumes.copy(client, live, old)  # an empty tree...
-        from aipair.engines.mockimage import ensure_mock_image
-
-        image, _ = ensure_mock_image(client)
-        client.containers.run(
-            image,
-            entrypoint=["/bin/sh", "-c", "echo v1 > /d/f"],
-            volumes={old: {"bind": "/d", "mode": "rw"}},
-            remove=True,
-        )
-        expected = volumes.digest(client, old)
-        (entry,) = store.restore(client, "20260101t000000z0000", project=tag)
-        assert entry.format == "" and volumes.digest(client, live) == expected
-    finally:
-        for name in (live, old):
-            volumes.remove(client, name)

@@ -9,8 +9,7 @@ catalog, and a set taken from one checkout is seen from another). An entry is ei
 * kind "dump": a logical dump (``<database>.dump``) of one declared PostgreSQL database, made and restored
   by engines/pgdump.py while its server runs.
 
-Everything runs on the engine in helper containers, so no data travels through aipair, also over ssh. Sets
-taken before archives (a `cp -a` tree, no io.aipair.format label) are still restored, by a copy.
+Everything runs on the engine in helper containers, so no data travels through aipair, also over ssh.
 
 Consistency is the caller's business: stop the containers that write a volume before it is taken or
 restored, and those using a database before its dump is restored (ops/snapshots.py does).
@@ -39,7 +38,7 @@ CREATED = "io.aipair.created"
 BYTES = "io.aipair.bytes"
 KIND = "io.aipair.kind"
 TRIGGER = "io.aipair.trigger"  # the service whose new version made the snapshot needed
-FORMAT = "io.aipair.format"  # "tar": volume.tar; "pg_dump": <database>.dump; absent: a `cp -a` tree (older sets)
+FORMAT = "io.aipair.format"  # "tar": volume.tar; "pg_dump": <database>.dump
 DATABASE = "io.aipair.database"
 MAX_NAME = 255
 
@@ -105,7 +104,7 @@ class SnapshotEntry(Result):
     database: str = Field(default="", description="The database dumped (kind dump).")
     bytes: int = Field(default=0, description="Apparent size of the volume's content, or the dump's size.")
     seconds: Seconds = 0.0
-    format: str = Field(default="tar", description="How it is stored: tar, pg_dump, or '' (a copied tree).")
+    format: str = Field(default="tar", description="How it is stored: tar or pg_dump.")
 
     @property
     def file(self) -> str:
@@ -285,12 +284,9 @@ def restore(
                 client, **server.tools(), database=entry.database, from_volume=entry.snapshot, file=entry.file
             )
             restored.append(entry.model_copy(update={"bytes": done.bytes, "seconds": done.seconds}))
-        elif entry.format == "tar":
+        else:
             done = volumes.unarchive(client, entry.snapshot, entry.volume)
             restored.append(entry.model_copy(update={"seconds": done.seconds}))
-        else:  # a set taken before archives: a tree
-            done = volumes.copy(client, entry.snapshot, entry.volume)
-            restored.append(entry.model_copy(update={"bytes": done.bytes, "seconds": done.seconds}))
     return restored
 
 
