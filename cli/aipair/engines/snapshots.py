@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field
@@ -28,6 +28,7 @@ from pydantic import Field
 from ..errors import AipairError, UsageError
 from ..results import Result, Seconds
 from . import pgdump, volumes
+from .pgdump import Server
 
 LABEL = "io.aipair.snapshot"
 PROJECT = "io.aipair.project"
@@ -52,29 +53,6 @@ class UnknownSnapshot(UsageError):
 
 
 Kind = Literal["volume", "dump"]
-
-
-@dataclass(frozen=True)
-class Server:
-    """How to reach a running PostgreSQL server for engines/pgdump: the helper runs ``image`` (the server
-    container's own, so the tools match its major version) on ``network`` and connects to ``host``."""
-
-    image: str
-    network: str
-    host: str
-    superuser: str
-    password: str = field(repr=False)
-    port: int = 5432
-
-    def tools(self) -> dict[str, Any]:
-        return {
-            "image": self.image,
-            "network": self.network,
-            "host": self.host,
-            "superuser": self.superuser,
-            "password": self.password,
-            "port": self.port,
-        }
 
 
 @dataclass(frozen=True)
@@ -184,7 +162,7 @@ def _take_one(
         volumes.create(client, name, labels)
         made.append(name)
         done = pgdump.dump(
-            client, **source.server.tools(), database=source.database, into_volume=name, file=dump_file(source.database)
+            client, source.server, database=source.database, into_volume=name, file=dump_file(source.database)
         )
         size = done.bytes
     else:
@@ -280,9 +258,7 @@ def restore(
     for entry in sorted(entries, key=lambda e: e.kind == "dump"):  # volumes first: a server's data before dumps
         if entry.kind == "dump":
             server = (servers or {})[entry.service]
-            done = pgdump.restore(
-                client, **server.tools(), database=entry.database, from_volume=entry.snapshot, file=entry.file
-            )
+            done = pgdump.restore(client, server, database=entry.database, from_volume=entry.snapshot, file=entry.file)
             restored.append(entry.model_copy(update={"bytes": done.bytes, "seconds": done.seconds}))
         else:
             done = volumes.unarchive(client, entry.snapshot, entry.volume)

@@ -26,8 +26,9 @@ from ..engines import docker as engine
 from ..engines import snapshots as store
 from ..engines import volumes
 from ..engines.compose import ComposeProject
+from ..engines.pgdump import Server
 from ..engines.secretstore import read_env
-from ..engines.snapshots import Server, SnapshotEntry, SnapshotError, SnapshotSet, Source
+from ..engines.snapshots import SnapshotEntry, SnapshotError, SnapshotSet, Source
 from ..errors import AipairError, Declined, UsageError
 from ..render.mock import MOCK_IMAGE
 from ..results import Result, Seconds
