@@ -13,7 +13,6 @@ the server is never stopped.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +21,7 @@ from pydantic import Field
 
 from ..catalog.database import Database, superuser, superuser_secret
 from ..catalog.model import Catalog, Service
+from ..catalog.types import duration_seconds
 from ..engines import docker as engine
 from ..engines import snapshots as store
 from ..engines import volumes
@@ -35,9 +35,6 @@ from ..results import Result, Seconds
 from .callbacks import Confirm, Progress, no_progress
 
 EntryKind = Literal["volume", "dump"]
-
-_AGE = re.compile(r"([0-9]+)(ms|s|m|h|d)")
-_AGE_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class PlannedSnapshot(Result):
@@ -89,10 +86,10 @@ class RestoreResult(Result):
 
 def parse_age(text: str) -> float:
     """Seconds in a retention age (30d, 12h, 1d12h, 90m); ValueError saying what to write."""
-    value = text.strip()
-    if not value or not re.fullmatch(r"([0-9]+(ms|s|m|h|d))+", value):
-        raise ValueError(f"{text!r} is not an age; write one such as 30d, 12h or 1d12h")
-    return sum(int(number) * _AGE_UNIT[unit] for number, unit in _AGE.findall(value))
+    try:
+        return duration_seconds(text, days=True)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an age; write one such as 30d, 12h or 1d12h") from None
 
 
 # --- planning (pure) ---------------------------------------------------------------------------
