@@ -126,7 +126,7 @@ def deployment(images: tuple[Any, str], tmp_path: Path, request: pytest.FixtureR
     finally:
         cli("down", "--volumes", "--yes", "--profile", "mock", "--catalog", str(catalog))
         for each in store.list_sets(client, f"{project}-mock"):
-            store.remove(client, each.id)
+            store.remove(client, each)
 
 
 def _deploy(catalog: Path, *extra: str) -> tuple[int, dict[str, Any]]:

@@ -78,7 +78,7 @@ def deployment(client: Any, tmp_path: Path, request: pytest.FixtureRequest) -> I
     finally:
         cli("down", "--volumes", "--yes", "--profile", "mock", "--catalog", str(catalog))
         for each in store.list_sets(client, f"{project}-mock"):
-            store.remove(client, each.id)
+            store.remove(client, each)
 
 
 def _deploy(catalog: Path, *extra: str) -> tuple[int, dict[str, Any]]:
@@ -222,7 +222,7 @@ def test_rollback_restore_data_brings_back_the_data_of_the_old_version(
     # nothing to restore (no set written by 2.1.0 for a roll back to it): refused, nothing changed
     change_image(catalog, "db", f"{REPOSITORY}:2.1.0", record=True)
     for each in store.list_sets(client, f"{project}-mock"):
-        store.remove(client, each.id)
+        store.remove(client, each)
     text = catalog.read_text()
     refused = cli(
         "rollback",
@@ -287,7 +287,7 @@ def test_list_prune_and_restore(client: Any, tmp_path: Path) -> None:
         assert [e["volume"] for e in json.loads(restored.stdout)["entries"]] == [live]
     finally:
         for each in store.list_sets(client, compose):
-            store.remove(client, each.id)
+            store.remove(client, each)
         volumes.remove(client, live)
 
 

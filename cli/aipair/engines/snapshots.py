@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -231,17 +232,16 @@ def get(client: Any, snapshot_id: str, project: str | None = None) -> SnapshotSe
 
 def restore(
     client: Any,
-    snapshot_id: str,
-    only_services: list[str] | None = None,
+    chosen: SnapshotSet,
     *,
-    project: str | None = None,
     servers: dict[str, Server] | None = None,
+    before_writing: Callable[[], object] = lambda: None,
 ) -> list[SnapshotEntry]:
-    """Put the set's data back: every volume entry replaces its live volume's content (which must exist; stop the
-    containers using it first), then every dump entry replaces its database on the running server ``servers``
-    [entry.service] (stop the services using it first). Everything is checked before anything is written."""
-    chosen = get(client, snapshot_id, project)
-    entries = [e for e in chosen.entries if only_services is None or e.service in only_services]
+    """Put the set ``chosen`` (from ``get``) back: every volume entry replaces its live volume's content (which
+    must exist), then every dump entry replaces its database on the running server ``servers``[entry.service].
+    Everything is checked before anything is written; then ``before_writing`` runs (stop the containers using
+    the volumes and the services using the databases there, so that a refused restore stops nothing)."""
+    snapshot_id, entries = chosen.id, chosen.entries
     missing = [entry.volume for entry in entries if entry.kind == "volume" and not volumes.exists(client, entry.volume)]
     if missing:
         raise SnapshotError(
@@ -254,6 +254,7 @@ def restore(
             f"snapshot {snapshot_id}: the dumps of {', '.join(unreachable)} need their database server running; "
             "nothing was restored. Start it (`aipair deploy`), then restore"
         )
+    before_writing()
     restored = []
     for entry in sorted(entries, key=lambda e: e.kind == "dump"):  # volumes first: a server's data before dumps
         if entry.kind == "dump":
@@ -266,9 +267,8 @@ def restore(
     return restored
 
 
-def remove(client: Any, snapshot_id: str, project: str | None = None) -> list[str]:
-    """Remove every volume of the set; the names removed."""
-    chosen = get(client, snapshot_id, project)
+def remove(client: Any, chosen: SnapshotSet) -> list[str]:
+    """Remove every volume of the set ``chosen`` (from ``list_sets`` or ``get``); the names removed."""
     for entry in chosen.entries:
         volumes.remove(client, entry.snapshot)
     return [entry.snapshot for entry in chosen.entries]

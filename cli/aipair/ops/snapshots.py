@@ -24,7 +24,6 @@ from ..catalog.model import Catalog, Service
 from ..catalog.types import duration_seconds
 from ..engines import docker as engine
 from ..engines import snapshots as store
-from ..engines import volumes
 from ..engines.compose import ComposeProject
 from ..engines.pgdump import Server
 from ..engines.secretstore import read_env
@@ -315,6 +314,19 @@ def database_users(catalog: Catalog | None, entries: list[SnapshotEntry]) -> lis
     return sorted(names - servers)
 
 
+def to_stop(client: Any, project: str, chosen: SnapshotSet, catalog: Catalog | None) -> list[str]:
+    """The services a restore of ``chosen`` stops: every one using its live volumes, and those using its dumped
+    databases (never their servers). Dumps need the ``catalog``."""
+    writers = users(client, project, [entry.volume for entry in chosen.entries if entry.kind == "volume"])
+    dumped = [entry for entry in chosen.entries if entry.kind == "dump"]
+    if not dumped:
+        return writers
+    if catalog is None:
+        raise SnapshotError(f"snapshot {chosen.id} holds database dumps: restoring them needs the catalog")
+    present = {s.service for s in engine.project_containers(client, project)}
+    return sorted(set(writers) | (set(database_users(catalog, dumped)) & present))
+
+
 def restore_set(
     client: Any,
     project: ComposeProject,
@@ -322,21 +334,17 @@ def restore_set(
     report: Progress = no_progress,
     *,
     catalog: Catalog | None = None,
+    writers: list[str] | None = None,
 ) -> tuple[list[SnapshotEntry], list[str]]:
-    """Stop every container using the set's live volumes (and the services using its dumped databases, never
-    their servers), then put the set back; the entries and the services stopped. Dumps need the ``catalog``."""
-    writers = users(client, project.name, [entry.volume for entry in chosen.entries if entry.kind == "volume"])
-    dumped = [entry for entry in chosen.entries if entry.kind == "dump"]
-    servers: dict[str, Server] = {}
-    if dumped:
-        if catalog is None:
-            raise SnapshotError(f"snapshot {chosen.id} holds database dumps: restoring them needs the catalog")
-        present = {s.service for s in engine.project_containers(client, project.name)}
-        writers = sorted(set(writers) | (set(database_users(catalog, dumped)) & present))
-        servers = {entry.service: server_for(client, catalog, project, entry.service) for entry in dumped}
+    """Stop ``writers`` (default: ``to_stop``), then put the set back; the entries and the services stopped."""
+    writers = to_stop(client, project.name, chosen, catalog) if writers is None else writers
+    servers = {
+        entry.service: server_for(client, catalog, project, entry.service)
+        for entry in chosen.entries
+        if entry.kind == "dump" and catalog is not None
+    }
     report(f"restoring snapshot {chosen.id}: stopping {', '.join(writers) or 'nothing'}")
-    stop(project, writers)
-    restored = store.restore(client, chosen.id, project=project.name, servers=servers)
+    restored = store.restore(client, chosen, servers=servers, before_writing=lambda: stop(project, writers))
     for entry in restored:
         what = f"database {entry.database}" if entry.kind == "dump" else entry.volume
         report(f"restored {what} from {entry.snapshot} ({entry.bytes} bytes in {entry.seconds:.1f} s)")
@@ -367,7 +375,7 @@ def apply_retention(
     )
     for each in doomed:
         report(f"pruning snapshot {each.id}")
-        store.remove(client, each.id, project)
+        store.remove(client, each)
     return [each.id for each in doomed]
 
 
@@ -411,7 +419,7 @@ def prune(
     doomed = prune_plan(sets, keep=keep, max_age=seconds, now=dt.datetime.now(dt.UTC))
     if not dry_run:
         for each in doomed:
-            store.remove(client, each.id, project.name)
+            store.remove(client, each)
     gone = {each.id for each in doomed}
     return PruneResult(
         project=project.name,
@@ -440,23 +448,14 @@ def restore(
     project = _project(catalog, root, profile, host)
     client = engine.connect(host)
     chosen = store.get(client, snapshot_id, project.name)
-    writers = users(client, project.name, [entry.volume for entry in chosen.entries if entry.kind == "volume"])
-    dumped = [entry for entry in chosen.entries if entry.kind == "dump"]
-    if dumped:
-        present = {s.service for s in engine.project_containers(client, project.name)}
-        writers = sorted(set(writers) | (set(database_users(catalog, dumped)) & present))
+    writers = to_stop(client, project.name, chosen, catalog)
     result = RestoreResult(project=project.name, id=chosen.id, dry_run=dry_run, entries=chosen.entries, stopped=writers)
     if dry_run:
         return result
     names = ", ".join(f"database {e.database}" if e.kind == "dump" else e.volume for e in chosen.entries)
     if not confirm(f"Replace the data in {names} with snapshot {chosen.id} (stopping {', '.join(writers) or 'none'})?"):
         raise Declined("nothing restored")
-    missing = [e.volume for e in chosen.entries if e.kind == "volume" and not volumes.exists(client, e.volume)]
-    if missing:
-        raise SnapshotError(
-            f"the live volumes {', '.join(missing)} do not exist; nothing was restored. Deploy once, then restore"
-        )
-    result.entries, result.stopped = restore_set(client, project, chosen, report, catalog=catalog)
+    result.entries, result.stopped = restore_set(client, project, chosen, report, catalog=catalog, writers=writers)
     if result.stopped:
         done = project.run("start", *result.stopped)
         if done.returncode != 0:
