@@ -25,6 +25,7 @@ from aipair.engines import volumes
 from ..helpers.catalogs import write
 from ..helpers.commands import cli, invoke
 from ..helpers.shell_images import import_shell_images
+from ..helpers.snapshots import own_deployment
 
 REPOSITORY = "aipair-test/snap-db"
 HEALTH = "/health.sh"
@@ -71,20 +72,30 @@ def _catalog(project: str, tag: str) -> dict[str, Any]:
 @pytest.fixture()
 def deployment(client: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Path, str]]:
     """A catalog of its own project (named after the test), taken down with its volumes and snapshots after."""
-    project = f"snap{zlib.crc32(request.node.name.encode()) % 10**6}"
-    catalog = write(tmp_path, _catalog(project, "1.0.0"))
-    try:
-        yield catalog, project
-    finally:
-        cli("down", "--volumes", "--yes", "--profile", "mock", "--catalog", str(catalog))
-        for each in store.list_sets(client, f"{project}-mock"):
-            store.remove(client, each)
+    with own_deployment(client, tmp_path, request, "snap", lambda project: _catalog(project, "1.0.0")) as made:
+        yield made
 
 
 def _deploy(catalog: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     result = cli("deploy", "--profile", "mock", "--catalog", str(catalog), "--timeout", "30", "--json", *extra)
     assert result.stdout, result.output
     return result.exit_code, json.loads(result.stdout)
+
+
+def _roll_back_with_data(catalog: Path, *extra: str) -> Any:
+    return cli(
+        "rollback",
+        "db",
+        "--deploy",
+        "--restore-data",
+        "--profile",
+        "mock",
+        "--catalog",
+        str(catalog),
+        "--timeout",
+        "30",
+        *extra,
+    )
 
 
 def _db(client: Any, project: str) -> Any:
@@ -196,19 +207,7 @@ def test_rollback_restore_data_brings_back_the_data_of_the_old_version(
     refused = cli("rollback", "db", "--restore-data", "--profile", "mock", "--catalog", str(catalog))
     assert refused.exit_code == 2 and "add --deploy" in refused.output
 
-    rolled = cli(
-        "rollback",
-        "db",
-        "--deploy",
-        "--restore-data",
-        "--profile",
-        "mock",
-        "--catalog",
-        str(catalog),
-        "--timeout",
-        "30",
-        "--json",
-    )
+    rolled = _roll_back_with_data(catalog, "--json")
     assert rolled.exit_code == 0, rolled.output
     assert f"{REPOSITORY}:1.0.0" in catalog.read_text()
     assert _db(client, project).attrs["Config"]["Image"] == f"{REPOSITORY}:1.0.0"
@@ -224,18 +223,7 @@ def test_rollback_restore_data_brings_back_the_data_of_the_old_version(
     for each in store.list_sets(client, f"{project}-mock"):
         store.remove(client, each)
     text = catalog.read_text()
-    refused = cli(
-        "rollback",
-        "db",
-        "--deploy",
-        "--restore-data",
-        "--profile",
-        "mock",
-        "--catalog",
-        str(catalog),
-        "--timeout",
-        "30",
-    )
+    refused = _roll_back_with_data(catalog)
     assert refused.exit_code != 0 and "no snapshot" in refused.output
     assert catalog.read_text() == text
 
