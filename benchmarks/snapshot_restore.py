@@ -138,16 +138,14 @@ def main() -> None:
                     )
                 )
 
-            def restore(snapshot_id: str = taken.id) -> None:
-                timings["snapshot restore"].append(
-                    timed(lambda: snapshots.restore(client, snapshot_id, project=PROJECT))
-                )
+            def restore(chosen: snapshots.SnapshotSet = taken) -> None:
+                timings["snapshot restore"].append(timed(lambda: snapshots.restore(client, chosen)))
 
             # Both replace the live volume's tree; which goes first alternates, so neither always meets the
             # tree the other just wrote (warm in the cache) or the older one.
             for step in (by_hand, restore) if run % 2 == 0 else (restore, by_hand):
                 step()
-            snapshots.remove(client, taken.id, PROJECT)
+            snapshots.remove(client, taken)
         assert volumes.digest(client, LIVE) == digest, "the restored volume differs from the original"
         medians = {name: statistics.median(values) for name, values in timings.items()}
         reference = {
@@ -170,7 +168,7 @@ def main() -> None:
         )
     finally:
         for each in snapshots.list_sets(client, PROJECT):
-            snapshots.remove(client, each.id, PROJECT)
+            snapshots.remove(client, each)
         for name in (LIVE, TARRED, EXTRACTED):
             volumes.remove(client, name)
 

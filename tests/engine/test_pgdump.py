@@ -127,7 +127,10 @@ class Pg:
         )
         arguments["into_volume" if what is pgdump.dump else "from_volume"] = self.dumps
         arguments.update(overrides)
-        return what(client or self.client, **arguments)  # type: ignore[no-any-return]
+        server = pgdump.Server(
+            **{key: arguments.pop(key) for key in ("image", "network", "host", "superuser", "password")}
+        )
+        return what(client or self.client, server, **arguments)  # type: ignore[no-any-return]
 
 
 def _wait_ready(container: Any) -> None:

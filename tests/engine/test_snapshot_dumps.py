@@ -14,7 +14,6 @@ import io
 import json
 import tarfile
 import time
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from aipair.engines import volumes
 from ..helpers.catalogs import write
 from ..helpers.commands import cli
 from ..helpers.pgimage import ensure_pg_image
+from ..helpers.snapshots import own_deployment
 
 APP = "aipair-test/snapdump-app"
 START = """set -e
@@ -119,14 +119,10 @@ def _catalog(project: str, server: str, tag: str) -> dict[str, Any]:
 def deployment(images: tuple[Any, str], tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Path, str]]:
     """A catalog of its own project (named after the test), taken down with its volumes and snapshots after."""
     client, server = images
-    project = f"snapdump{zlib.crc32(request.node.name.encode()) % 10**6}"
-    catalog = write(tmp_path, _catalog(project, server, "1.0.0"))
-    try:
-        yield catalog, project
-    finally:
-        cli("down", "--volumes", "--yes", "--profile", "mock", "--catalog", str(catalog))
-        for each in store.list_sets(client, f"{project}-mock"):
-            store.remove(client, each.id)
+    with own_deployment(
+        client, tmp_path, request, "snapdump", lambda project: _catalog(project, server, "1.0.0")
+    ) as made:
+        yield made
 
 
 def _deploy(catalog: Path, *extra: str) -> tuple[int, dict[str, Any]]:

@@ -25,6 +25,7 @@ from aipair.engines import volumes
 from ..helpers.catalogs import write
 from ..helpers.commands import cli, invoke
 from ..helpers.shell_images import import_shell_images
+from ..helpers.snapshots import own_deployment
 
 REPOSITORY = "aipair-test/snap-db"
 HEALTH = "/health.sh"
@@ -71,20 +72,30 @@ def _catalog(project: str, tag: str) -> dict[str, Any]:
 @pytest.fixture()
 def deployment(client: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Path, str]]:
     """A catalog of its own project (named after the test), taken down with its volumes and snapshots after."""
-    project = f"snap{zlib.crc32(request.node.name.encode()) % 10**6}"
-    catalog = write(tmp_path, _catalog(project, "1.0.0"))
-    try:
-        yield catalog, project
-    finally:
-        cli("down", "--volumes", "--yes", "--profile", "mock", "--catalog", str(catalog))
-        for each in store.list_sets(client, f"{project}-mock"):
-            store.remove(client, each.id)
+    with own_deployment(client, tmp_path, request, "snap", lambda project: _catalog(project, "1.0.0")) as made:
+        yield made
 
 
 def _deploy(catalog: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     result = cli("deploy", "--profile", "mock", "--catalog", str(catalog), "--timeout", "30", "--json", *extra)
     assert result.stdout, result.output
     return result.exit_code, json.loads(result.stdout)
+
+
+def _roll_back_with_data(catalog: Path, *extra: str) -> Any:
+    return cli(
+        "rollback",
+        "db",
+        "--deploy",
+        "--restore-data",
+        "--profile",
+        "mock",
+        "--catalog",
+        str(catalog),
+        "--timeout",
+        "30",
+        *extra,
+    )
 
 
 def _db(client: Any, project: str) -> Any:
@@ -196,19 +207,7 @@ def test_rollback_restore_data_brings_back_the_data_of_the_old_version(
     refused = cli("rollback", "db", "--restore-data", "--profile", "mock", "--catalog", str(catalog))
     assert refused.exit_code == 2 and "add --deploy" in refused.output
 
-    rolled = cli(
-        "rollback",
-        "db",
-        "--deploy",
-        "--restore-data",
-        "--profile",
-        "mock",
-        "--catalog",
-        str(catalog),
-        "--timeout",
-        "30",
-        "--json",
-    )
+    rolled = _roll_back_with_data(catalog, "--json")
     assert rolled.exit_code == 0, rolled.output
     assert f"{REPOSITORY}:1.0.0" in catalog.read_text()
     assert _db(client, project).attrs["Config"]["Image"] == f"{REPOSITORY}:1.0.0"
@@ -222,20 +221,9 @@ def test_rollback_restore_data_brings_back_the_data_of_the_old_version(
     # nothing to restore (no set written by 2.1.0 for a roll back to it): refused, nothing changed
     change_image(catalog, "db", f"{REPOSITORY}:2.1.0", record=True)
     for each in store.list_sets(client, f"{project}-mock"):
-        store.remove(client, each.id)
+        store.remove(client, each)
     text = catalog.read_text()
-    refused = cli(
-        "rollback",
-        "db",
-        "--deploy",
-        "--restore-data",
-        "--profile",
-        "mock",
-        "--catalog",
-        str(catalog),
-        "--timeout",
-        "30",
-    )
+    refused = _roll_back_with_data(catalog)
     assert refused.exit_code != 0 and "no snapshot" in refused.output
     assert catalog.read_text() == text
 
@@ -287,7 +275,7 @@ def test_list_prune_and_restore(client: Any, tmp_path: Path) -> None:
         assert [e["volume"] for e in json.loads(restored.stdout)["entries"]] == [live]
     finally:
         for each in store.list_sets(client, compose):
-            store.remove(client, each.id)
+            store.remove(client, each)
         volumes.remove(client, live)
 
 
@@ -348,40 +336,4 @@ def test_an_archive_keeps_owners_modes_times_links_and_dot_files_and_a_restore_r
             volumes.remove(client, empty)
     finally:
         for name in (live, snap, other):
-            volumes.remove(client, name)
-
-
-def test_a_set_taken_before_archives_is_still_restored_by_a_copy(client: Any) -> None:
-    """Sets made by earlier versions hold a `cp -a` tree and no io.aipair.format label."""
-    tag = f"snapold{zlib.crc32(str(time.time()).encode()) % 10**6}"
-    live = f"{tag}_db-data"
-    old = store.snapshot_volume_name(tag, "20260101t000000z0000", live)
-    volumes.create(client, live, {"io.aipair.test": "snapshots"})
-    labels = {
-        store.LABEL: "20260101t000000z0000",
-        store.PROJECT: tag,
-        store.SERVICE: "db",
-        store.VOLUME: live,
-        store.IMAGE: "img:1",
-        store.CREATED: "2026-01-01T00:00:00+00:00",
-        store.KIND: "volume",
-        store.BYTES: "3",
-    }
-    volumes.create(client, old, labels)
-    try:
-        volumes.copy(client, live, old)  # an empty tree...
-        from aipair.engines.mockimage import ensure_mock_image
-
-        image, _ = ensure_mock_image(client)
-        client.containers.run(
-            image,
-            entrypoint=["/bin/sh", "-c", "echo v1 > /d/f"],
-            volumes={old: {"bind": "/d", "mode": "rw"}},
-            remove=True,
-        )
-        expected = volumes.digest(client, old)
-        (entry,) = store.restore(client, "20260101t000000z0000", project=tag)
-        assert entry.format == "" and volumes.digest(client, live) == expected
-    finally:
-        for name in (live, old):
             volumes.remove(client, name)

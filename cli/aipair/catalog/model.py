@@ -19,6 +19,7 @@ from .probes import Health, SmokeTest
 from .secrets import Secret
 from .settings import KestraSettings, KubernetesSettings, Tls
 from .types import (
+    Age,
     Duration,
     EnvName,
     Hostname,
@@ -310,11 +311,6 @@ class Service(Strict):
 class Logging(Strict):
     max_size: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*[kmg]$")] = "10m"
     max_file: Annotated[int, Field(ge=1, le=100)] = 3
-
-
-# A retention age: a Go-style duration that may also count days (30d, 12h, 1d12h).
-Age = Annotated[str, StringConstraints(pattern=r"^([0-9]+(ms|s|m|h|d))+$")]
-hint(Age, "write a duration such as 30d, 12h or 1d12h")
 
 
 class Snapshots(Strict):

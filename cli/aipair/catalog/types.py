@@ -16,8 +16,13 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[a-z]([a-z0-9-]{0,30}[a-z0-9]
 SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,127}$")]
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$")]
 PortNumber = Annotated[int, Field(ge=1, le=65535)]
-# Go-style durations as Compose writes them: 10s, 1m30s, 500ms.
-Duration = Annotated[str, StringConstraints(pattern=r"^([0-9]+(ms|s|m|h))+$")]
+# Go-style durations as Compose writes them: 10s, 1m30s, 500ms; an Age (a retention age) may also count days.
+_DURATION = r"([0-9]+(ms|s|m|h))+"
+_AGE = r"([0-9]+(ms|s|m|h|d))+"
+_PART = re.compile(r"([0-9]+)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+Duration = Annotated[str, StringConstraints(pattern=f"^{_DURATION}$")]
+Age = Annotated[str, StringConstraints(pattern=f"^{_AGE}$")]
 # Kubernetes binary quantities; Compose receives the same byte count.
 MemoryQuantity = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(Ki|Mi|Gi|Ti)$")]
 Hostname = Annotated[
@@ -42,6 +47,7 @@ hint(Slug, "use lowercase letters, digits and '-', starting with a letter, at mo
 hint(SecretName, "use UPPER_CASE letters, digits and '_', starting with a letter")
 hint(EnvName, "use letters, digits, '_' and '.', not starting with a digit")
 hint(Duration, "write a duration such as 10s, 1m30s or 500ms")
+hint(Age, "write a duration such as 30d, 12h or 1d12h")
 hint(MemoryQuantity, "write a binary quantity such as 512Mi, 2Gi or 64Ki")
 hint(Hostname, "write a hostname such as app.{domain} or api.example.com (lowercase)")
 
@@ -52,6 +58,15 @@ PHASES: tuple[str, ...] = ("mvp", "scale")
 
 # In env values, `${NAME}` references a catalog secret and `$$` is a literal dollar sign.
 REFERENCE_RE = re.compile(r"\$\$|\$\{([^}]*)\}|\$")
+
+
+def duration_seconds(text: str, *, days: bool = False) -> float:
+    """Seconds in a Duration (with ``days``, an Age: 30d, 1d12h), spaces around it ignored; ValueError if it is
+    not one (callers say what to write where it was given)."""
+    value = text.strip()
+    if not re.fullmatch(_AGE if days else _DURATION, value):
+        raise ValueError(f"{text!r} is not a duration")
+    return sum(int(number) * _UNIT_SECONDS[unit] for number, unit in _PART.findall(value))
 
 
 def secret_references(value: str) -> list[str | None]:

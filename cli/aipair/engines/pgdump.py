@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from .volumes import Copied, VolumeError, _helper, exists
@@ -81,28 +82,27 @@ class DumpError(VolumeError):
     """A database could not be dumped or restored (the tool's error, without the password)."""
 
 
-def _check(client: Any, host: str, database: str, volume: str, file: str) -> None:
+@dataclass(frozen=True)
+class Server:
+    """How to reach a running PostgreSQL server: the helper runs ``image`` (the server container's own, so the
+    tools match its major version) on ``network`` and connects to ``host``."""
+
+    image: str
+    network: str
+    host: str
+    superuser: str
+    password: str = field(repr=False)
+    port: int = 5432
+
+
+def _check(server: Server, database: str, file: str) -> None:
     for value, pattern, what in (
         (database, DATABASE, "a database name (lowercase letters, digits, '_')"),
         (file, FILE, "a file name (letters, digits, '.', '_', '-'; no '/')"),
-        (host, HOST, "a host name (the server's service name)"),
+        (server.host, HOST, "a host name (the server's service name)"),
     ):
         if not pattern.match(value):
             raise DumpError(f"{value!r} is not {what}; nothing was dumped or restored")
-    if not exists(client, volume):
-        raise DumpError(f"volume {volume} does not exist on the engine; nothing was dumped or restored")
-
-
-def _environment(host: str, port: int, superuser: str, password: str, database: str, file: str) -> dict[str, str]:
-    return {
-        "PGHOST": host,
-        "PGPORT": str(port),
-        "PGUSER": superuser,
-        "PGPASSWORD": password,
-        "PGDATABASE": database,
-        "PGCONNECT_TIMEOUT": "10",
-        "AIPAIR_DUMP_FILE": file,
-    }
 
 
 def _hint(error: str) -> str:
@@ -116,74 +116,53 @@ def _hint(error: str) -> str:
 
 
 def _run(
-    client: Any, script: str, mounts: dict[str, tuple[str, str]], what: str, password: str, **helper: Any
+    client: Any, server: Server, script: str, volume: str, mode: str, database: str, file: str, what: str
 ) -> tuple[int, float]:
-    """Run a dump tool's script; (bytes it printed last, seconds). Its failure as DumpError, password scrubbed."""
+    """Check the names and the volume, then run a dump tool's script with ``volume`` at MOUNT; (bytes it printed
+    last, seconds). Its failure as DumpError, the password scrubbed."""
+    _check(server, database, file)
+    if not exists(client, volume):
+        raise DumpError(f"volume {volume} does not exist on the engine; nothing was dumped or restored")
+    environment = {
+        "PGHOST": server.host,
+        "PGPORT": str(server.port),
+        "PGUSER": server.superuser,
+        "PGPASSWORD": server.password,
+        "PGDATABASE": database,
+        "PGCONNECT_TIMEOUT": "10",
+        "AIPAIR_DUMP_FILE": file,
+    }
     started = time.monotonic()
     try:
-        out = _helper(client, script, mounts, what, **helper)
+        out = _helper(
+            client,
+            script,
+            {volume: (MOUNT, mode)},
+            what,
+            image=server.image,
+            network=server.network,
+            environment=environment,
+        )
     except VolumeError as exc:
-        message = str(exc).replace(password, "***") if password else str(exc)
+        message = str(exc).replace(server.password, "***") if server.password else str(exc)
         raise DumpError(message + _hint(message)) from None
     return int(out.strip().splitlines()[-1]), time.monotonic() - started
 
 
-def dump(
-    client: Any,
-    *,
-    image: str,
-    network: str,
-    host: str,
-    superuser: str,
-    password: str,
-    database: str,
-    into_volume: str,
-    file: str,
-    port: int = 5432,
-) -> Copied:
-    """`pg_dump --format=custom` of ``database`` on ``host`` into ``into_volume``/``file``, in a helper container of
-    ``image`` (the server's own) on ``network``. An existing file is never overwritten. Copied(source
-    "host/database", target "volume/file", bytes of the dump, seconds)."""
-    _check(client, host, database, into_volume, file)
-    size, seconds = _run(
-        client,
-        DUMP_SCRIPT,
-        {into_volume: (MOUNT, "rw")},
-        f"dump of database {database} on {host}",
-        password,
-        image=image,
-        network=network,
-        environment=_environment(host, port, superuser, password, database, file),
-    )
-    return Copied(f"{host}/{database}", f"{into_volume}/{file}", size, seconds)
+def dump(client: Any, server: Server, *, database: str, into_volume: str, file: str) -> Copied:
+    """`pg_dump --format=custom` of ``database`` on ``server`` into ``into_volume``/``file``. An existing file is
+    never overwritten. Copied(source "host/database", target "volume/file", bytes of the dump, seconds)."""
+    what = f"dump of database {database} on {server.host}"
+    size, seconds = _run(client, server, DUMP_SCRIPT, into_volume, "rw", database, file, what)
+    return Copied(f"{server.host}/{database}", f"{into_volume}/{file}", size, seconds)
 
 
-def restore(
-    client: Any,
-    *,
-    image: str,
-    network: str,
-    host: str,
-    superuser: str,
-    password: str,
-    database: str,
-    from_volume: str,
-    file: str,
-    port: int = 5432,
-) -> Copied:
-    """Make ``database`` on ``host`` exactly what ``from_volume``/``file`` holds (see the module's docstring: the
+def restore(client: Any, server: Server, *, database: str, from_volume: str, file: str) -> Copied:
+    """Make ``database`` on ``server`` exactly what ``from_volume``/``file`` holds (see the module's docstring: the
     current database is replaced whole; on failure it is put back). Its sessions are ended. Copied(source
     "volume/file", target "host/database", bytes of the dump, seconds)."""
-    _check(client, host, database, from_volume, file)
     old = database[: 63 - len(OLD_SUFFIX)] + OLD_SUFFIX
-    size, seconds = _run(
-        client,
-        RESTORE_SCRIPT.format(mount=MOUNT, db=database, old=old),
-        {from_volume: (MOUNT, "ro")},
-        f"restore of database {database} on {host}",
-        password,
-        image=image,
-        network=network,
-        environment=_environment(host, port, superuser, password, database, file),
-    )
-    return Copied(f"{from_volume}/{file}", f"{host}/{database}", size, seconds)
+    script = RESTORE_SCRIPT.format(mount=MOUNT, db=database, old=old)
+    what = f"restore of database {database} on {server.host}"
+    size, seconds = _run(client, server, script, from_volume, "ro", database, file, what)
+    return Copied(f"{from_volume}/{file}", f"{server.host}/{database}", size, seconds)

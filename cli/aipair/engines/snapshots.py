@@ -9,8 +9,7 @@ catalog, and a set taken from one checkout is seen from another). An entry is ei
 * kind "dump": a logical dump (``<database>.dump``) of one declared PostgreSQL database, made and restored
   by engines/pgdump.py while its server runs.
 
-Everything runs on the engine in helper containers, so no data travels through aipair, also over ssh. Sets
-taken before archives (a `cp -a` tree, no io.aipair.format label) are still restored, by a copy.
+Everything runs on the engine in helper containers, so no data travels through aipair, also over ssh.
 
 Consistency is the caller's business: stop the containers that write a volume before it is taken or
 restored, and those using a database before its dump is restored (ops/snapshots.py does).
@@ -21,7 +20,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field
@@ -29,6 +29,7 @@ from pydantic import Field
 from ..errors import AipairError, UsageError
 from ..results import Result, Seconds
 from . import pgdump, volumes
+from .pgdump import Server
 
 LABEL = "io.aipair.snapshot"
 PROJECT = "io.aipair.project"
@@ -39,7 +40,7 @@ CREATED = "io.aipair.created"
 BYTES = "io.aipair.bytes"
 KIND = "io.aipair.kind"
 TRIGGER = "io.aipair.trigger"  # the service whose new version made the snapshot needed
-FORMAT = "io.aipair.format"  # "tar": volume.tar; "pg_dump": <database>.dump; absent: a `cp -a` tree (older sets)
+FORMAT = "io.aipair.format"  # "tar": volume.tar; "pg_dump": <database>.dump
 DATABASE = "io.aipair.database"
 MAX_NAME = 255
 
@@ -53,29 +54,6 @@ class UnknownSnapshot(UsageError):
 
 
 Kind = Literal["volume", "dump"]
-
-
-@dataclass(frozen=True)
-class Server:
-    """How to reach a running PostgreSQL server for engines/pgdump: the helper runs ``image`` (the server
-    container's own, so the tools match its major version) on ``network`` and connects to ``host``."""
-
-    image: str
-    network: str
-    host: str
-    superuser: str
-    password: str = field(repr=False)
-    port: int = 5432
-
-    def tools(self) -> dict[str, Any]:
-        return {
-            "image": self.image,
-            "network": self.network,
-            "host": self.host,
-            "superuser": self.superuser,
-            "password": self.password,
-            "port": self.port,
-        }
 
 
 @dataclass(frozen=True)
@@ -105,7 +83,7 @@ class SnapshotEntry(Result):
     database: str = Field(default="", description="The database dumped (kind dump).")
     bytes: int = Field(default=0, description="Apparent size of the volume's content, or the dump's size.")
     seconds: Seconds = 0.0
-    format: str = Field(default="tar", description="How it is stored: tar, pg_dump, or '' (a copied tree).")
+    format: str = Field(default="tar", description="How it is stored: tar or pg_dump.")
 
     @property
     def file(self) -> str:
@@ -185,7 +163,7 @@ def _take_one(
         volumes.create(client, name, labels)
         made.append(name)
         done = pgdump.dump(
-            client, **source.server.tools(), database=source.database, into_volume=name, file=dump_file(source.database)
+            client, source.server, database=source.database, into_volume=name, file=dump_file(source.database)
         )
         size = done.bytes
     else:
@@ -254,17 +232,16 @@ def get(client: Any, snapshot_id: str, project: str | None = None) -> SnapshotSe
 
 def restore(
     client: Any,
-    snapshot_id: str,
-    only_services: list[str] | None = None,
+    chosen: SnapshotSet,
     *,
-    project: str | None = None,
     servers: dict[str, Server] | None = None,
+    before_writing: Callable[[], object] = lambda: None,
 ) -> list[SnapshotEntry]:
-    """Put the set's data back: every volume entry replaces its live volume's content (which must exist; stop the
-    containers using it first), then every dump entry replaces its database on the running server ``servers``
-    [entry.service] (stop the services using it first). Everything is checked before anything is written."""
-    chosen = get(client, snapshot_id, project)
-    entries = [e for e in chosen.entries if only_services is None or e.service in only_services]
+    """Put the set ``chosen`` (from ``get``) back: every volume entry replaces its live volume's content (which
+    must exist), then every dump entry replaces its database on the running server ``servers``[entry.service].
+    Everything is checked before anything is written; then ``before_writing`` runs (stop the containers using
+    the volumes and the services using the databases there, so that a refused restore stops nothing)."""
+    snapshot_id, entries = chosen.id, chosen.entries
     missing = [entry.volume for entry in entries if entry.kind == "volume" and not volumes.exists(client, entry.volume)]
     if missing:
         raise SnapshotError(
@@ -277,26 +254,21 @@ def restore(
             f"snapshot {snapshot_id}: the dumps of {', '.join(unreachable)} need their database server running; "
             "nothing was restored. Start it (`aipair deploy`), then restore"
         )
+    before_writing()
     restored = []
     for entry in sorted(entries, key=lambda e: e.kind == "dump"):  # volumes first: a server's data before dumps
         if entry.kind == "dump":
             server = (servers or {})[entry.service]
-            done = pgdump.restore(
-                client, **server.tools(), database=entry.database, from_volume=entry.snapshot, file=entry.file
-            )
+            done = pgdump.restore(client, server, database=entry.database, from_volume=entry.snapshot, file=entry.file)
             restored.append(entry.model_copy(update={"bytes": done.bytes, "seconds": done.seconds}))
-        elif entry.format == "tar":
+        else:
             done = volumes.unarchive(client, entry.snapshot, entry.volume)
             restored.append(entry.model_copy(update={"seconds": done.seconds}))
-        else:  # a set taken before archives: a tree
-            done = volumes.copy(client, entry.snapshot, entry.volume)
-            restored.append(entry.model_copy(update={"bytes": done.bytes, "seconds": done.seconds}))
     return restored
 
 
-def remove(client: Any, snapshot_id: str, project: str | None = None) -> list[str]:
-    """Remove every volume of the set; the names removed."""
-    chosen = get(client, snapshot_id, project)
+def remove(client: Any, chosen: SnapshotSet) -> list[str]:
+    """Remove every volume of the set ``chosen`` (from ``list_sets`` or ``get``); the names removed."""
     for entry in chosen.entries:
         volumes.remove(client, entry.snapshot)
     return [entry.snapshot for entry in chosen.entries]

@@ -19,25 +19,24 @@ from typing import Any
 
 from pydantic import Field, computed_field
 
+from ..catalog.types import duration_seconds
 from ..results import Result, Seconds
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 SLICE = 10.0  # seconds per read of the event stream: how often the status line says how long is left
 
-_DURATION = re.compile(r"([0-9]+)(ms|s|m|h)")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _SYSTEM_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")
 
 
 def parse_duration(text: str) -> float:
     """Seconds in a Go-style duration (30s, 1m30s, 500ms); a bare `0` is zero. ValueError says what to write."""
-    value = text.strip()
-    if value == "0":
+    if text.strip() == "0":
         return 0.0
-    if not value or not re.fullmatch(r"([0-9]+(ms|s|m|h))+", value):
-        raise ValueError(f"{text!r} is not a duration; write one such as 30s, 1m30s or 500ms, or 0 to skip the soak")
-    return sum(int(number) * _UNIT[unit] for number, unit in _DURATION.findall(value))
+    try:
+        return duration_seconds(text)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; write one such as 30s, 1m30s or 500ms, or 0 to skip the soak") from None
 
 
 class SoakEvent(Result):

@@ -13,7 +13,6 @@ the server is never stopped.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -22,21 +21,19 @@ from pydantic import Field
 
 from ..catalog.database import Database, superuser, superuser_secret
 from ..catalog.model import Catalog, Service
+from ..catalog.types import duration_seconds
 from ..engines import docker as engine
 from ..engines import snapshots as store
-from ..engines import volumes
 from ..engines.compose import ComposeProject
+from ..engines.pgdump import Server
 from ..engines.secretstore import read_env
-from ..engines.snapshots import Server, SnapshotEntry, SnapshotError, SnapshotSet, Source
+from ..engines.snapshots import SnapshotEntry, SnapshotError, SnapshotSet, Source
 from ..errors import AipairError, Declined, UsageError
 from ..render.mock import MOCK_IMAGE
 from ..results import Result, Seconds
 from .callbacks import Confirm, Progress, no_progress
 
 EntryKind = Literal["volume", "dump"]
-
-_AGE = re.compile(r"([0-9]+)(ms|s|m|h|d)")
-_AGE_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class PlannedSnapshot(Result):
@@ -88,10 +85,10 @@ class RestoreResult(Result):
 
 def parse_age(text: str) -> float:
     """Seconds in a retention age (30d, 12h, 1d12h, 90m); ValueError saying what to write."""
-    value = text.strip()
-    if not value or not re.fullmatch(r"([0-9]+(ms|s|m|h|d))+", value):
-        raise ValueError(f"{text!r} is not an age; write one such as 30d, 12h or 1d12h")
-    return sum(int(number) * _AGE_UNIT[unit] for number, unit in _AGE.findall(value))
+    try:
+        return duration_seconds(text, days=True)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an age; write one such as 30d, 12h or 1d12h") from None
 
 
 # --- planning (pure) ---------------------------------------------------------------------------
@@ -317,6 +314,19 @@ def database_users(catalog: Catalog | None, entries: list[SnapshotEntry]) -> lis
     return sorted(names - servers)
 
 
+def to_stop(client: Any, project: str, chosen: SnapshotSet, catalog: Catalog | None) -> list[str]:
+    """The services a restore of ``chosen`` stops: every one using its live volumes, and those using its dumped
+    databases (never their servers). Dumps need the ``catalog``."""
+    writers = users(client, project, [entry.volume for entry in chosen.entries if entry.kind == "volume"])
+    dumped = [entry for entry in chosen.entries if entry.kind == "dump"]
+    if not dumped:
+        return writers
+    if catalog is None:
+        raise SnapshotError(f"snapshot {chosen.id} holds database dumps: restoring them needs the catalog")
+    present = {s.service for s in engine.project_containers(client, project)}
+    return sorted(set(writers) | (set(database_users(catalog, dumped)) & present))
+
+
 def restore_set(
     client: Any,
     project: ComposeProject,
@@ -324,21 +334,17 @@ def restore_set(
     report: Progress = no_progress,
     *,
     catalog: Catalog | None = None,
+    writers: list[str] | None = None,
 ) -> tuple[list[SnapshotEntry], list[str]]:
-    """Stop every container using the set's live volumes (and the services using its dumped databases, never
-    their servers), then put the set back; the entries and the services stopped. Dumps need the ``catalog``."""
-    writers = users(client, project.name, [entry.volume for entry in chosen.entries if entry.kind == "volume"])
-    dumped = [entry for entry in chosen.entries if entry.kind == "dump"]
-    servers: dict[str, Server] = {}
-    if dumped:
-        if catalog is None:
-            raise SnapshotError(f"snapshot {chosen.id} holds database dumps: restoring them needs the catalog")
-        present = {s.service for s in engine.project_containers(client, project.name)}
-        writers = sorted(set(writers) | (set(database_users(catalog, dumped)) & present))
-        servers = {entry.service: server_for(client, catalog, project, entry.service) for entry in dumped}
+    """Stop ``writers`` (default: ``to_stop``), then put the set back; the entries and the services stopped."""
+    writers = to_stop(client, project.name, chosen, catalog) if writers is None else writers
+    servers = {
+        entry.service: server_for(client, catalog, project, entry.service)
+        for entry in chosen.entries
+        if entry.kind == "dump" and catalog is not None
+    }
     report(f"restoring snapshot {chosen.id}: stopping {', '.join(writers) or 'nothing'}")
-    stop(project, writers)
-    restored = store.restore(client, chosen.id, project=project.name, servers=servers)
+    restored = store.restore(client, chosen, servers=servers, before_writing=lambda: stop(project, writers))
     for entry in restored:
         what = f"database {entry.database}" if entry.kind == "dump" else entry.volume
         report(f"restored {what} from {entry.snapshot} ({entry.bytes} bytes in {entry.seconds:.1f} s)")
@@ -369,7 +375,7 @@ def apply_retention(
     )
     for each in doomed:
         report(f"pruning snapshot {each.id}")
-        store.remove(client, each.id, project)
+        store.remove(client, each)
     return [each.id for each in doomed]
 
 
@@ -413,7 +419,7 @@ def prune(
     doomed = prune_plan(sets, keep=keep, max_age=seconds, now=dt.datetime.now(dt.UTC))
     if not dry_run:
         for each in doomed:
-            store.remove(client, each.id, project.name)
+            store.remove(client, each)
     gone = {each.id for each in doomed}
     return PruneResult(
         project=project.name,
@@ -442,23 +448,14 @@ def restore(
     project = _project(catalog, root, profile, host)
     client = engine.connect(host)
     chosen = store.get(client, snapshot_id, project.name)
-    writers = users(client, project.name, [entry.volume for entry in chosen.entries if entry.kind == "volume"])
-    dumped = [entry for entry in chosen.entries if entry.kind == "dump"]
-    if dumped:
-        present = {s.service for s in engine.project_containers(client, project.name)}
-        writers = sorted(set(writers) | (set(database_users(catalog, dumped)) & present))
+    writers = to_stop(client, project.name, chosen, catalog)
     result = RestoreResult(project=project.name, id=chosen.id, dry_run=dry_run, entries=chosen.entries, stopped=writers)
     if dry_run:
         return result
     names = ", ".join(f"database {e.database}" if e.kind == "dump" else e.volume for e in chosen.entries)
     if not confirm(f"Replace the data in {names} with snapshot {chosen.id} (stopping {', '.join(writers) or 'none'})?"):
         raise Declined("nothing restored")
-    missing = [e.volume for e in chosen.entries if e.kind == "volume" and not volumes.exists(client, e.volume)]
-    if missing:
-        raise SnapshotError(
-            f"the live volumes {', '.join(missing)} do not exist; nothing was restored. Deploy once, then restore"
-        )
-    result.entries, result.stopped = restore_set(client, project, chosen, report, catalog=catalog)
+    result.entries, result.stopped = restore_set(client, project, chosen, report, catalog=catalog, writers=writers)
     if result.stopped:
         done = project.run("start", *result.stopped)
         if done.returncode != 0:

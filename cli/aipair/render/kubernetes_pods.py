@@ -8,21 +8,18 @@ from typing import Any
 
 from ..catalog.model import Catalog, Service
 from ..catalog.probes import CommandHealth, HttpHealth, TcpHealth
-from ..catalog.types import REFERENCE_RE
+from ..catalog.types import REFERENCE_RE, duration_seconds
 from . import quantities
 from .names import secret_name, volume_name
 from .report import Note
 
 PHASE = "scale"
-_DURATION = re.compile(r"([0-9]+)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 _K8S_OPERATOR = re.compile(r"\$(?=[$(])")
 
 
 def seconds(duration: str) -> int:
     """A Compose-style duration as whole seconds for probe fields (at least 1)."""
-    total = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(duration))
-    return max(1, math.ceil(total))
+    return max(1, math.ceil(duration_seconds(duration)))
 
 
 def scrape_annotations(svc: Service) -> dict[str, str]:
