@@ -37,7 +37,6 @@ sys.path.insert(0, str(ROOT / "cli"))
 
 from aipair.engines import docker as engine  # noqa: E402
 from aipair.engines import snapshots, volumes  # noqa: E402
-from aipair.engines.mockimage import ensure_mock_image  # noqa: E402
 
 PROJECT = "aipair-bench-snap"
 LIVE = f"{PROJECT}_db-data"
@@ -69,16 +68,8 @@ EMPTY = "find /to -mindepth 1 -maxdepth 1 -exec rm -rf {} +"
 
 
 def run_helper(client: Any, script: str, mounts: dict[str, tuple[str, str]]) -> str:
-    image, _ = ensure_mock_image(client)
-    output = client.containers.run(
-        image,
-        entrypoint=["/bin/sh", "-c", script],
-        volumes={name: {"bind": path, "mode": mode} for name, (path, mode) in mounts.items()},
-        network_disabled=True,
-        user="0:0",
-        remove=True,
-    )
-    return str(output.decode())
+    """The engine's own helper container (engines/volumes.run_helper): the snapshot code's image and user."""
+    return volumes.run_helper(client, script, mounts, "benchmark step")
 
 
 def sync(client: Any) -> None:
@@ -86,8 +77,8 @@ def sync(client: Any) -> None:
     run_helper(client, "sync", {})
 
 
-def timed(action: Callable[[], object]) -> float:
-    sync(engine.connect(None))
+def timed(client: Any, action: Callable[[], object]) -> float:
+    sync(client)
     started = time.perf_counter()
     action()
     return time.perf_counter() - started
@@ -119,13 +110,15 @@ def main() -> None:
         }
         for run in range(args.runs):
             timings["tar -cf (take ref.)"].append(
-                timed(lambda: run_helper(client, TAR, {LIVE: ("/from", "ro"), TARRED: ("/to", "rw")}))
+                timed(client, lambda: run_helper(client, TAR, {LIVE: ("/from", "ro"), TARRED: ("/to", "rw")}))
             )
             run_helper(client, EMPTY, {EXTRACTED: ("/to", "rw")})
             timings["tar -xf (restore ref.)"].append(
-                timed(lambda: run_helper(client, UNTAR, {TARRED: ("/from", "ro"), EXTRACTED: ("/to", "rw")}))
+                timed(client, lambda: run_helper(client, UNTAR, {TARRED: ("/from", "ro"), EXTRACTED: ("/to", "rw")}))
             )
-            timings["emptying the tree"].append(timed(lambda: run_helper(client, EMPTY, {EXTRACTED: ("/to", "rw")})))
+            timings["emptying the tree"].append(
+                timed(client, lambda: run_helper(client, EMPTY, {EXTRACTED: ("/to", "rw")}))
+            )
             sync(client)
             started = time.perf_counter()
             taken = snapshots.take(client, PROJECT, [snapshots.Source("db", LIVE, "bench:1")])
@@ -134,12 +127,13 @@ def main() -> None:
             def by_hand() -> None:  # the same in-place work with plain tools, into the same live volume
                 timings["empty + tar -xf (by hand)"].append(
                     timed(
-                        lambda: run_helper(client, f"{EMPTY}; {UNTAR}", {TARRED: ("/from", "ro"), LIVE: ("/to", "rw")})
+                        client,
+                        lambda: run_helper(client, f"{EMPTY}; {UNTAR}", {TARRED: ("/from", "ro"), LIVE: ("/to", "rw")}),
                     )
                 )
 
             def restore(chosen: snapshots.SnapshotSet = taken) -> None:
-                timings["snapshot restore"].append(timed(lambda: snapshots.restore(client, chosen)))
+                timings["snapshot restore"].append(timed(client, lambda: snapshots.restore(client, chosen)))
 
             # Both replace the live volume's tree; which goes first alternates, so neither always meets the
             # tree the other just wrote (warm in the cache) or the older one.

@@ -241,7 +241,7 @@ class Recorder:
 
 
 def _volume_listing(pg: Pg) -> list[str]:
-    return volumes._helper(pg.client, "ls -A /d", {pg.dumps: ("/d", "ro")}, "list dumps").split()
+    return volumes.run_helper(pg.client, "ls -A /d", {pg.dumps: ("/d", "ro")}, "list dumps").split()
 
 
 def test_restore_brings_back_exactly_the_dumped_database_after_a_migration(fresh: Pg) -> None:
@@ -253,7 +253,7 @@ def test_restore_brings_back_exactly_the_dumped_database_after_a_migration(fresh
 
     assert dumped.source == f"{HOST}/shop" and dumped.target == f"{pg.dumps}/shop.dump"
     assert _volume_listing(pg) == ["shop.dump"]
-    size = volumes._helper(pg.client, "wc -c < /d/shop.dump", {pg.dumps: ("/d", "ro")}, "size").strip()
+    size = volumes.run_helper(pg.client, "wc -c < /d/shop.dump", {pg.dumps: ("/d", "ro")}, "size").strip()
     assert dumped.bytes == int(size) > 10_000 and dumped.seconds > 0
 
     pg.psql(MIGRATION_V2, user="shop", password=APP_PASSWORD)
@@ -325,7 +325,7 @@ def test_wrong_password_or_database_fails_naming_them_and_writes_nothing(fresh: 
 
 def test_a_restore_that_cannot_read_its_dump_changes_nothing(fresh: Pg) -> None:
     pg = fresh
-    volumes._helper(pg.client, "echo not a dump > /d/bad.dump", {pg.dumps: ("/d", "rw")}, "write a bad dump")
+    volumes.run_helper(pg.client, "echo not a dump > /d/bad.dump", {pg.dumps: ("/d", "rw")}, "write a bad dump")
     before = pg.psql(ROWS)
     with pytest.raises(pgdump.DumpError, match="restore of database shop on db failed"):
         pg.call(pgdump.restore, file="bad.dump")

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .volumes import Copied, VolumeError, _helper, exists
+from .volumes import Copied, VolumeError, exists, run_helper
 
 MOUNT = "/dump"
 # Names the scripts interpolate: a PostgreSQL identifier (as catalog.database.PgName), a file name, a host.
@@ -134,7 +134,7 @@ def _run(
     }
     started = time.monotonic()
     try:
-        out = _helper(
+        out = run_helper(
             client,
             script,
             {volume: (MOUNT, mode)},

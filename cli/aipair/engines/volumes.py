@@ -108,7 +108,7 @@ def remove(client: Any, name: str) -> None:
         return
 
 
-def _helper(
+def run_helper(
     client: Any,
     script: str,
     mounts: dict[str, tuple[str, str]],
@@ -152,7 +152,9 @@ def copy(client: Any, source: str, target: str) -> Copied:
         if not exists(client, name):
             raise VolumeError(f"volume {name} does not exist on the engine; nothing was copied")
     started = time.monotonic()
-    out = _helper(client, COPY_SCRIPT, {source: ("/from", "ro"), target: ("/to", "rw")}, f"copy {source} to {target}")
+    out = run_helper(
+        client, COPY_SCRIPT, {source: ("/from", "ro"), target: ("/to", "rw")}, f"copy {source} to {target}"
+    )
     return Copied(source, target, int(out.strip().splitlines()[-1]), time.monotonic() - started)
 
 
@@ -160,12 +162,12 @@ def digest(client: Any, name: str) -> str:
     """sha256 of the volume's tree (names, modes, owners, contents, link targets): equal digests, equal data."""
     if not exists(client, name):
         raise VolumeError(f"volume {name} does not exist on the engine")
-    return _helper(client, DIGEST_SCRIPT, {name: ("/data", "ro")}, f"digest of {name}").strip()
+    return run_helper(client, DIGEST_SCRIPT, {name: ("/data", "ro")}, f"digest of {name}").strip()
 
 
 def size(client: Any, name: str) -> int:
     """Apparent size of the volume's content in bytes."""
-    return int(_helper(client, "du -sb /data | cut -f1", {name: ("/data", "ro")}, f"size of {name}").strip())
+    return int(run_helper(client, "du -sb /data | cut -f1", {name: ("/data", "ro")}, f"size of {name}").strip())
 
 
 def _need(client: Any, names: tuple[str, ...], what: str) -> None:
@@ -194,7 +196,7 @@ def _tar(client: Any, script: str, source: str, target: str, file: str, what: st
     """Run an archive script with ``source`` at /from (read-only) and ``target`` at /to; (the archive's size
     it printed last, seconds)."""
     started = time.monotonic()
-    out = _helper(
+    out = run_helper(
         client, script, {source: ("/from", "ro"), target: ("/to", "rw")}, what, environment={"AIPAIR_ARCHIVE": file}
     )
     return int(out.strip().splitlines()[-1]), time.monotonic() - started
